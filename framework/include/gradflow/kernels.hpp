@@ -1,0 +1,42 @@
+// Numeric kernels shared by operators. Work is split into tiles whose boundaries depend only
+// on the problem size, never on the thread count, so every result is bit-identical whatever
+// --threads says. Matrix products call single-threaded OpenBLAS inside TBB tiles: TBB owns
+// the cores.
+#pragma once
+
+#include <cstdint>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+
+namespace gradflow::kernels {
+
+// Runs body(begin, end) over [0, n) in tiles of `grain` elements (the last may be shorter).
+// Tiles run in parallel only when there are several; tile boundaries are fixed.
+template <class Body>
+void for_tiles(int64_t n, int64_t grain, const Body& body) {
+  if (n <= 0) return;
+  if (grain <= 0 || n <= grain) {
+    body(int64_t{0}, n);
+    return;
+  }
+  const int64_t tiles = (n + grain - 1) / grain;
+  tbb::parallel_for(
+      tbb::blocked_range<int64_t>(0, tiles, 1),
+      [&](const tbb::blocked_range<int64_t>& r) {
+        for (int64_t t = r.begin(); t != r.end(); ++t) body(t * grain, std::min(n, (t + 1) * grain));
+      },
+      tbb::simple_partitioner());
+}
+
+// Elements per tile for elementwise work: large enough to amortise a task.
+inline constexpr int64_t kElementwiseGrain = 1 << 15;
+
+// C[M,N] = alpha * op(A) * op(B) + beta * C, row-major; op(X) is X or its transpose.
+// A is [M,K] (or [K,M] when trans_a), B is [K,N] (or [N,K] when trans_b).
+// Split over rows of C in fixed tiles; each tile is one serial sgemm.
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+          const float* A, const float* B, float beta, float* C);
+
+}  // namespace gradflow::kernels

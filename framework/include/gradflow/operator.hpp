@@ -1,0 +1,113 @@
+// The operator contract. Every operator, built-in or from a plugin, implements one of these
+// interfaces and is registered by name through a Registrar (registry.hpp).
+//
+// Lifecycle of a compute operator (a layer or a loss), one instance per graph node:
+//   1. constructed from its validated Attributes;
+//   2. infer_shape(): sample shapes in (batch dimension excluded), sample shape out; this is
+//      where parameters get their shapes (throw ShapeError on a mismatch);
+//   3. init_parameters(rng) once, unless a checkpoint supplies them;
+//   4. forward()/backward() once per step each, never concurrently on one instance, so an
+//      operator may keep what backward needs from forward in its own members.
+//
+// Gradient rule (dlib's, inverted): backward ASSIGNS every grad_inputs[i] that is not null and
+// every parameter's `grad`. The framework owns accumulation: a tensor read by several nodes
+// gets one gradient buffer per reader, summed in a fixed order, so results do not depend on
+// thread timing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gradflow/attributes.hpp"
+#include "gradflow/rng.hpp"
+#include "gradflow/tensor.hpp"
+
+namespace gradflow {
+
+enum class OpKind { Layer, Loss, Optimizer };
+const char* to_string(OpKind kind);
+
+struct OpSchema {
+  std::string name;     // the `op:` of a node
+  OpKind kind = OpKind::Layer;
+  std::string summary;  // one line for `graph-runner ops`
+  int min_inputs = 1;
+  int max_inputs = 1;   // -1: no upper bound
+  std::vector<AttrSpec> attributes;
+};
+
+// Thrown by infer_shape with what was expected; the loader adds file, line and node names.
+struct ShapeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Parameter {
+  std::string name;  // local name: "weight"; checkpoints store "<node>.<name>"
+  Tensor value;
+  Tensor grad;
+};
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+
+  virtual Shape infer_shape(std::span<const Shape> input_shapes) = 0;
+  virtual std::span<Parameter> parameters() { return {}; }
+  virtual void init_parameters(Rng& /*rng*/) {}
+
+  // inputs[i] is [batch, ...sample] (a loss's output is a scalar of shape []).
+  virtual void forward(std::span<const Tensor* const> inputs, Tensor& output) = 0;
+  virtual void backward(std::span<const Tensor* const> inputs, const Tensor& output,
+                        const Tensor& grad_output, std::span<Tensor* const> grad_inputs) = 0;
+
+  // Rough floating-point work per sample of one forward pass; the scheduler runs cheap
+  // nodes inline rather than paying for a task.
+  virtual double flops_per_sample() const { return 0.0; }
+};
+
+// A loss: inputs are (prediction, target), output a scalar of shape [].
+class Loss : public Operator {
+ public:
+  // Whether accuracy applies when the prediction comes from an operator named
+  // `prediction_op` (mse counts only over a `step` output, for instance).
+  virtual bool reports_accuracy(std::string_view /*prediction_op*/) const { return false; }
+  // Number of samples of the batch whose prediction is right.
+  virtual int64_t count_correct(const Tensor& /*prediction*/, const Tensor& /*target*/) const {
+    return 0;
+  }
+};
+
+// A parameter an optimizer updates, by its checkpoint name.
+struct ParamRef {
+  std::string name;  // "<node>.<param>"
+  Tensor* value;
+  const Tensor* grad;
+};
+
+// Receives an optimizer's state for checkpoints: tensors (moments) and counters (steps).
+// The same visitor shape is used to save and to restore, so the two cannot drift apart.
+class StateVisitor {
+ public:
+  virtual ~StateVisitor() = default;
+  virtual void tensor(const std::string& name, Tensor& value) = 0;
+  virtual void counter(const std::string& name, int64_t& value) = 0;
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  // Called once with every parameter this optimizer updates; allocate per-parameter state.
+  virtual void setup(std::span<const ParamRef> params) = 0;
+  // One update of every parameter from its gradient. Parameters may be updated in parallel;
+  // results must not depend on the thread count.
+  virtual void step() = 0;
+  virtual void visit_state(StateVisitor& visitor) = 0;
+};
+
+}  // namespace gradflow

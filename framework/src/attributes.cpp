@@ -1,0 +1,57 @@
+#include "gradflow/attributes.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace gradflow {
+
+const char* to_string(AttrType type) {
+  switch (type) {
+    case AttrType::Int: return "integer";
+    case AttrType::Float: return "number";
+    case AttrType::Bool: return "boolean";
+    case AttrType::String: return "string";
+    case AttrType::StringList: return "list of names";
+  }
+  return "?";
+}
+
+std::string to_string(const AttrValue& value) {
+  struct Printer {
+    std::string operator()(int64_t v) const { return std::to_string(v); }
+    std::string operator()(double v) const { return fmt::format("{}", v); }
+    std::string operator()(bool v) const { return v ? "true" : "false"; }
+    std::string operator()(const std::string& v) const { return v; }
+    std::string operator()(const std::vector<std::string>& v) const {
+      return "[" + fmt::format("{}", fmt::join(v, ", ")) + "]";
+    }
+  };
+  return std::visit(Printer{}, value);
+}
+
+const AttrValue& Attributes::at(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) throw std::out_of_range("attribute '" + name + "' is not set");
+  return it->second;
+}
+
+int64_t Attributes::get_int(const std::string& name) const { return std::get<int64_t>(at(name)); }
+
+double Attributes::get_float(const std::string& name) const {
+  const AttrValue& v = at(name);
+  if (const auto* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+  return std::get<double>(v);
+}
+
+bool Attributes::get_bool(const std::string& name) const { return std::get<bool>(at(name)); }
+
+const std::string& Attributes::get_string(const std::string& name) const {
+  return std::get<std::string>(at(name));
+}
+
+const std::vector<std::string>& Attributes::get_strings(const std::string& name) const {
+  return std::get<std::vector<std::string>>(at(name));
+}
+
+}  // namespace gradflow

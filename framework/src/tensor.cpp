@@ -1,0 +1,88 @@
+#include "gradflow/tensor.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+
+namespace gradflow {
+
+int64_t numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string to_string(const Shape& shape) {
+  std::string text = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  return text + "]";
+}
+
+Shape batched(int64_t batch, const Shape& sample_shape) {
+  Shape shape{batch};
+  shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
+  return shape;
+}
+
+void Tensor::AlignedFree::operator()(float* p) const noexcept { std::free(p); }
+
+Tensor::Tensor(Shape shape) {
+  resize(shape);
+  zero();
+}
+
+Tensor::Tensor(Shape shape, std::span<const float> values) {
+  resize(shape);
+  if (static_cast<int64_t>(values.size()) != size_)
+    throw std::invalid_argument("Tensor: " + std::to_string(values.size()) +
+                                " values for shape " + to_string(shape_));
+  std::copy(values.begin(), values.end(), data());
+}
+
+Tensor::Tensor(Shape shape, std::initializer_list<float> values)
+    : Tensor(std::move(shape), std::span<const float>(values.begin(), values.size())) {}
+
+Tensor::Tensor(const Tensor& other) {
+  resize(other.shape_);
+  std::copy(other.data(), other.data() + size_, data());
+}
+
+Tensor& Tensor::operator=(const Tensor& other) {
+  if (this != &other) {
+    resize(other.shape_);
+    std::copy(other.data(), other.data() + size_, data());
+  }
+  return *this;
+}
+
+void Tensor::resize(const Shape& shape) {
+  for (int64_t d : shape)
+    if (d < 0) throw std::invalid_argument("Tensor: negative dimension in " + to_string(shape));
+  const int64_t n = numel(shape);
+  if (n > capacity_) {
+    constexpr size_t kAlign = 64;
+    const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + kAlign - 1) / kAlign * kAlign;
+    auto* p = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
+    if (!p) throw std::bad_alloc();
+    storage_.reset(p);
+    capacity_ = n;
+  }
+  if (shape_ != shape) shape_ = shape;
+  size_ = n;
+}
+
+int64_t Tensor::dim(int axis) const {
+  const int r = rank();
+  if (axis < 0) axis += r;
+  if (axis < 0 || axis >= r)
+    throw std::out_of_range("Tensor::dim: axis out of range for " + to_string(shape_));
+  return shape_[static_cast<size_t>(axis)];
+}
+
+void Tensor::fill(float value) { std::fill(data(), data() + size_, value); }
+
+}  // namespace gradflow

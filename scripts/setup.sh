@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages gradflow needs to build and test; installs nothing when all
+# are present (idempotent). Usage: scripts/setup.sh [--data] [--peer]
+#   --data  also the example data sets (sklearn's digits, Fashion-MNIST)
+#   --peer  also PyTorch, the reference peer for the benchmark
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake pkg-config
+  libboost-graph-dev libtbb-dev libyaml-cpp-dev catch2 libcli11-dev libfmt-dev
+  nlohmann-json3-dev zlib1g-dev libopenblas-serial-dev python3
+)
+data_packages=(python3-sklearn dataset-fashion-mnist)
+peer_packages=(python3-torch python3-numpy)
+
+wanted=("${build_packages[@]}")
+for arg in "$@"; do
+  case "$arg" in
+    --data) wanted+=("${data_packages[@]}") ;;
+    --peer) wanted+=("${peer_packages[@]}") ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --data or --peer)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#wanted[@]} packages present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
