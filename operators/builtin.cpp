@@ -1,7 +1,14 @@
+#include "families.hpp"
 #include "gradflow/registry.hpp"
 
 namespace gradflow {
 
-void register_builtin_operators(Registrar& /*registrar*/) {}
+void register_builtin_operators(Registrar& registrar) {
+  ops::register_linear(registrar);
+  ops::register_activations(registrar);
+  ops::register_combine(registrar);
+  ops::register_losses(registrar);
+  ops::register_optimizers(registrar);
+}
 
 }  // namespace gradflow

@@ -1,0 +1,189 @@
+// Activations. The elementwise ones share one operator template parameterised by a functor
+// that gives the value and the derivative; softmax couples a row and has its own class.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "families.hpp"
+#include "gradflow/kernels.hpp"
+#include "schema_util.hpp"
+
+namespace gradflow::ops {
+
+namespace {
+
+OpSchema activation_schema(std::string name, std::string summary,
+                           std::vector<AttrSpec> attributes = {}) {
+  return {std::move(name), OpKind::Layer, std::move(summary), 1, 1, std::move(attributes)};
+}
+
+// Fn provides: static OpSchema schema(); Fn(const Attributes&); float value(float x) const;
+// float derivative(float x, float y) const, where y = value(x) (sigmoid and tanh are
+// cheapest from y, relu from x).
+template <class Fn>
+class Elementwise final : public Operator {
+ public:
+  static OpSchema schema() { return Fn::schema(); }
+  explicit Elementwise(const Attributes& attrs) : fn_(attrs) {}
+
+  Shape infer_shape(std::span<const Shape> input_shapes) override {
+    const Shape& shape = single_input(input_shapes, Fn::kName);
+    sample_size_ = numel(shape);
+    return shape;
+  }
+
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
+    const Tensor& x = *inputs[0];
+    output.resize(x.shape());
+    const float* in = x.data();
+    float* out = output.data();
+    kernels::for_tiles(x.size(), kernels::kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) out[i] = fn_.value(in[i]);
+    });
+  }
+
+  void backward(std::span<const Tensor* const> inputs, const Tensor& output,
+                const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
+    Tensor* gx = grad_inputs[0];
+    if (!gx) return;
+    const Tensor& x = *inputs[0];
+    gx->resize(x.shape());
+    const float* in = x.data();
+    const float* out = output.data();
+    const float* g = grad_output.data();
+    float* dx = gx->data();
+    kernels::for_tiles(x.size(), kernels::kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) dx[i] = g[i] * fn_.derivative(in[i], out[i]);
+    });
+  }
+
+  double flops_per_sample() const override { return static_cast<double>(sample_size_); }
+
+ private:
+  Fn fn_;
+  int64_t sample_size_ = 0;
+};
+
+struct SigmoidFn {
+  static constexpr const char* kName = "sigmoid";
+  static OpSchema schema() { return activation_schema(kName, "logistic 1/(1+exp(-x)), elementwise"); }
+  explicit SigmoidFn(const Attributes&) {}
+  float value(float x) const {
+    // Split by sign so exp never overflows.
+    if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
+    const float e = std::exp(x);
+    return e / (1.0f + e);
+  }
+  float derivative(float, float y) const { return y * (1.0f - y); }
+};
+
+struct TanhFn {
+  static constexpr const char* kName = "tanh";
+  static OpSchema schema() { return activation_schema(kName, "hyperbolic tangent, elementwise"); }
+  explicit TanhFn(const Attributes&) {}
+  float value(float x) const { return std::tanh(x); }
+  float derivative(float, float y) const { return 1.0f - y * y; }
+};
+
+struct ReluFn {
+  static constexpr const char* kName = "relu";
+  static OpSchema schema() { return activation_schema(kName, "max(x, 0), elementwise"); }
+  explicit ReluFn(const Attributes&) {}
+  float value(float x) const { return x > 0.0f ? x : 0.0f; }
+  float derivative(float x, float) const { return x > 0.0f ? 1.0f : 0.0f; }  // torch: 0 at 0
+};
+
+struct LeakyReluFn {
+  static constexpr const char* kName = "leaky_relu";
+  static OpSchema schema() {
+    return activation_schema(kName, "x where x > 0 else negative_slope*x, elementwise",
+                             {attr("negative_slope", AttrType::Float, AttrValue{0.01},
+                                   "slope for negative inputs")});
+  }
+  explicit LeakyReluFn(const Attributes& attrs)
+      : slope(static_cast<float>(attrs.get_float("negative_slope"))) {}
+  float value(float x) const { return x > 0.0f ? x : slope * x; }
+  float derivative(float x, float) const { return x > 0.0f ? 1.0f : slope; }
+  float slope;
+};
+
+// The perceptron's threshold unit. Its true derivative is zero almost everywhere, which would
+// stop all learning; the contract (graph-format.md) is a straight-through identity instead.
+struct StepFn {
+  static constexpr const char* kName = "step";
+  static OpSchema schema() {
+    return activation_schema(kName,
+                             "1 where x >= 0 else 0; backward passes the gradient through "
+                             "unchanged (straight-through)");
+  }
+  explicit StepFn(const Attributes&) {}
+  float value(float x) const { return x >= 0.0f ? 1.0f : 0.0f; }
+  float derivative(float, float) const { return 1.0f; }
+};
+
+// Softmax over the last axis, stabilised by subtracting the row maximum.
+class Softmax final : public Operator {
+ public:
+  static OpSchema schema() {
+    return activation_schema("softmax", "exp(x)/sum(exp(x)) over the last axis");
+  }
+  explicit Softmax(const Attributes&) {}
+
+  Shape infer_shape(std::span<const Shape> input_shapes) override {
+    return single_input(input_shapes, "softmax");
+  }
+
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
+    const Tensor& x = *inputs[0];
+    output.resize(x.shape());
+    const int64_t n = x.cols();
+    for_rows(x, [&](int64_t r) {
+      const float* in = x.data() + r * n;
+      float* out = output.data() + r * n;
+      const float max = *std::max_element(in, in + n);
+      float sum = 0.0f;
+      for (int64_t j = 0; j < n; ++j) sum += out[j] = std::exp(in[j] - max);
+      for (int64_t j = 0; j < n; ++j) out[j] /= sum;
+    });
+  }
+
+  // dx = y ⊙ (g − ⟨g, y⟩) per row: the Jacobian diag(y) − y·yᵀ applied to g.
+  void backward(std::span<const Tensor* const> inputs, const Tensor& output,
+                const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
+    Tensor* gx = grad_inputs[0];
+    if (!gx) return;
+    gx->resize(inputs[0]->shape());
+    const int64_t n = output.cols();
+    for_rows(output, [&](int64_t r) {
+      const float* y = output.data() + r * n;
+      const float* g = grad_output.data() + r * n;
+      float* dx = gx->data() + r * n;
+      float dot = 0.0f;
+      for (int64_t j = 0; j < n; ++j) dot += g[j] * y[j];
+      for (int64_t j = 0; j < n; ++j) dx[j] = y[j] * (g[j] - dot);
+    });
+  }
+
+ private:
+  // Whole rows per tile, about kElementwiseGrain elements each.
+  template <class Body>
+  static void for_rows(const Tensor& t, const Body& body) {
+    const int64_t grain = std::max<int64_t>(1, kernels::kElementwiseGrain / std::max<int64_t>(1, t.cols()));
+    kernels::for_tiles(t.rows(), grain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) body(r);
+    });
+  }
+};
+
+}  // namespace
+
+void register_activations(Registrar& registrar) {
+  registrar.add<Elementwise<SigmoidFn>>();
+  registrar.add<Elementwise<TanhFn>>();
+  registrar.add<Elementwise<ReluFn>>();
+  registrar.add<Elementwise<LeakyReluFn>>();
+  registrar.add<Elementwise<StepFn>>();
+  registrar.add<Softmax>();
+}
+
+}  // namespace gradflow::ops

@@ -1,0 +1,132 @@
+// Operators that merge several inputs: elementwise add and concatenation on the last axis.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "families.hpp"
+#include "gradflow/kernels.hpp"
+#include "schema_util.hpp"
+
+namespace gradflow::ops {
+
+namespace {
+
+void require_two_or_more(std::span<const Shape> shapes, const char* op) {
+  if (shapes.size() < 2)
+    throw ShapeError(std::string(op) + " takes two or more inputs, got " +
+                     std::to_string(shapes.size()));
+}
+
+class Add final : public Operator {
+ public:
+  static OpSchema schema() {
+    return {"add", OpKind::Layer, "elementwise sum of two or more inputs of the same shape", 2, -1,
+            {}};
+  }
+  explicit Add(const Attributes&) {}
+
+  Shape infer_shape(std::span<const Shape> input_shapes) override {
+    require_two_or_more(input_shapes, "add");
+    for (size_t i = 1; i < input_shapes.size(); ++i)
+      if (input_shapes[i] != input_shapes[0])
+        throw ShapeError("add: input " + std::to_string(i) + " has shape " +
+                         to_string(input_shapes[i]) + " but input 0 has shape " +
+                         to_string(input_shapes[0]) + "; expected equal shapes");
+    return input_shapes[0];
+  }
+
+  // Summed in input order: the same bits whatever the tiling.
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
+    output.resize(inputs[0]->shape());
+    float* out = output.data();
+    kernels::for_tiles(output.size(), kernels::kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      std::copy(inputs[0]->data() + begin, inputs[0]->data() + end, out + begin);
+      for (size_t k = 1; k < inputs.size(); ++k) {
+        const float* in = inputs[k]->data();
+        for (int64_t i = begin; i < end; ++i) out[i] += in[i];
+      }
+    });
+  }
+
+  void backward(std::span<const Tensor* const> /*inputs*/, const Tensor& /*output*/,
+                const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
+    for (Tensor* gx : grad_inputs)
+      if (gx) *gx = grad_output;
+  }
+};
+
+class Concat final : public Operator {
+ public:
+  static OpSchema schema() {
+    return {"concat", OpKind::Layer,
+            "concatenation of two or more inputs along the last axis (other dims equal)", 2, -1,
+            {}};
+  }
+  explicit Concat(const Attributes&) {}
+
+  Shape infer_shape(std::span<const Shape> input_shapes) override {
+    require_two_or_more(input_shapes, "concat");
+    const Shape& first = input_shapes[0];
+    Shape out = first;
+    for (size_t i = 0; i < input_shapes.size(); ++i) {
+      const Shape& s = input_shapes[i];
+      if (s.empty())
+        throw ShapeError("concat: input " + std::to_string(i) +
+                         " is a scalar; expected at least one axis");
+      const bool leading_equal =
+          s.size() == first.size() && std::equal(s.begin(), s.end() - 1, first.begin());
+      if (!leading_equal)
+        throw ShapeError("concat: input " + std::to_string(i) + " has shape " + to_string(s) +
+                         " but input 0 has shape " + to_string(first) +
+                         "; all dimensions but the last must be equal");
+      if (i > 0) out.back() += s.back();
+    }
+    return out;
+  }
+
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
+    Shape shape = inputs[0]->shape();
+    shape.back() = 0;
+    for (const Tensor* in : inputs) shape.back() += in->cols();
+    output.resize(shape);
+    for_each_slice(inputs, [&](size_t k, int64_t r, int64_t offset, int64_t n) {
+      const float* src = inputs[k]->data() + r * n;
+      std::copy(src, src + n, output.data() + r * output.cols() + offset);
+    });
+  }
+
+  void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/,
+                const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
+    for (size_t k = 0; k < inputs.size(); ++k)
+      if (grad_inputs[k]) grad_inputs[k]->resize(inputs[k]->shape());
+    const int64_t width = grad_output.cols();
+    for_each_slice(inputs, [&](size_t k, int64_t r, int64_t offset, int64_t n) {
+      if (Tensor* gx = grad_inputs[k]) {
+        const float* src = grad_output.data() + r * width + offset;
+        std::copy(src, src + n, gx->data() + r * n);
+      }
+    });
+  }
+
+ private:
+  // Calls body(input k, row r, column offset in the output, width n) for every row of every
+  // input: the one place that knows how inputs map onto output columns.
+  template <class Body>
+  static void for_each_slice(std::span<const Tensor* const> inputs, const Body& body) {
+    int64_t offset = 0;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const int64_t n = inputs[k]->cols();
+      for (int64_t r = 0; r < inputs[k]->rows(); ++r) body(k, r, offset, n);
+      offset += n;
+    }
+  }
+};
+
+}  // namespace
+
+void register_combine(Registrar& registrar) {
+  registrar.add<Add>();
+  registrar.add<Concat>();
+}
+
+}  // namespace gradflow::ops

@@ -1,0 +1,15 @@
+// One registration function per operator family; builtin.cpp calls them all, through the same
+// Registrar a plugin receives.
+#pragma once
+
+#include "gradflow/registry.hpp"
+
+namespace gradflow::ops {
+
+void register_linear(Registrar& registrar);
+void register_activations(Registrar& registrar);
+void register_combine(Registrar& registrar);
+void register_losses(Registrar& registrar);
+void register_optimizers(Registrar& registrar);
+
+}  // namespace gradflow::ops

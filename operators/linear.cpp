@@ -1,0 +1,160 @@
+// linear: y = x·Wᵀ + b with W [units, in] and b [units], torch.nn.Linear's layout, so a
+// checkpoint's "<node>.weight" loads straight into PyTorch.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "families.hpp"
+#include "gradflow/kernels.hpp"
+#include "schema_util.hpp"
+
+namespace gradflow::ops {
+
+namespace {
+
+// Units per bias-gradient tile. Each unit's sum runs over all rows in order inside one tile,
+// so the split (over units, never over rows) cannot change a single bit of the result.
+constexpr int64_t kBiasUnitTile = 64;
+
+void fill_uniform(Tensor& t, Rng& rng, double low, double high) {
+  for (float& v : t.values()) v = static_cast<float>(rng.uniform(low, high));
+}
+
+void fill_normal(Tensor& t, Rng& rng, double stddev) {
+  for (float& v : t.values()) v = static_cast<float>(rng.normal(0.0, stddev));
+}
+
+class Linear final : public Operator {
+ public:
+  static OpSchema schema() {
+    return {"linear",
+            OpKind::Layer,
+            "fully connected layer y = x·Wᵀ + b over the last axis (torch.nn.Linear)",
+            1,
+            1,
+            {bounded(attr("units", AttrType::Int, std::nullopt, "number of output features"),
+                     1.0, false),
+             attr("bias", AttrType::Bool, AttrValue{true}, "learn an additive bias"),
+             with_choices(attr("init", AttrType::String, AttrValue{std::string("torch_default")},
+                               "weight initialisation; the bias starts at zero except for "
+                               "torch_default"),
+                          {"torch_default", "xavier_uniform", "xavier_normal", "he_uniform",
+                           "he_normal", "normal", "uniform", "zeros"})}};
+  }
+
+  explicit Linear(const Attributes& attrs)
+      : units_(attrs.get_int("units")),
+        has_bias_(attrs.get_bool("bias")),
+        init_(attrs.get_string("init")) {}
+
+  Shape infer_shape(std::span<const Shape> input_shapes) override {
+    const Shape& in = single_input(input_shapes, "linear");
+    if (in.empty() || in.back() < 1)
+      throw ShapeError("linear expects an input of shape [..., in] with in >= 1, got " +
+                       to_string(in));
+    in_ = in.back();
+    params_.clear();
+    params_.push_back({"weight", Tensor({units_, in_}), Tensor({units_, in_})});
+    if (has_bias_) params_.push_back({"bias", Tensor({units_}), Tensor({units_})});
+    Shape out = in;
+    out.back() = units_;
+    return out;
+  }
+
+  std::span<Parameter> parameters() override { return params_; }
+
+  void init_parameters(Rng& rng) override {
+    Tensor& w = params_[0].value;
+    const double fan_in = static_cast<double>(in_);
+    const double fan_out = static_cast<double>(units_);
+    if (has_bias_) params_[1].value.zero();
+    if (init_ == "torch_default") {
+      // kaiming_uniform_(a=sqrt(5)): gain sqrt(1/3), bound gain*sqrt(3/fan_in) = 1/sqrt(fan_in);
+      // nn.Linear draws its bias from the same interval.
+      const double bound = 1.0 / std::sqrt(fan_in);
+      fill_uniform(w, rng, -bound, bound);
+      if (has_bias_) fill_uniform(params_[1].value, rng, -bound, bound);
+    } else if (init_ == "xavier_uniform") {
+      const double bound = std::sqrt(6.0 / (fan_in + fan_out));
+      fill_uniform(w, rng, -bound, bound);
+    } else if (init_ == "xavier_normal") {
+      fill_normal(w, rng, std::sqrt(2.0 / (fan_in + fan_out)));
+    } else if (init_ == "he_uniform") {
+      const double bound = std::sqrt(6.0 / fan_in);
+      fill_uniform(w, rng, -bound, bound);
+    } else if (init_ == "he_normal") {
+      fill_normal(w, rng, std::sqrt(2.0 / fan_in));
+    } else if (init_ == "normal") {
+      fill_normal(w, rng, 1.0);  // torch.nn.init.normal_ defaults: mean 0, std 1
+    } else if (init_ == "uniform") {
+      fill_uniform(w, rng, 0.0, 1.0);  // torch.nn.init.uniform_ defaults: a 0, b 1
+    } else {
+      w.zero();
+    }
+  }
+
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
+    const Tensor& x = *inputs[0];
+    Shape out_shape = x.shape();
+    out_shape.back() = units_;
+    output.resize(out_shape);
+    const int64_t rows = x.rows();
+    kernels::gemm(false, true, rows, units_, in_, 1.0f, x.data(), params_[0].value.data(), 0.0f,
+                  output.data());
+    if (has_bias_) add_bias(output, rows);
+  }
+
+  void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/,
+                const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
+    const Tensor& x = *inputs[0];
+    const int64_t rows = x.rows();
+    const float* g = grad_output.data();
+    if (Tensor* gx = grad_inputs[0]) {
+      gx->resize(x.shape());
+      kernels::gemm(false, false, rows, in_, units_, 1.0f, g, params_[0].value.data(), 0.0f,
+                    gx->data());
+    }
+    // dW [units, in] = gᵀ [units, rows] · x [rows, in]
+    kernels::gemm(true, false, units_, in_, rows, 1.0f, g, x.data(), 0.0f,
+                  params_[0].grad.data());
+    if (has_bias_) bias_grad(grad_output, rows);
+  }
+
+  double flops_per_sample() const override {
+    return 2.0 * static_cast<double>(in_) * static_cast<double>(units_);
+  }
+
+ private:
+  void add_bias(Tensor& output, int64_t rows) const {
+    const float* b = params_[1].value.data();
+    float* y = output.data();
+    const int64_t grain = std::max<int64_t>(1, kernels::kElementwiseGrain / units_);
+    kernels::for_tiles(rows, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r)
+        for (int64_t u = 0; u < units_; ++u) y[r * units_ + u] += b[u];
+    });
+  }
+
+  void bias_grad(const Tensor& grad_output, int64_t rows) {
+    const float* g = grad_output.data();
+    float* gb = params_[1].grad.data();
+    kernels::for_tiles(units_, kBiasUnitTile, [&](int64_t begin, int64_t end) {
+      for (int64_t u = begin; u < end; ++u) gb[u] = 0.0f;
+      for (int64_t r = 0; r < rows; ++r)  // rows outer: contiguous reads, same order per unit
+        for (int64_t u = begin; u < end; ++u) gb[u] += g[r * units_ + u];
+    });
+  }
+
+  int64_t units_;
+  bool has_bias_;
+  std::string init_;
+  int64_t in_ = 0;
+  std::vector<Parameter> params_;
+};
+
+}  // namespace
+
+void register_linear(Registrar& registrar) { registrar.add<Linear>(); }
+
+}  // namespace gradflow::ops

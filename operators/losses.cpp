@@ -1,0 +1,339 @@
+// Losses, numerically like their torch.nn counterparts. Each element's term is computed in
+// double and summed in a fixed order (fixed tiles, partial sums added in tile order), so the
+// scalar is the same for any thread count.
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "families.hpp"
+#include "gradflow/kernels.hpp"
+#include "schema_util.hpp"
+
+namespace gradflow::ops {
+
+namespace {
+
+OpSchema loss_schema(std::string name, std::string summary, std::vector<AttrSpec> extra = {}) {
+  extra.push_back(reduction_attr());
+  return {std::move(name), OpKind::Loss, std::move(summary), 2, 2, std::move(extra)};
+}
+
+void require_pair(std::span<const Shape> shapes, const char* op) {
+  if (shapes.size() != 2)
+    throw ShapeError(std::string(op) + " takes (prediction, target), got " +
+                     std::to_string(shapes.size()) + " inputs");
+}
+
+// Sum of term(i) over [0, n) in double: fixed tiles, partial sums added in tile order.
+template <class Term>
+double deterministic_sum(int64_t n, const Term& term) {
+  const int64_t grain = kernels::kElementwiseGrain;
+  std::vector<double> partial(static_cast<size_t>((n + grain - 1) / grain), 0.0);
+  kernels::for_tiles(n, grain, [&](int64_t begin, int64_t end) {
+    double s = 0.0;
+    for (int64_t i = begin; i < end; ++i) s += term(i);
+    partial[static_cast<size_t>(begin / grain)] = s;
+  });
+  double total = 0.0;
+  for (double s : partial) total += s;
+  return total;
+}
+
+// Reduction and the scalar output shared by every loss.
+class ReducedLoss : public Loss {
+ protected:
+  explicit ReducedLoss(const Attributes& attrs) : mean_(attrs.get_string("reduction") == "mean") {}
+
+  // `count` is what a mean divides by: elements, or samples for cross_entropy.
+  void write_scalar(Tensor& output, double sum, int64_t count) const {
+    output.resize(Shape{});
+    output[0] = static_cast<float>(mean_ && count > 0 ? sum / static_cast<double>(count) : sum);
+  }
+  // d(output)/d(term) times the incoming scalar gradient.
+  double term_scale(const Tensor& grad_output, int64_t count) const {
+    const double g = grad_output[0];
+    return mean_ && count > 0 ? g / static_cast<double>(count) : g;
+  }
+
+ private:
+  bool mean_;
+};
+
+struct TermGrad {
+  double prediction;
+  double target;
+};
+
+// A loss that is a sum of per-element terms f(p, t). Fn provides kName, schema(),
+// Fn(const Attributes&), value(p, t), grad(p, t) -> TermGrad, reports_accuracy(op) and
+// correct(p, t) for one element.
+template <class Fn>
+class PointwiseLoss final : public ReducedLoss {
+ public:
+  static OpSchema schema() { return Fn::schema(); }
+  explicit PointwiseLoss(const Attributes& attrs) : ReducedLoss(attrs), fn_(attrs) {}
+
+  Shape infer_shape(std::span<const Shape> input_shapes) override {
+    require_pair(input_shapes, Fn::kName);
+    if (input_shapes[0] != input_shapes[1])
+      throw ShapeError("prediction has shape " + to_string(input_shapes[0]) +
+                       " but target has shape " + to_string(input_shapes[1]) +
+                       "; expected equal shapes");
+    return Shape{};
+  }
+
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
+    const float* p = inputs[0]->data();
+    const float* t = inputs[1]->data();
+    const double sum = deterministic_sum(inputs[0]->size(),
+                                         [&](int64_t i) { return fn_.value(p[i], t[i]); });
+    write_scalar(output, sum, inputs[0]->size());
+  }
+
+  void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/,
+                const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
+    const int64_t n = inputs[0]->size();
+    const double scale = term_scale(grad_output, n);
+    for (size_t k = 0; k < 2; ++k)
+      if (grad_inputs[k]) grad_inputs[k]->resize(inputs[k]->shape());
+    const float* p = inputs[0]->data();
+    const float* t = inputs[1]->data();
+    float* gp = grad_inputs[0] ? grad_inputs[0]->data() : nullptr;
+    float* gt = grad_inputs[1] ? grad_inputs[1]->data() : nullptr;
+    kernels::for_tiles(n, kernels::kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const TermGrad g = fn_.grad(p[i], t[i]);
+        if (gp) gp[i] = static_cast<float>(scale * g.prediction);
+        if (gt) gt[i] = static_cast<float>(scale * g.target);
+      }
+    });
+  }
+
+  bool reports_accuracy(std::string_view prediction_op) const override {
+    return Fn::reports_accuracy(prediction_op);
+  }
+
+  // A sample counts when every one of its elements is right.
+  int64_t count_correct(const Tensor& prediction, const Tensor& target) const override {
+    if (prediction.rank() == 0 || prediction.dim(0) == 0) return 0;
+    const int64_t batch = prediction.dim(0);
+    const int64_t per_sample = prediction.size() / batch;
+    int64_t correct = 0;
+    for (int64_t s = 0; s < batch; ++s) {
+      bool all = true;
+      for (int64_t i = s * per_sample; i < (s + 1) * per_sample && all; ++i)
+        all = fn_.correct(prediction[i], target[i]);
+      correct += all ? 1 : 0;
+    }
+    return correct;
+  }
+
+ private:
+  Fn fn_;
+};
+
+struct MseFn {
+  static constexpr const char* kName = "mse";
+  static OpSchema schema() { return loss_schema(kName, "mean squared error (torch.nn.MSELoss)"); }
+  explicit MseFn(const Attributes&) {}
+  double value(double p, double t) const { return (p - t) * (p - t); }
+  TermGrad grad(double p, double t) const { return {2.0 * (p - t), -2.0 * (p - t)}; }
+  // Exact equality only means something for discrete outputs: the perceptron's step.
+  static bool reports_accuracy(std::string_view op) { return op == "step"; }
+  bool correct(float p, float t) const { return p == t; }
+};
+
+// torch clamps each log at -100 so that p = 0 or 1 gives a finite loss.
+double clamped_log(double x) { return std::max(std::log(x), -100.0); }
+
+struct BceFn {
+  static constexpr const char* kName = "bce";
+  static OpSchema schema() {
+    return loss_schema(kName, "binary cross-entropy on probabilities (torch.nn.BCELoss)");
+  }
+  explicit BceFn(const Attributes&) {}
+  double value(double p, double t) const {
+    return -(t * clamped_log(p) + (1.0 - t) * clamped_log(1.0 - p));
+  }
+  TermGrad grad(double p, double t) const {
+    // torch's binary_cross_entropy_backward guards the denominator with 1e-12.
+    return {(p - t) / std::max((1.0 - p) * p, 1e-12), clamped_log(1.0 - p) - clamped_log(p)};
+  }
+  static bool reports_accuracy(std::string_view) { return true; }
+  bool correct(float p, float t) const { return (p >= 0.5f) == (t >= 0.5f); }
+};
+
+struct BceWithLogitsFn {
+  static constexpr const char* kName = "bce_with_logits";
+  static OpSchema schema() {
+    return loss_schema(kName,
+                       "sigmoid + binary cross-entropy in one stable step "
+                       "(torch.nn.BCEWithLogitsLoss)");
+  }
+  explicit BceWithLogitsFn(const Attributes&) {}
+  // max(x, 0) − x·t + log(1 + exp(−|x|)): never exponentiates a positive number.
+  double value(double x, double t) const {
+    return std::max(x, 0.0) - x * t + std::log1p(std::exp(-std::abs(x)));
+  }
+  TermGrad grad(double x, double t) const {
+    const double sigmoid = x >= 0.0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
+    return {sigmoid - t, -x};
+  }
+  static bool reports_accuracy(std::string_view) { return true; }
+  bool correct(float x, float t) const { return (x >= 0.0f) == (t >= 0.5f); }  // σ(x) ≥ ½ ⇔ x ≥ 0
+};
+
+struct HuberFn {
+  static constexpr const char* kName = "huber";
+  static OpSchema schema() {
+    return loss_schema(kName, "quadratic within delta, linear beyond (torch.nn.HuberLoss)",
+                       {bounded(attr("delta", AttrType::Float, AttrValue{1.0},
+                                     "where the loss turns from quadratic to linear"),
+                                0.0, true)});
+  }
+  explicit HuberFn(const Attributes& attrs) : delta(attrs.get_float("delta")) {}
+  double value(double p, double t) const {
+    const double d = std::abs(p - t);
+    return d < delta ? 0.5 * d * d : delta * (d - 0.5 * delta);
+  }
+  TermGrad grad(double p, double t) const {
+    const double g = std::clamp(p - t, -delta, delta);
+    return {g, -g};
+  }
+  static bool reports_accuracy(std::string_view) { return false; }
+  bool correct(float, float) const { return false; }
+  double delta;
+};
+
+// Cross-entropy on logits [C] against a class index ([1] or []) or a probability vector [C].
+// As in torch, a target with the logits' shape means probabilities.
+class CrossEntropy final : public ReducedLoss {
+ public:
+  static OpSchema schema() {
+    return loss_schema("cross_entropy",
+                       "softmax cross-entropy on logits [C] against a class index or class "
+                       "probabilities (torch.nn.CrossEntropyLoss)");
+  }
+  explicit CrossEntropy(const Attributes& attrs) : ReducedLoss(attrs) {}
+
+  Shape infer_shape(std::span<const Shape> input_shapes) override {
+    require_pair(input_shapes, "cross_entropy");
+    const Shape& logits = input_shapes[0];
+    const Shape& target = input_shapes[1];
+    if (logits.size() != 1 || logits[0] < 1)
+      throw ShapeError("cross_entropy expects logits of shape [C] with C >= 1, got " +
+                       to_string(logits));
+    index_target_ = target != logits;
+    if (index_target_ && target != Shape{1} && !target.empty())
+      throw ShapeError("prediction has shape " + to_string(logits) + " but target has shape " +
+                       to_string(target) + "; expected " + to_string(logits) +
+                       " (class probabilities), [1] or [] (a class index)");
+    return Shape{};
+  }
+
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
+    const Tensor& logits = *inputs[0];
+    const Tensor& target = *inputs[1];
+    const int64_t c = logits.cols();
+    const int64_t batch = logits.rows();
+    if (index_target_)
+      for (int64_t r = 0; r < batch; ++r) class_index(target[r], c);  // throw before computing
+    const double sum = deterministic_sum(batch, [&](int64_t r) {
+      const float* x = logits.data() + r * c;
+      const double lse = log_sum_exp(x, c);
+      if (index_target_) return lse - x[class_index(target[r], c)];
+      const float* t = target.data() + r * c;
+      double loss = 0.0;
+      for (int64_t j = 0; j < c; ++j) loss -= t[j] * (x[j] - lse);
+      return loss;
+    });
+    write_scalar(output, sum, batch);
+  }
+
+  // d/dx_j = softmax_j·Σt − t_j (Σt = 1 for a class index); d/dt_j = −log_softmax_j.
+  void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/,
+                const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
+    const Tensor& logits = *inputs[0];
+    const Tensor& target = *inputs[1];
+    const int64_t c = logits.cols();
+    const int64_t batch = logits.rows();
+    const double scale = term_scale(grad_output, batch);
+    Tensor* gx = grad_inputs[0];
+    Tensor* gt = grad_inputs[1];
+    if (gx) gx->resize(logits.shape());
+    if (gt) {
+      gt->resize(target.shape());
+      gt->zero();  // a class index has no gradient
+    }
+    for (int64_t r = 0; r < batch; ++r) {
+      const float* x = logits.data() + r * c;
+      const double lse = log_sum_exp(x, c);
+      const double t_sum = index_target_ ? 1.0 : row_sum(target.data() + r * c, c);
+      for (int64_t j = 0; j < c; ++j) {
+        const double t = target_prob(target, r, j, c);
+        if (gx) gx->data()[r * c + j] = static_cast<float>(scale * (std::exp(x[j] - lse) * t_sum - t));
+        if (gt && !index_target_) gt->data()[r * c + j] = static_cast<float>(-scale * (x[j] - lse));
+      }
+    }
+  }
+
+  bool reports_accuracy(std::string_view) const override { return true; }
+
+  int64_t count_correct(const Tensor& prediction, const Tensor& target) const override {
+    const int64_t c = prediction.cols();
+    int64_t correct = 0;
+    for (int64_t r = 0; r < prediction.rows(); ++r) {
+      const int64_t predicted = argmax(prediction.data() + r * c, c);
+      const int64_t expected =
+          index_target_ ? class_index(target[r], c) : argmax(target.data() + r * c, c);
+      correct += predicted == expected ? 1 : 0;
+    }
+    return correct;
+  }
+
+ private:
+  static int64_t class_index(float value, int64_t c) {
+    const double v = value;
+    if (!(v >= 0.0 && v < static_cast<double>(c)) || v != std::floor(v))
+      throw std::out_of_range(fmt::format(
+          "cross_entropy: class index {} is out of range for {} classes (expected an integer "
+          "from 0 to {})",
+          value, c, c - 1));
+    return static_cast<int64_t>(v);
+  }
+  static double log_sum_exp(const float* x, int64_t c) {
+    const double max = *std::max_element(x, x + c);
+    double s = 0.0;
+    for (int64_t j = 0; j < c; ++j) s += std::exp(x[j] - max);
+    return max + std::log(s);
+  }
+  static double row_sum(const float* t, int64_t c) {
+    double s = 0.0;
+    for (int64_t j = 0; j < c; ++j) s += t[j];
+    return s;
+  }
+  static int64_t argmax(const float* x, int64_t c) { return std::max_element(x, x + c) - x; }
+  double target_prob(const Tensor& target, int64_t r, int64_t j, int64_t c) const {
+    if (index_target_) return class_index(target[r], c) == j ? 1.0 : 0.0;
+    return target[r * c + j];
+  }
+
+  bool index_target_ = true;
+};
+
+}  // namespace
+
+void register_losses(Registrar& registrar) {
+  registrar.add<PointwiseLoss<MseFn>>();
+  registrar.add<PointwiseLoss<BceFn>>();
+  registrar.add<PointwiseLoss<BceWithLogitsFn>>();
+  registrar.add<PointwiseLoss<HuberFn>>();
+  registrar.add<CrossEntropy>();
+}
+
+}  // namespace gradflow::ops
