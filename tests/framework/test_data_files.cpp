@@ -1,0 +1,437 @@
+// CSV and IDX readers: fixtures are generated into a fresh temp directory per test, so the
+// tests need no files in the repository and never interfere with each other.
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gradflow/data_files.hpp"
+
+namespace fs = std::filesystem;
+using gradflow::CsvOptions;
+using gradflow::DataFileError;
+using gradflow::read_csv;
+using gradflow::read_idx;
+using gradflow::read_maybe_gzipped;
+using gradflow::Shape;
+using gradflow::Tensor;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("gradflow-data-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+// mode "wb" writes one gzip member; "ab" appends another, as `cat a.gz b.gz` would.
+void write_gzip(const std::string& path, const std::string& bytes, const char* mode = "wb") {
+  gzFile gz = gzopen(path.c_str(), mode);
+  REQUIRE(gz != nullptr);
+  REQUIRE(gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size())) ==
+          static_cast<int>(bytes.size()));
+  REQUIRE(gzclose(gz) == Z_OK);
+}
+
+std::string read_raw(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+std::vector<float> values(const Tensor& t) { return {t.values().begin(), t.values().end()}; }
+
+// ---- IDX fixtures ----
+
+std::string be32(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+std::string idx_header(unsigned char type, const std::vector<uint32_t>& dims) {
+  std::string h{'\0', '\0', static_cast<char>(type), static_cast<char>(dims.size())};
+  for (uint32_t d : dims) h += be32(d);
+  return h;
+}
+
+std::string be_float(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return be32(u);
+}
+
+std::string be_double(double d) {
+  uint64_t u;
+  std::memcpy(&u, &d, 8);
+  return be32(static_cast<uint32_t>(u >> 32)) + be32(static_cast<uint32_t>(u));
+}
+
+}  // namespace
+
+// ---- read_maybe_gzipped ----
+
+TEST_CASE("read_maybe_gzipped returns plain bytes and gunzips by magic", "[data_files]") {
+  TempDir dir;
+  const std::string text = "1,2,3\n4,5,6\n";
+  write_file(dir / "plain.csv", text);
+  write_gzip(dir / "packed.csv", text);  // gzipped without a .gz name: detected by magic
+  write_file(dir / "fake.gz", text);      // a .gz name but not gzipped
+  CHECK(read_maybe_gzipped(dir / "plain.csv") == text);
+  CHECK(read_maybe_gzipped(dir / "packed.csv") == text);
+  CHECK(read_maybe_gzipped(dir / "fake.gz") == text);
+
+  SECTION("every member of a multi-member file") {
+    write_gzip(dir / "multi.gz", "first,");
+    write_gzip(dir / "multi.gz", "second\n", "ab");
+    CHECK(read_maybe_gzipped(dir / "multi.gz") == "first,second\n");
+  }
+  SECTION("large, highly compressible content") {
+    const std::string big(3'000'000, 'x');
+    write_gzip(dir / "big.gz", big);
+    CHECK(read_maybe_gzipped(dir / "big.gz") == big);
+  }
+  SECTION("an empty file") {
+    write_file(dir / "empty", "");
+    CHECK(read_maybe_gzipped(dir / "empty").empty());
+  }
+}
+
+TEST_CASE("read_maybe_gzipped reports missing and damaged files", "[data_files]") {
+  TempDir dir;
+  const std::string missing = dir / "missing.csv";
+  REQUIRE_THROWS_WITH(read_maybe_gzipped(missing),
+                      missing + ": cannot open: No such file or directory");
+  REQUIRE_THROWS_AS(read_maybe_gzipped(missing), DataFileError);
+
+  write_gzip(dir / "good.gz", std::string(1000, 'a') + "some text to compress\n");
+  const std::string good = read_raw(dir / "good.gz");
+
+  const std::string truncated = dir / "truncated.gz";
+  write_file(truncated, good.substr(0, good.size() - 6));
+  REQUIRE_THROWS_WITH(read_maybe_gzipped(truncated),
+                      truncated + ": truncated gzip data: the stream ends early");
+
+  const std::string corrupt = dir / "corrupt.gz";
+  write_file(corrupt, std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10) + "\xff\xff\xff\xff");
+  REQUIRE_THROWS_WITH(read_maybe_gzipped(corrupt),
+                      corrupt + ": corrupt gzip data: invalid block type");
+
+  const std::string bad_crc = dir / "bad_crc.gz";
+  std::string flipped = good;
+  flipped[flipped.size() - 6] = static_cast<char>(flipped[flipped.size() - 6] ^ 1);  // in the CRC
+  write_file(bad_crc, flipped);
+  REQUIRE_THROWS_WITH(read_maybe_gzipped(bad_crc), bad_crc + ": corrupt gzip data: incorrect data check");
+
+  const std::string trailing = dir / "trailing.gz";
+  write_file(trailing, good + "junk");
+  REQUIRE_THROWS_WITH(read_maybe_gzipped(trailing),
+                      trailing + ": trailing garbage after the gzip data (4 bytes)");
+}
+
+// ---- CSV ----
+
+TEST_CASE("read_csv reads every column of a plain file", "[data_files][csv]") {
+  TempDir dir;
+  const std::string path = dir / "plain.csv";
+  // CRLF endings, spaces around fields, signs, exponents, no final newline.
+  write_file(path, "1, 2.5 ,-3\r\n+4,5e2,  -6.25e-1\r\n0,0,1e-45");
+  const Tensor t = read_csv(path);
+  CHECK(t.shape() == Shape{3, 3});
+  CHECK(values(t) == std::vector<float>{1, 2.5f, -3, 4, 500, -0.625f, 0, 0, 1e-45f});
+}
+
+TEST_CASE("read_csv ignores blank trailing lines and a byte-order mark", "[data_files][csv]") {
+  TempDir dir;
+  const std::string path = dir / "blank.csv";
+  write_file(path, "\xEF\xBB\xBF" "1,2\n3,4\n\n  \n\r\n");
+  const Tensor t = read_csv(path);
+  CHECK(t.shape() == Shape{2, 2});
+  CHECK(values(t) == std::vector<float>{1, 2, 3, 4});
+}
+
+TEST_CASE("read_csv skips a header, selects columns and reads gzip", "[data_files][csv]") {
+  TempDir dir;
+  const std::string path = dir / "data.csv";  // gzipped despite the name
+  write_gzip(path, "id;a;b;label\nx1;1;2;0\nx2;3;4;1\n");
+  CsvOptions options;
+  options.header = true;
+  options.delimiter = ';';
+  options.columns = {2, 1, -1};  // the text column 0 is never parsed
+  const Tensor t = read_csv(path, options);
+  CHECK(t.shape() == Shape{2, 3});
+  CHECK(values(t) == std::vector<float>{2, 1, 0, 4, 3, 1});
+
+  options.columns = {1, 1};  // a column may be selected twice
+  CHECK(values(read_csv(path, options)) == std::vector<float>{1, 1, 3, 3});
+}
+
+TEST_CASE("read_csv reports malformed files with file, row and column", "[data_files][csv]") {
+  TempDir dir;
+  const std::string path = dir / "bad.csv";
+
+  SECTION("a file that cannot be opened") {
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": cannot open: No such file or directory");
+  }
+  SECTION("an empty file") {
+    write_file(path, "");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": empty file");
+    write_file(path, "\n \n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": empty file");
+  }
+  SECTION("a header and no data") {
+    write_file(path, "a,b\n\n");
+    CsvOptions options;
+    options.header = true;
+    REQUIRE_THROWS_WITH(read_csv(path, options), path + ": no data rows after the header");
+  }
+  SECTION("a ragged row") {
+    write_file(path, "1,2,3\n4,5,6\n7,8\n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 3: 2 fields, expected 3 like row 1");
+    try {
+      read_csv(path);
+    } catch (const DataFileError& e) {
+      CHECK(e.file == path);
+      CHECK(e.row == 3);
+      CHECK(e.column == -1);
+    }
+    write_file(path, "1\n2,3\n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 2: 2 fields, expected 1 like row 1");
+  }
+  SECTION("the header sets the width") {
+    write_file(path, "a,b,c\n1,2\n");
+    CsvOptions options;
+    options.header = true;
+    REQUIRE_THROWS_WITH(read_csv(path, options), path + ": row 2: 2 fields, expected 3 like row 1");
+  }
+  SECTION("a non-numeric field") {
+    write_file(path, "1,2,3\n4,5,abc\n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 2, column 3: 'abc' is not a number");
+    try {
+      read_csv(path);
+    } catch (const DataFileError& e) {
+      CHECK(e.row == 2);
+      CHECK(e.column == 3);
+    }
+    write_file(path, "1,2x\n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 1, column 2: '2x' is not a number");
+    write_file(path, "1,1,5\n\"1\",2,3\n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 2, column 1: '\"1\"' is not a number");
+    write_file(path, "1,+-2\n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 1, column 2: '+-2' is not a number");
+  }
+  SECTION("an empty field") {
+    write_file(path, "1,2\n3, \n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 2, column 2: empty field");
+  }
+  SECTION("a number beyond float range") {
+    write_file(path, "1,1e39\n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 1, column 2: '1e39' is out of float range");
+  }
+  SECTION("a blank line before the end") {
+    write_file(path, "1,2\n\n3,4\n");
+    REQUIRE_THROWS_WITH(read_csv(path),
+                        path + ": row 2: blank line; only trailing blank lines are allowed");
+  }
+  SECTION("a selected column beyond the row width") {
+    write_file(path, "h1,h2\n1,2\n");
+    CsvOptions options;
+    options.header = true;
+    options.columns = {0, 2};
+    REQUIRE_THROWS_WITH(read_csv(path, options),
+                        path + ": row 1: column 2 selected, but the row has only 2 fields");
+    options.columns = {-3};
+    REQUIRE_THROWS_WITH(read_csv(path, options),
+                        path + ": row 1: column -3 selected, but the row has only 2 fields");
+  }
+  SECTION("only selected columns are checked for numbers, all rows for width") {
+    write_file(path, "1,x\n2,y\n");
+    CsvOptions options;
+    options.columns = {0};
+    CHECK(values(read_csv(path, options)) == std::vector<float>{1, 2});
+  }
+  SECTION("a damaged gzip stream") {
+    write_gzip(path, "1,2\n3,4\n");
+    const std::string good = read_raw(path);
+    write_file(path, good.substr(0, good.size() / 2));
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": truncated gzip data: the stream ends early");
+  }
+}
+
+// ---- IDX ----
+
+TEST_CASE("read_idx reads every element type, gzipped or not", "[data_files][idx]") {
+  TempDir dir;
+  const std::string path = dir / "data.idx";
+
+  SECTION("ubyte images [N, rows, cols], no scaling") {
+    write_file(path, idx_header(0x08, {2, 2, 3}) + std::string("\x00\x01\x02\x03\x04\x05\xfd\xfe\xff\x10\x20\x30", 12));
+    const Tensor t = read_idx(path);
+    CHECK(t.shape() == Shape{2, 2, 3});
+    CHECK(values(t) == std::vector<float>{0, 1, 2, 3, 4, 5, 253, 254, 255, 16, 32, 48});
+  }
+  SECTION("gzipped ubyte labels [N]") {
+    write_gzip(path, idx_header(0x08, {4}) + std::string("\x07\x00\x09\x03", 4));
+    const Tensor t = read_idx(path);
+    CHECK(t.shape() == Shape{4});
+    CHECK(values(t) == std::vector<float>{7, 0, 9, 3});
+  }
+  SECTION("sbyte") {
+    write_file(path, idx_header(0x09, {3}) + std::string("\x7f\x80\xff", 3));
+    CHECK(values(read_idx(path)) == std::vector<float>{127, -128, -1});
+  }
+  SECTION("short") {
+    write_file(path, idx_header(0x0B, {3}) + std::string("\x01\x02\x80\x00\xff\xff", 6));
+    CHECK(values(read_idx(path)) == std::vector<float>{258, -32768, -1});
+  }
+  SECTION("int") {
+    write_file(path, idx_header(0x0C, {2, 1}) + be32(70000) + be32(static_cast<uint32_t>(-5)));
+    const Tensor t = read_idx(path);
+    CHECK(t.shape() == Shape{2, 1});
+    CHECK(values(t) == std::vector<float>{70000, -5});
+  }
+  SECTION("float") {
+    write_file(path, idx_header(0x0D, {2}) + be_float(1.5f) + be_float(-0.1f));
+    CHECK(values(read_idx(path)) == std::vector<float>{1.5f, -0.1f});
+  }
+  SECTION("double") {
+    write_file(path, idx_header(0x0E, {2}) + be_double(2.25) + be_double(-1e-3));
+    CHECK(values(read_idx(path)) == std::vector<float>{2.25f, static_cast<float>(-1e-3)});
+  }
+  SECTION("no samples") {
+    write_file(path, idx_header(0x08, {0, 28, 28}));
+    CHECK(read_idx(path).shape() == Shape{0, 28, 28});
+  }
+}
+
+TEST_CASE("read_idx reports malformed files", "[data_files][idx]") {
+  TempDir dir;
+  const std::string path = dir / "bad.idx";
+
+  SECTION("a file that cannot be opened") {
+    REQUIRE_THROWS_WITH(read_idx(path), path + ": cannot open: No such file or directory");
+  }
+  SECTION("wrong magic") {
+    write_file(path, "PK\x03\x04 more bytes");
+    REQUIRE_THROWS_WITH(read_idx(path),
+                        path + ": not an IDX file: it starts with 50 4b 03 04, expected 00 00 then "
+                               "a type code and the number of dimensions");
+  }
+  SECTION("unknown type code") {
+    write_file(path, idx_header(0x0A, {1}) + "x");
+    REQUIRE_THROWS_WITH(read_idx(path),
+                        path + ": unknown IDX type code 0x0a: expected 08 (ubyte), 09 (sbyte), "
+                               "0b (short), 0c (int), 0d (float) or 0e (double)");
+  }
+  SECTION("no dimensions") {
+    write_file(path, idx_header(0x08, {}));
+    REQUIRE_THROWS_WITH(read_idx(path),
+                        path + ": the header declares 0 dimensions, need at least 1 (the samples)");
+  }
+  SECTION("truncated header") {
+    write_file(path, std::string("\0\0", 2));
+    REQUIRE_THROWS_WITH(read_idx(path), path + ": truncated header: the file has only 2 bytes, "
+                                               "an IDX header needs at least 4");
+    write_file(path, idx_header(0x08, {10, 28, 28}).substr(0, 10));
+    REQUIRE_THROWS_WITH(read_idx(path), path + ": truncated header: 3 dimensions need 16 header "
+                                               "bytes but the file has only 10");
+  }
+  SECTION("truncated data names the first incomplete sample") {
+    write_file(path, idx_header(0x0B, {4, 3}) + std::string(14, '\0'));
+    REQUIRE_THROWS_WITH(read_idx(path),
+                        path + ": row 2: truncated: header promises 12 values (24 bytes) but the "
+                               "file has only 14 bytes of data");
+    try {
+      read_idx(path);
+    } catch (const DataFileError& e) {
+      CHECK(e.row == 2);
+    }
+  }
+  SECTION("truncated gzipped data") {
+    write_gzip(path, idx_header(0x08, {10000}) + std::string(100, '\1'));
+    REQUIRE_THROWS_WITH(read_idx(path),
+                        path + ": row 100: truncated: header promises 10000 values (10000 bytes) "
+                               "but the file has only 100 bytes of data");
+  }
+  SECTION("dimensions whose product overflows") {
+    write_file(path, idx_header(0x0E, {0xffffffff, 0xffffffff, 0xffffffff}) + "x");
+    REQUIRE_THROWS_WITH(read_idx(path), path + ": header dimensions [4294967295, 4294967295, "
+                                               "4294967295] are too large");
+  }
+  SECTION("trailing bytes") {
+    write_file(path, idx_header(0x08, {2}) + "abc");
+    REQUIRE_THROWS_WITH(read_idx(path), path + ": trailing data: 1 byte after the 2 bytes of "
+                                               "data the header promises");
+  }
+}
+
+// ---- Real data sets, when the Debian packages are installed ----
+
+TEST_CASE("read_idx reads Fashion-MNIST's test labels", "[data_files][idx][dataset]") {
+  const fs::path path = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
+  if (!fs::exists(path)) {
+    WARN("skipped: " << path << " is absent (install dataset-fashion-mnist)");
+    return;
+  }
+  const Tensor labels = read_idx(path);
+  REQUIRE(labels.shape() == Shape{10000});
+  std::vector<int> counts(10, 0);
+  for (float v : labels.values()) {
+    REQUIRE(v >= 0);
+    REQUIRE(v <= 9);
+    REQUIRE(v == static_cast<float>(static_cast<int>(v)));
+    ++counts[static_cast<size_t>(v)];
+  }
+  for (int c : counts) CHECK(c == 1000);  // the test set is balanced
+
+  const fs::path images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+  if (fs::exists(images)) {
+    const Tensor t = read_idx(images);
+    CHECK(t.shape() == Shape{10000, 28, 28});
+    CHECK(std::all_of(t.values().begin(), t.values().end(),
+                      [](float v) { return v >= 0 && v <= 255 && v == static_cast<int>(v); }));
+  }
+}
+
+TEST_CASE("read_csv reads scikit-learn's gzipped digits", "[data_files][csv][dataset]") {
+  const fs::path path = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+  if (!fs::exists(path)) {
+    WARN("skipped: " << path << " is absent (install python3-sklearn)");
+    return;
+  }
+  const Tensor t = read_csv(path);
+  REQUIRE(t.shape() == Shape{1797, 65});
+  for (int64_t r = 0; r < t.rows(); ++r) {
+    const float label = t[r * 65 + 64];
+    REQUIRE(label >= 0);
+    REQUIRE(label <= 9);
+    REQUIRE(label == static_cast<float>(static_cast<int>(label)));
+  }
+  CsvOptions labels_only;
+  labels_only.columns = {-1};
+  const Tensor labels = read_csv(path, labels_only);
+  CHECK(labels.shape() == Shape{1797, 1});
+  CHECK(labels[0] == 0);
+  CHECK(labels[1] == 1);
+}
