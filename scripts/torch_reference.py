@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+"""Reference values for tests/operators: losses and optimizers computed by PyTorch.
+
+Run: /usr/bin/python3 scripts/torch_reference.py
+Prints C++ initializer lists; tests/operators/test_losses.cpp and test_optimizers.cpp paste
+them with a comment naming this script. The inputs here must stay identical to those tests.
+"""
+import torch
+
+torch.set_printoptions(precision=10)
+
+
+def cpp(values):
+    """A C++ initializer list of floats with 9 significant digits (exact for float32)."""
+    flat = torch.as_tensor(values).detach().reshape(-1).tolist()
+    return "{" + ", ".join(f"{v:.9g}f" for v in flat) + "}"
+
+
+# ---- losses: batch of 2 samples of shape [3] ------------------------------------------
+PRED = [[0.2, -1.3, 0.7], [1.5, 0.1, -0.4]]
+TARGET = [[0.5, -1.0, 2.0], [1.0, 0.3, -0.4]]
+PROB = [[0.1, 0.8, 0.45], [0.9, 0.3, 0.6]]
+BINARY_TARGET = [[0.0, 1.0, 0.3], [1.0, 0.0, 1.0]]
+CLASS_INDEX = [2, 0]
+CLASS_PROBS = [[0.1, 0.6, 0.3], [0.7, 0.2, 0.1]]
+
+LOSSES = {
+    "mse": (lambda r: torch.nn.MSELoss(reduction=r), PRED, TARGET),
+    "huber": (lambda r: torch.nn.HuberLoss(reduction=r), PRED, TARGET),
+    "huber_delta_0.5": (lambda r: torch.nn.HuberLoss(reduction=r, delta=0.5), PRED, TARGET),
+    "bce": (lambda r: torch.nn.BCELoss(reduction=r), PROB, BINARY_TARGET),
+    "bce_with_logits": (lambda r: torch.nn.BCEWithLogitsLoss(reduction=r), PRED, BINARY_TARGET),
+    "cross_entropy_index": (lambda r: torch.nn.CrossEntropyLoss(reduction=r), PRED, CLASS_INDEX),
+    "cross_entropy_probs": (lambda r: torch.nn.CrossEntropyLoss(reduction=r), PRED, CLASS_PROBS),
+}
+
+
+def print_losses():
+    for name, (make, pred, target) in LOSSES.items():
+        for reduction in ("mean", "sum"):
+            p = torch.tensor(pred, dtype=torch.float32, requires_grad=True)
+            dtype = torch.int64 if name == "cross_entropy_index" else torch.float32
+            t = torch.tensor(target, dtype=dtype)
+            loss = make(reduction)(p, t)
+            loss.backward()
+            print(f"// {name} reduction={reduction}")
+            print(f"{{{loss.item():.9g}f, {cpp(p.grad)}}},")
+
+
+# ---- optimizers: 3 steps on a fixed parameter with fixed gradients ----------------------
+PARAM = [0.5, -1.2, 0.3, 2.0]
+GRADS = [[0.1, -0.4, 0.25, 1.0], [-0.3, 0.2, 0.05, 0.8], [0.6, -0.1, -0.2, 0.5]]
+
+OPTIMIZERS = {
+    "sgd": lambda p: torch.optim.SGD(p, lr=0.1),
+    "sgd_momentum": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+    "sgd_nesterov": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+    "sgd_momentum_wd": lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.1),
+    "sgd_wd": lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=0.01),
+    "adam": lambda p: torch.optim.Adam(p, lr=0.1),
+    "adam_wd": lambda p: torch.optim.Adam(p, lr=0.1, weight_decay=0.1),
+    "adam_betas": lambda p: torch.optim.Adam(p, lr=0.05, betas=(0.5, 0.9), eps=1e-3),
+    "adamw": lambda p: torch.optim.AdamW(p, lr=0.1),
+    "adamw_wd": lambda p: torch.optim.AdamW(p, lr=0.1, weight_decay=0.1),
+}
+
+
+def print_optimizers():
+    for name, make in OPTIMIZERS.items():
+        param = torch.nn.Parameter(torch.tensor(PARAM, dtype=torch.float32))
+        opt = make([param])
+        steps = []
+        for grad in GRADS:
+            param.grad = torch.tensor(grad, dtype=torch.float32)
+            opt.step()
+            steps.append(cpp(param))
+        print(f"// {name}: parameter after steps 1, 2, 3")
+        print("{" + ", ".join(steps) + "},")
+
+
+if __name__ == "__main__":
+    print(f"// torch {torch.__version__}")
+    print_losses()
+    print_optimizers()

@@ -1,0 +1,191 @@
+#include <catch2/catch.hpp>
+
+#include <stdexcept>
+
+#include "gradcheck.hpp"
+
+using namespace gradflow;
+using namespace gradflow::test;
+
+namespace {
+
+// The fixed inputs of scripts/torch_reference.py: a batch of 2 samples of shape [3].
+const Tensor kPred({2, 3}, {0.2f, -1.3f, 0.7f, 1.5f, 0.1f, -0.4f});
+const Tensor kTarget({2, 3}, {0.5f, -1.0f, 2.0f, 1.0f, 0.3f, -0.4f});
+const Tensor kProb({2, 3}, {0.1f, 0.8f, 0.45f, 0.9f, 0.3f, 0.6f});
+const Tensor kBinaryTarget({2, 3}, {0.0f, 1.0f, 0.3f, 1.0f, 0.0f, 1.0f});
+const Tensor kClassIndex({2, 1}, {2.0f, 0.0f});
+const Tensor kClassProbs({2, 3}, {0.1f, 0.6f, 0.3f, 0.7f, 0.2f, 0.1f});
+
+struct Reference {
+  float value;
+  std::vector<float> grad;  // d loss / d prediction
+};
+
+struct LossCase {
+  std::string label;
+  std::string op;
+  Overrides attrs;
+  Tensor prediction, target;
+  bool target_grad;  // whether the target is differentiable (not a class index)
+  Reference mean, sum;
+};
+
+// Values printed by scripts/torch_reference.py (torch 1.13), pasted verbatim.
+std::vector<LossCase> loss_cases() {
+  return {
+      {"mse", "mse", {}, kPred, kTarget, true,
+       {0.359999985f, {-0.100000009f, -0.0999999866f, -0.433333337f, 0.166666672f, -0.0666666776f, 0.0f}},
+       {2.15999985f, {-0.600000024f, -0.599999905f, -2.5999999f, 1.0f, -0.400000036f, 0.0f}}},
+      {"huber", "huber", {}, kPred, kTarget, true,
+       {0.172499999f, {-0.0500000045f, -0.0499999933f, -0.166666672f, 0.0833333358f, -0.0333333388f, 0.0f}},
+       {1.03499997f, {-0.300000012f, -0.299999952f, -1.0f, 0.5f, -0.200000018f, 0.0f}}},
+      {"huber delta 0.5", "huber", {{"delta", 0.5}}, kPred, kTarget, true,
+       {0.126666665f, {-0.0500000045f, -0.0499999933f, -0.0833333358f, 0.0833333358f, -0.0333333388f, 0.0f}},
+       {0.75999999f, {-0.300000012f, -0.299999952f, -0.5f, 0.5f, -0.200000018f, 0.0f}}},
+      {"bce", "bce", {}, kProb, kBinaryTarget, true,
+       {0.326567203f, {0.185185194f, -0.208333328f, 0.101010084f, -0.185185194f, 0.238095239f, -0.277777761f}},
+       {1.95940328f, {1.11111116f, -1.25f, 0.606060505f, -1.11111116f, 1.42857146f, -1.66666663f}}},
+      {"bce_with_logits", "bce_with_logits", {}, kPred, kBinaryTarget, true,
+       {0.848526418f, {0.0916389897f, -0.13097249f, 0.0613646209f, -0.0304042604f, 0.0874965265f, -0.0997812748f}},
+       {5.09115839f, {0.549833953f, -0.785834968f, 0.368187726f, -0.182425559f, 0.524979174f, -0.598687649f}}},
+      {"cross_entropy class index", "cross_entropy", {}, kPred, kClassIndex, false,
+       {0.444343239f, {0.174103707f, 0.0388477892f, -0.212951481f, -0.14187628f, 0.0883122236f, 0.0535640717f}},
+       {0.888686478f, {0.348207414f, 0.0776955783f, -0.425902963f, -0.283752561f, 0.176624447f, 0.107128143f}}},
+      {"cross_entropy probabilities", "cross_entropy", {}, kPred, kClassProbs, true,
+       {1.30434322f, {0.12410371f, -0.261152208f, 0.137048513f, 0.00812372565f, -0.0116877779f, 0.00356407091f}},
+       {2.60868645f, {0.24820742f, -0.522304416f, 0.274097025f, 0.0162474513f, -0.0233755559f, 0.00712814182f}}},
+  };
+}
+
+Overrides with_reduction(Overrides attrs, const std::string& reduction) {
+  attrs.emplace_back("reduction", reduction);
+  return attrs;
+}
+
+}  // namespace
+
+TEST_CASE("losses match PyTorch on fixed inputs", "[losses][torch]") {
+  for (const LossCase& c : loss_cases()) {
+    for (const std::string reduction : {"mean", "sum"}) {
+      DYNAMIC_SECTION(c.label << " reduction=" << reduction) {
+        const Reference& ref = reduction == "mean" ? c.mean : c.sum;
+        auto op = make_op(c.op, with_reduction(c.attrs, reduction));
+        const std::vector<Tensor> inputs{c.prediction, c.target};
+        REQUIRE(prepare(*op, inputs) == Shape{});
+        const auto in = pointers(inputs);
+        Tensor loss;
+        op->forward(in, loss);
+        REQUIRE(loss.shape() == Shape{});
+        CHECK(loss[0] == Approx(ref.value).epsilon(1e-5));
+
+        Tensor grad;
+        std::vector<Tensor*> grads{&grad, nullptr};
+        op->backward(in, loss, Tensor(Shape{}, {1.0f}), grads);
+        REQUIRE(grad.size() == static_cast<int64_t>(ref.grad.size()));
+        for (size_t i = 0; i < ref.grad.size(); ++i)
+          CHECK(grad[static_cast<int64_t>(i)] == Approx(ref.grad[i]).epsilon(1e-5).margin(1e-7));
+      }
+    }
+  }
+}
+
+TEST_CASE("losses: gradients match finite differences", "[losses][gradcheck]") {
+  // The fixed inputs keep |p − t| clear of huber's delta (1 and 0.5 ± eps) and p in (0, 1)
+  // for bce. The loss's grad_output is a random scalar, so scaling by it is checked too.
+  for (const LossCase& c : loss_cases()) {
+    for (const std::string reduction : {"mean", "sum"}) {
+      DYNAMIC_SECTION(c.label << " reduction=" << reduction) {
+        if (c.label == "huber delta 0.5") continue;  // |p − t| = 0.5 sits on the kink
+        auto op = make_op(c.op, with_reduction(c.attrs, reduction));
+        const std::vector<Tensor> inputs{c.prediction, c.target};
+        prepare(*op, inputs);
+        gradcheck(*op, inputs, {true, c.target_grad});
+      }
+    }
+  }
+  SECTION("huber delta 0.5 away from the kink") {
+    auto op = make_op("huber", {{"delta", 0.5}});
+    const std::vector<Tensor> inputs{random_tensor({3, 4}, 31), random_tensor({3, 4}, 32)};
+    prepare(*op, inputs);
+    for (int64_t i = 0; i < inputs[0].size(); ++i)
+      REQUIRE(std::abs(std::abs(inputs[0][i] - inputs[1][i]) - 0.5f) > 0.03f);
+    gradcheck(*op, inputs, {true, true});
+  }
+}
+
+TEST_CASE("cross_entropy: a class index of shape [] works like [1]", "[losses]") {
+  auto op = make_op("cross_entropy");
+  const std::vector<Tensor> inputs{kPred, Tensor({2}, {2.0f, 0.0f})};
+  REQUIRE(prepare(*op, inputs) == Shape{});
+  Tensor loss;
+  op->forward(pointers(inputs), loss);
+  CHECK(loss[0] == Approx(0.444343239f).epsilon(1e-5));  // scripts/torch_reference.py
+}
+
+TEST_CASE("losses: mismatched shapes are a ShapeError", "[losses][errors]") {
+  for (const std::string name : {"mse", "bce", "bce_with_logits", "huber"}) {
+    auto op = make_op(name);
+    REQUIRE_THROWS_AS(op->infer_shape(std::vector<Shape>{{3}, {2}}), ShapeError);
+    REQUIRE_THROWS_WITH(op->infer_shape(std::vector<Shape>{{3}, {2}}),
+                        "prediction has shape [3] but target has shape [2]; expected equal shapes");
+  }
+  auto ce = make_op("cross_entropy");
+  REQUIRE_THROWS_WITH(ce->infer_shape(std::vector<Shape>{{3}, {2}}),
+                      "prediction has shape [3] but target has shape [2]; expected [3] (class "
+                      "probabilities), [1] or [] (a class index)");
+}
+
+TEST_CASE("cross_entropy: a class index out of range is an error", "[losses][errors]") {
+  auto op = make_op("cross_entropy");
+  const std::vector<Tensor> inputs{kPred, Tensor({2, 1}, {1.0f, 3.0f})};
+  prepare(*op, inputs);
+  Tensor loss;
+  REQUIRE_THROWS_AS(op->forward(pointers(inputs), loss), std::out_of_range);
+  REQUIRE_THROWS_WITH(op->forward(pointers(inputs), loss),
+                      "cross_entropy: class index 3 is out of range for 3 classes (expected an "
+                      "integer from 0 to 2)");
+  const std::vector<Tensor> negative{kPred, Tensor({2, 1}, {-1.0f, 0.0f})};
+  REQUIRE_THROWS_WITH(op->forward(pointers(negative), loss),
+                      "cross_entropy: class index -1 is out of range for 3 classes (expected an "
+                      "integer from 0 to 2)");
+}
+
+TEST_CASE("losses: accuracy hooks", "[losses][accuracy]") {
+  SECTION("cross_entropy: argmax against the class index or the target's argmax") {
+    auto op = make_op("cross_entropy");
+    prepare(*op, {kPred, kClassIndex});
+    auto* loss = dynamic_cast<Loss*>(op.get());
+    REQUIRE(loss);
+    CHECK(loss->reports_accuracy("linear"));
+    CHECK(loss->count_correct(kPred, kClassIndex) == 2);
+    CHECK(loss->count_correct(kPred, Tensor({2, 1}, {1.0f, 0.0f})) == 1);
+    auto probs = make_op("cross_entropy");
+    prepare(*probs, {kPred, kClassProbs});
+    CHECK(dynamic_cast<Loss&>(*probs).count_correct(kPred, kClassProbs) == 1);  // argmax 1 vs 2
+  }
+  SECTION("bce: probability >= 0.5, every element of a sample") {
+    auto op = make_op("bce");
+    auto& loss = dynamic_cast<Loss&>(*op);
+    CHECK(loss.reports_accuracy("sigmoid"));
+    CHECK(loss.count_correct(kProb, kBinaryTarget) == 2);
+    CHECK(loss.count_correct(Tensor({2, 3}, {0.1f, 0.8f, 0.45f, 0.9f, 0.3f, 0.4f}), kBinaryTarget) == 1);
+  }
+  SECTION("bce_with_logits: logit >= 0") {
+    auto op = make_op("bce_with_logits");
+    auto& loss = dynamic_cast<Loss&>(*op);
+    CHECK(loss.reports_accuracy("linear"));
+    CHECK(loss.count_correct(Tensor({2, 3}, {-1, 2, -0.5f, 3, -2, 0}), kBinaryTarget) == 2);
+    CHECK(loss.count_correct(Tensor({2, 3}, {-1, 2, -0.5f, 3, -2, -0.1f}), kBinaryTarget) == 1);
+  }
+  SECTION("mse: only over a step output, exact match") {
+    auto op = make_op("mse");
+    auto& loss = dynamic_cast<Loss&>(*op);
+    CHECK(loss.reports_accuracy("step"));
+    CHECK_FALSE(loss.reports_accuracy("sigmoid"));
+    CHECK(loss.count_correct(Tensor({2, 2}, {1, 0, 1, 1}), Tensor({2, 2}, {1, 0, 1, 0})) == 1);
+  }
+  SECTION("huber: no accuracy") {
+    CHECK_FALSE(dynamic_cast<Loss&>(*make_op("huber")).reports_accuracy("step"));
+  }
+}
