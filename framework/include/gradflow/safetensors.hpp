@@ -1,0 +1,39 @@
+// Checkpoint files in the safetensors format (https://github.com/huggingface/safetensors),
+// so PyTorch and other tools read gradflow's weights without gradflow. Only F32 tensors.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "gradflow/tensor.hpp"
+
+namespace gradflow {
+
+// A malformed, corrupted or unwritable checkpoint. The message is "PATH: WHAT".
+struct CheckpointError : std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
+struct TensorFile {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, std::string> metadata;  // the header's "__metadata__"
+};
+
+// The metadata key under which write_safetensors stores the CRC32 (zlib) of the data
+// buffer, as a decimal string. read_safetensors checks it when present and leaves it out of
+// TensorFile::metadata; files written by other tools lack it and load unchecked.
+inline constexpr const char* kChecksumKey = "gradflow.crc32";
+
+// Writes atomically: a temp file "<path>.tmp-<pid>" in the same directory is written,
+// flushed and fsynced, renamed over `path`, then the directory is fsynced. On failure the
+// temp file is removed, any previous file at `path` is intact, and CheckpointError says
+// what failed. Tensors are stored in name order, contiguously.
+void write_safetensors(const std::filesystem::path& path, const TensorFile& file);
+
+// Reads and fully validates a safetensors file; hostile input yields CheckpointError,
+// never a crash.
+TensorFile read_safetensors(const std::filesystem::path& path);
+
+}  // namespace gradflow

@@ -1,0 +1,379 @@
+#include "gradflow/safetensors.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace gradflow {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kMetadataKey = "__metadata__";
+
+[[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
+  throw CheckpointError(path.string() + ": " + what);
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string quoted(const std::string& name) { return "'" + name + "'"; }
+
+// ---- Bytes ---------------------------------------------------------------------------------
+
+// The file format is little-endian; on a big-endian host the values are swapped through a
+// scratch buffer, on the usual little-endian host they are used in place.
+std::span<const unsigned char> le_bytes(const Tensor& t, std::vector<unsigned char>& scratch) {
+  const auto* raw = reinterpret_cast<const unsigned char*>(t.data());
+  const size_t n = static_cast<size_t>(t.size()) * sizeof(float);
+  if constexpr (std::endian::native == std::endian::little) {
+    return {raw, n};
+  } else {
+    scratch.assign(raw, raw + n);
+    for (size_t i = 0; i < n; i += 4) std::reverse(scratch.begin() + i, scratch.begin() + i + 4);
+    return scratch;
+  }
+}
+
+void copy_from_le(const unsigned char* src, Tensor& t) {
+  const size_t n = static_cast<size_t>(t.size()) * sizeof(float);
+  if (n == 0) return;  // data() may be null for an empty tensor
+  auto* dst = reinterpret_cast<unsigned char*>(t.data());
+  std::memcpy(dst, src, n);
+  if constexpr (std::endian::native == std::endian::big)
+    for (size_t i = 0; i < n; i += 4) std::reverse(dst + i, dst + i + 4);
+}
+
+// zlib's crc32 takes a 32-bit length: feed large buffers in slices.
+uLong crc32_update(uLong crc, std::span<const unsigned char> bytes) {
+  while (!bytes.empty()) {
+    const size_t n = std::min<size_t>(bytes.size(), size_t{1} << 30);
+    crc = crc32(crc, bytes.data(), static_cast<uInt>(n));
+    bytes = bytes.subspan(n);
+  }
+  return crc;
+}
+
+// Bytes of an F32 tensor of this shape, or -1 when that overflows int64 (a hostile header).
+int64_t f32_bytes(const Shape& shape) {
+  int64_t n = static_cast<int64_t>(sizeof(float));
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return -1;
+  return n;
+}
+
+// ---- Writing -------------------------------------------------------------------------------
+
+void check_writable(const std::filesystem::path& path, const TensorFile& file) {
+  for (const auto& [name, tensor] : file.tensors) {
+    if (name == kMetadataKey) fail(path, "a tensor cannot be named __metadata__");
+    // A default-constructed Tensor has shape [] (one value) but no storage.
+    if (tensor.size() != numel(tensor.shape()))
+      fail(path, "tensor " + quoted(name) + " has no storage (a default-constructed Tensor)");
+  }
+}
+
+uLong data_crc(const TensorFile& file) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::vector<unsigned char> scratch;
+  for (const auto& entry : file.tensors) crc = crc32_update(crc, le_bytes(entry.second, scratch));
+  return crc;
+}
+
+// The JSON header, padded with spaces to a multiple of 8 bytes as the Python library does,
+// so the data buffer starts 8-byte aligned.
+std::string build_header(const std::filesystem::path& path, const TensorFile& file) {
+  json header = json::object();
+  json metadata(file.metadata);
+  metadata[kChecksumKey] = std::to_string(data_crc(file));  // ours wins over a stale copy
+  header[kMetadataKey] = std::move(metadata);
+  uint64_t offset = 0;
+  for (const auto& [name, tensor] : file.tensors) {
+    const uint64_t end = offset + static_cast<uint64_t>(tensor.size()) * sizeof(float);
+    header[name] = {{"dtype", "F32"}, {"shape", tensor.shape()}, {"data_offsets", {offset, end}}};
+    offset = end;
+  }
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception&) {
+    fail(path, "cannot encode the header: tensor names and metadata must be valid UTF-8");
+  }
+  text.append((8 - text.size() % 8) % 8, ' ');
+  return text;
+}
+
+// The temp file being written; removed unless it was renamed into place.
+class TempFile {
+ public:
+  TempFile(const std::filesystem::path& target, std::string path)
+      : target_(target), path_(std::move(path)), file_(std::fopen(path_.c_str(), "wb")) {
+    if (!file_) fail(target_, "cannot create " + path_ + ": " + errno_text());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    if (file_) std::fclose(file_);
+    if (!renamed_) std::remove(path_.c_str());
+  }
+
+  void write(const void* bytes, size_t n) {
+    if (n > 0 && std::fwrite(bytes, 1, n, file_) != n)
+      fail(target_, "cannot write " + path_ + ": " + errno_text());
+  }
+
+  // Data on disk before the rename, so a crash cannot leave a renamed but empty file.
+  void sync_and_close() {
+    if (std::fflush(file_) != 0) fail(target_, "cannot write " + path_ + ": " + errno_text());
+    if (::fsync(::fileno(file_)) != 0) fail(target_, "cannot fsync " + path_ + ": " + errno_text());
+    std::FILE* f = std::exchange(file_, nullptr);
+    if (std::fclose(f) != 0) fail(target_, "cannot close " + path_ + ": " + errno_text());
+  }
+
+  void rename_over_target() {
+    if (std::rename(path_.c_str(), target_.c_str()) != 0)
+      fail(target_, "cannot rename " + path_ + " to it: " + errno_text());
+    renamed_ = true;
+  }
+
+ private:
+  std::filesystem::path target_;
+  std::string path_;
+  std::FILE* file_;
+  bool renamed_ = false;
+};
+
+// Makes the rename itself durable. Some file systems cannot fsync a directory (EINVAL);
+// there is nothing more to do on those.
+void sync_directory(const std::filesystem::path& path) {
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(path, "written, but cannot open its directory to fsync it: " + errno_text());
+  const int rc = ::fsync(fd);
+  const int saved = errno;
+  ::close(fd);
+  if (rc != 0 && saved != EINVAL)
+    fail(path, "written, but cannot fsync its directory: " + std::string(std::strerror(saved)));
+}
+
+void write_u64_le(TempFile& out, uint64_t v) {
+  unsigned char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(v >> (8 * i));
+  out.write(bytes, sizeof bytes);
+}
+
+// ---- Reading -------------------------------------------------------------------------------
+
+struct FileCloser {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  if (!f) fail(path, "cannot open: " + errno_text());
+  std::string bytes;
+  char buffer[1 << 16];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f.get())) > 0) bytes.append(buffer, n);
+  if (std::ferror(f.get())) fail(path, "read error: " + errno_text());
+  return bytes;
+}
+
+uint64_t read_u64_le(const std::string& bytes) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(bytes[static_cast<size_t>(i)]);
+  return v;
+}
+
+json parse_header(const std::filesystem::path& path, const std::string& bytes, size_t& data_start) {
+  if (bytes.size() < 8)
+    fail(path, "file too short: " + std::to_string(bytes.size()) +
+                   " bytes, a safetensors file starts with an 8-byte header length");
+  const uint64_t length = read_u64_le(bytes);
+  const uint64_t available = bytes.size() - 8;
+  if (length > available)
+    fail(path, "header length " + std::to_string(length) + " exceeds the " +
+                   std::to_string(available) + " bytes that follow the length field");
+  const auto begin = bytes.begin() + 8;
+  const auto end = begin + static_cast<std::ptrdiff_t>(length);
+  json header;
+  try {
+    header = json::parse(begin, end);
+  } catch (const json::parse_error& e) {
+    fail(path, "header is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  }
+  if (!header.is_object()) fail(path, "header is not a JSON object");
+  data_start = 8 + static_cast<size_t>(length);
+  return header;
+}
+
+std::map<std::string, std::string> parse_metadata(const std::filesystem::path& path,
+                                                  const json& header) {
+  std::map<std::string, std::string> metadata;
+  const auto it = header.find(kMetadataKey);
+  if (it == header.end()) return metadata;
+  if (!it->is_object()) fail(path, "__metadata__ is not an object");
+  for (const auto& [key, value] : it->items()) {
+    if (!value.is_string()) fail(path, "metadata " + quoted(key) + " is not a string");
+    metadata[key] = value.get<std::string>();
+  }
+  return metadata;
+}
+
+struct Entry {
+  std::string name;
+  Shape shape;
+  uint64_t begin, end;
+};
+
+const json& require(const std::filesystem::path& path, const std::string& name, const json& entry,
+                    const char* key) {
+  const auto it = entry.find(key);
+  if (it == entry.end()) fail(path, "tensor " + quoted(name) + " has no " + key);
+  return *it;
+}
+
+Shape parse_shape(const std::filesystem::path& path, const std::string& name, const json& j) {
+  const std::string what = "tensor " + quoted(name);
+  if (!j.is_array()) fail(path, what + ": shape is not a list of integers");
+  Shape shape;
+  for (const json& d : j) {
+    if (!d.is_number_integer()) fail(path, what + ": shape is not a list of integers");
+    if (d.is_number_unsigned() && d.get<uint64_t>() > uint64_t{std::numeric_limits<int64_t>::max()})
+      fail(path, what + ": shape is too large");
+    shape.push_back(d.get<int64_t>());
+  }
+  for (int64_t d : shape)
+    if (d < 0) fail(path, what + " has a negative dimension in shape " + to_string(shape));
+  return shape;
+}
+
+Entry parse_entry(const std::filesystem::path& path, const std::string& name, const json& entry,
+                  uint64_t buffer_size) {
+  const std::string what = "tensor " + quoted(name);
+  if (!entry.is_object()) fail(path, what + " is not an object");
+  const json& dtype = require(path, name, entry, "dtype");
+  const json& shape_json = require(path, name, entry, "shape");
+  const json& offsets = require(path, name, entry, "data_offsets");
+  if (!dtype.is_string()) fail(path, what + ": dtype is not a string");
+  if (dtype != "F32")
+    fail(path, what + " has dtype " + dtype.get<std::string>() + "; gradflow reads F32 only");
+  Shape shape = parse_shape(path, name, shape_json);
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned())
+    fail(path, what + ": data_offsets is not a pair [begin, end] of non-negative integers");
+  const auto begin = offsets[0].get<uint64_t>();
+  const auto end = offsets[1].get<uint64_t>();
+  const std::string span_text = "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
+  if (end < begin) fail(path, what + ": data_offsets " + span_text + " end before they begin");
+  if (end > buffer_size)
+    fail(path, what + ": data_offsets " + span_text + " reach past the end of the " +
+                   std::to_string(buffer_size) + "-byte data buffer");
+  const int64_t bytes = f32_bytes(shape);
+  if (bytes < 0) fail(path, what + ": shape " + to_string(shape) + " is too large");
+  if (static_cast<uint64_t>(bytes) != end - begin)
+    fail(path, what + " has shape " + to_string(shape) + " (" + std::to_string(bytes) +
+                   " bytes) but data_offsets " + span_text + " span " +
+                   std::to_string(end - begin) + " bytes");
+  return {name, std::move(shape), begin, end};
+}
+
+// Tensors must tile the buffer exactly: no overlaps (which would alias two tensors) and no
+// gaps (bytes nobody accounts for), as the reference implementation requires.
+void check_layout(const std::filesystem::path& path, std::vector<Entry> entries,
+                  uint64_t buffer_size) {
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t covered = 0;
+  const Entry* last = nullptr;  // the entry that reaches `covered`
+  auto gap = [&](uint64_t from, uint64_t to) {
+    fail(path, "the data buffer has " + std::to_string(to - from) + " unused bytes at [" +
+                   std::to_string(from) + ", " + std::to_string(to) + ")");
+  };
+  for (const Entry& e : entries) {
+    if (e.begin < covered)
+      fail(path, "tensors " + quoted(last->name) + " and " + quoted(e.name) +
+                     " overlap in the data buffer");
+    if (e.begin > covered) gap(covered, e.begin);
+    covered = e.end;
+    last = &e;
+  }
+  if (covered < buffer_size) gap(covered, buffer_size);
+}
+
+void check_crc(const std::filesystem::path& path, std::map<std::string, std::string>& metadata,
+               std::span<const unsigned char> buffer) {
+  const auto it = metadata.find(kChecksumKey);
+  if (it == metadata.end()) return;  // written by another tool
+  const std::string& text = it->second;
+  uint32_t stored = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), stored);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
+    fail(path, std::string("metadata ") + kChecksumKey + " is not a decimal CRC32: '" + text + "'");
+  const uLong computed = crc32_update(crc32(0L, Z_NULL, 0), buffer);
+  if (computed != stored)
+    fail(path, "checksum mismatch: the file is corrupted (crc32 stored " + text + ", computed " +
+                   std::to_string(computed) + ")");
+  metadata.erase(it);  // an integrity detail of this file, not user metadata
+}
+
+}  // namespace
+
+void write_safetensors(const std::filesystem::path& path, const TensorFile& file) {
+  check_writable(path, file);
+  const std::string header = build_header(path, file);
+  TempFile out(path, path.string() + ".tmp-" + std::to_string(::getpid()));
+  write_u64_le(out, header.size());
+  out.write(header.data(), header.size());
+  std::vector<unsigned char> scratch;
+  for (const auto& entry : file.tensors) {
+    const auto bytes = le_bytes(entry.second, scratch);
+    out.write(bytes.data(), bytes.size());
+  }
+  out.sync_and_close();
+  out.rename_over_target();
+  sync_directory(path);
+}
+
+TensorFile read_safetensors(const std::filesystem::path& path) {
+  const std::string bytes = read_bytes(path);
+  size_t data_start = 0;
+  const json header = parse_header(path, bytes, data_start);
+  const uint64_t buffer_size = bytes.size() - data_start;
+
+  TensorFile result;
+  result.metadata = parse_metadata(path, header);
+  std::vector<Entry> entries;
+  for (const auto& [name, entry] : header.items())
+    if (name != kMetadataKey) entries.push_back(parse_entry(path, name, entry, buffer_size));
+  check_layout(path, entries, buffer_size);
+
+  const auto* buffer = reinterpret_cast<const unsigned char*>(bytes.data()) + data_start;
+  check_crc(path, result.metadata, {buffer, static_cast<size_t>(buffer_size)});
+  for (const Entry& e : entries) {
+    Tensor t;
+    t.resize(e.shape);
+    copy_from_le(buffer + e.begin, t);
+    result.tensors.emplace(e.name, std::move(t));
+  }
+  return result;
+}
+
+}  // namespace gradflow
