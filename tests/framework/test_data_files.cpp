@@ -156,7 +156,7 @@ TEST_CASE("read_csv reads every column of a plain file", "[data_files][csv]") {
   TempDir dir;
   const std::string path = dir / "plain.csv";
   // CRLF endings, spaces around fields, signs, exponents, no final newline.
-  write_file(path, "1, 2.5 ,-3\r\n+4,5e2,  -6.25e-1\r\n0,0,1e-45");
+  write_file(path, "1, 2.5 ,-3\r\n+4,5e2,  -6.25e-1\r\n0,1e-60,1e-45");  // 1e-60 underflows to 0
   const Tensor t = read_csv(path);
   CHECK(t.shape() == Shape{3, 3});
   CHECK(values(t) == std::vector<float>{1, 2.5f, -3, 4, 500, -0.625f, 0, 0, 1e-45f});
