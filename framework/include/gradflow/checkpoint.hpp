@@ -1,0 +1,31 @@
+// Checkpoints (../shared/graph-format.md section 3): a safetensors file holding every
+// parameter as "<node>.<param>" (PyTorch nn.Linear layout), every optimizer state tensor as
+// "<optimizer node>.<node>.<param>.<state>", and in __metadata__ the epoch, the step, the
+// seed, the optimizer counters and the graph name (docs/checkpoints.md lists every key).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+
+#include "gradflow/model.hpp"
+
+namespace gradflow {
+
+struct TrainingState {
+  int64_t epoch = 0;  // epochs completed
+  int64_t step = 0;   // optimizer steps taken
+};
+
+// Written atomically: a crash mid-write leaves the previous file intact.
+void save_checkpoint(const std::filesystem::path& path, Model& model, const TrainingState& state);
+
+enum class LoadMode {
+  WeightsOnly,  // eval, predict: parameters only
+  Resume,       // parameters, optimizer state, epoch and step; the seed must match
+};
+
+// Throws CheckpointError naming the file and what does not fit the graph; the model is left
+// untouched on error.
+TrainingState load_checkpoint(const std::filesystem::path& path, Model& model, LoadMode mode);
+
+}  // namespace gradflow

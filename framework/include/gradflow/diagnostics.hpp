@@ -1,0 +1,48 @@
+// Errors about a user's files, each pinned to FILE:LINE:COLUMN, collected so that one run
+// reports every problem it can find instead of stopping at the first.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace gradflow {
+
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+};
+
+struct Diagnostic {
+  SourceLocation where;
+  std::string message;
+  std::string format() const;  // "FILE:LINE:COLUMN: error: MESSAGE"
+};
+
+// Thrown when a graph, its data or a checkpoint is bad; holds every diagnostic found.
+class GraphError : public std::runtime_error {
+ public:
+  explicit GraphError(std::vector<Diagnostic> diagnostics);
+  const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+
+ private:
+  std::vector<Diagnostic> diagnostics_;
+};
+
+// A GraphError with one diagnostic about a whole file (no line to point at).
+GraphError file_error(const std::string& file, const std::string& message);
+
+class Diagnostics {
+ public:
+  void error(SourceLocation where, std::string message);
+  bool empty() const { return list_.empty(); }
+  size_t size() const { return list_.size(); }
+  const std::vector<Diagnostic>& list() const { return list_; }
+  void throw_if_any() const;  // throws GraphError when any error was recorded
+
+ private:
+  std::vector<Diagnostic> list_;
+};
+
+}  // namespace gradflow

@@ -1,0 +1,126 @@
+// A graph built for running: the DAG (Boost.Graph) checked and sorted, shapes inferred,
+// operators instantiated, parameters and gradient buffers allocated.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gradflow/dataset.hpp"
+#include "gradflow/graph_spec.hpp"
+#include "gradflow/operator.hpp"
+#include "gradflow/registry.hpp"
+
+namespace gradflow {
+
+class Scheduler;
+
+// A tensor that flows along the graph: a graph input or the output of a compute node.
+struct Value {
+  std::string name;
+  Shape sample_shape;        // per sample; a loss's output is a scalar ([])
+  int producer = -1;         // index into Model::nodes(), -1 for a graph input
+  bool needs_grad = false;   // some parameter lies upstream and some optimised loss downstream
+  Tensor data;               // [batch, ...sample_shape]
+  // One gradient buffer per reader that needs one, in a fixed reader order; the producer's
+  // backward sums them into `grad` (or reads the single slot directly).
+  std::vector<Tensor*> grad_slots;
+  Tensor grad;
+};
+
+struct ComputeNode {
+  std::string name;
+  std::string op;
+  OpKind kind = OpKind::Layer;
+  std::unique_ptr<Operator> impl;
+  std::vector<int> inputs;  // value ids
+  int output = -1;          // value id
+  std::vector<std::unique_ptr<Tensor>> input_grads;  // null where the input needs no gradient
+  std::vector<const Tensor*> input_ptrs;             // cached for forward/backward calls
+  std::vector<Tensor*> input_grad_ptrs;
+  bool runs_backward = false;
+  SourceLocation where;
+};
+
+struct OptimizerNode {
+  std::string name;
+  std::string op;
+  std::unique_ptr<Optimizer> impl;
+  std::vector<int> losses;  // node ids
+  std::vector<ParamRef> params;
+};
+
+class Model {
+ public:
+  // Builds and checks the graph. Problems go to `diagnostics`; returns null when any was found.
+  static std::unique_ptr<Model> build(const GraphSpec& spec, const Registry& registry,
+                                      Diagnostics& diagnostics);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const GraphSpec& spec() const { return spec_; }
+  const std::vector<ComputeNode>& nodes() const { return nodes_; }
+  const std::vector<Value>& values() const { return values_; }
+  const std::vector<OptimizerNode>& optimizers() const { return optimizers_; }
+  std::vector<int> topological_order() const { return order_; }
+  int find_value(const std::string& name) const;  // -1 when absent
+
+  // Every trainable parameter, named "<node>.<param>", in topological node order.
+  std::vector<ParamRef> parameters();
+  int64_t parameter_count() const;
+  // Draws initial weights from streams derived from (seed, node name).
+  void init_parameters(uint64_t seed);
+
+  // Copies the samples at `indices` into the graph inputs; inputs the data lacks are left
+  // empty (predict feeds only what the outputs need).
+  void load_batch(const Dataset& data, std::span<const int64_t> indices);
+  int64_t batch_size() const { return batch_; }
+
+  void forward();
+  // Runs only the nodes that `value_ids` depend on, in topological order (predict).
+  void forward_to(const std::vector<int>& value_ids);
+  // The graph inputs that `value_ids` depend on.
+  std::vector<int> inputs_needed_for(const std::vector<int>& value_ids) const;
+  void backward();       // the gradients of every optimised loss
+  void optimizer_step();
+
+  // Sum of the optimised losses (of every loss when there is no optimizer) after forward().
+  double objective() const;
+  // Correct predictions in the batch by the first loss that reports accuracy; nothing when
+  // no loss does (regression).
+  std::optional<int64_t> correct_count() const;
+  // The prediction input of the loss that reports accuracy / the default outputs.
+  std::vector<int> output_values() const;
+
+  Scheduler& scheduler() { return *scheduler_; }
+
+ private:
+  Model() = default;
+  void allocate_for_batch(int64_t batch);
+  void accumulate_grad(Value& value);
+
+  GraphSpec spec_;
+  std::vector<Value> values_;
+  std::vector<ComputeNode> nodes_;
+  std::vector<OptimizerNode> optimizers_;
+  std::vector<int> order_;             // compute nodes in topological order
+  std::vector<int> optimised_losses_;  // node ids
+  std::vector<int> metric_losses_;     // node ids: optimised losses, or every loss
+  std::unique_ptr<Scheduler> scheduler_;
+  int64_t batch_ = -1;
+  friend class ModelBuilder;
+};
+
+}  // namespace gradflow
+
+namespace gradflow {
+
+// Parses and builds a graph file; throws GraphError with every problem found.
+std::unique_ptr<Model> load_model(const std::filesystem::path& file, const Registry& registry,
+                                  const ParseOptions& options = {});
+
+}  // namespace gradflow

@@ -1,0 +1,71 @@
+// The training loop: seeded shuffling, batches, forward, backward, optimizer step, and
+// evaluation. Epoch e's sample order depends only on (seed, e), so a run resumed at epoch k
+// draws exactly the batches an uninterrupted run would.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+
+#include "gradflow/dataset.hpp"
+#include "gradflow/model.hpp"
+
+namespace gradflow {
+
+struct Evaluation {
+  double loss = 0.0;  // sample-weighted mean of the batch losses
+  std::optional<double> accuracy;
+  int64_t samples = 0;
+};
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based: the number of epochs completed
+  Evaluation train;
+  std::optional<Evaluation> test;
+  double elapsed_s = 0.0;  // since the start of this run
+};
+
+struct TrainOptions {
+  int64_t batch_size = 0;  // 0: the whole training set
+  bool shuffle = true;
+  uint64_t seed = 0;
+  // Called after every batch with (batches done, batches in the epoch, running mean loss).
+  std::function<void(int64_t, int64_t, double)> on_batch;
+};
+
+class Trainer {
+ public:
+  Trainer(Model& model, TrainOptions options);
+
+  // Trains one epoch over `data`; `epoch` is 0-based and selects the shuffle.
+  Evaluation train_epoch(const Dataset& data, int64_t epoch);
+  // Forward passes only, in order, over all of `data`.
+  Evaluation evaluate(const Dataset& data);
+
+  int64_t steps() const { return steps_; }
+  void set_steps(int64_t steps) { steps_ = steps; }
+
+ private:
+  std::vector<int64_t> epoch_order(int64_t size, int64_t epoch) const;
+  int64_t batch_size_for(const Dataset& data) const;
+
+  Model& model_;
+  TrainOptions options_;
+  int64_t steps_ = 0;
+};
+
+// Accumulates batch results into a sample-weighted mean.
+class RunningEvaluation {
+ public:
+  void add(double batch_loss, std::optional<int64_t> correct, int64_t batch);
+  Evaluation result() const;
+  double mean_loss() const { return samples_ ? loss_sum_ / static_cast<double>(samples_) : 0.0; }
+
+ private:
+  double loss_sum_ = 0.0;
+  int64_t correct_ = 0;
+  bool has_accuracy_ = true;
+  int64_t samples_ = 0;
+};
+
+}  // namespace gradflow

@@ -1,0 +1,23 @@
+// File data sources of a graph file's `data:` section (CSV, IDX), read into tensors.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "gradflow/diagnostics.hpp"
+#include "gradflow/tensor.hpp"
+
+namespace gradflow {
+
+// Reads the file source `mapping` (e.g. {csv: digits.csv.gz, columns: "0:64"}) for the input
+// `input` of sample shape `sample_shape`; relative paths are resolved against `base_dir`.
+// Returns [samples, ...sample_shape] or nothing, with the reason in `diagnostics`.
+std::optional<Tensor> read_file_source(const YAML::Node& mapping, const std::string& file,
+                                       const std::filesystem::path& base_dir,
+                                       const std::string& input, const Shape& sample_shape,
+                                       Diagnostics& diagnostics);
+
+}  // namespace gradflow

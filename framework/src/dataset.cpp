@@ -1,0 +1,27 @@
+#include "gradflow/dataset.hpp"
+
+#include <algorithm>
+
+namespace gradflow {
+
+void gather_rows(const Tensor& column, std::span<const int64_t> indices, Tensor& batch) {
+  Shape shape = column.shape();
+  const int64_t row = shape.size() > 1 ? column.size() / shape[0] : 1;
+  shape[0] = static_cast<int64_t>(indices.size());
+  batch.resize(shape);
+  const float* source = column.data();
+  float* target = batch.data();
+  for (int64_t index : indices) {
+    std::copy_n(source + index * row, row, target);
+    target += row;
+  }
+}
+
+Dataset Dataset::select(std::span<const int64_t> indices) const {
+  Dataset subset;
+  subset.size = static_cast<int64_t>(indices.size());
+  for (const auto& [name, column] : columns) gather_rows(column, indices, subset.columns[name]);
+  return subset;
+}
+
+}  // namespace gradflow

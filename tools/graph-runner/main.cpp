@@ -1,0 +1,45 @@
+// graph-runner: trains, evaluates, predicts, validates and draws gradflow graphs
+// (../shared/graph-format.md section 4). Exit status: 0 ok, 1 bad graph, data or checkpoint,
+// 2 bad command line.
+#include <fmt/core.h>
+
+#include <iostream>
+#include <vector>
+
+#include "commands.hpp"
+#include "gradflow/diagnostics.hpp"
+
+int main(int argc, char** argv) {
+  using namespace gradflow::runner;
+  CLI::App app{"graph-runner: train and run gradflow graphs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "graph-runner 0.1.0");
+  std::vector<Command> commands = {add_train(app),    add_eval(app), add_predict(app), add_validate(app),
+                                   add_ops(app),      add_dot(app),  add_gradcheck(app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
+  const CLI::App* chosen = app.get_subcommands().front();
+  for (const Command& command : commands) {
+    if (command.app != chosen) continue;
+    try {
+      return command.run();
+    } catch (const gradflow::GraphError& e) {
+      for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.format());
+      return 1;
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "error: {}\n", e.what());
+      return 1;
+    }
+  }
+  return 2;
+}

@@ -1,0 +1,299 @@
+// train, eval and predict: the commands that run a graph on data.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "commands.hpp"
+#include "gradflow/checkpoint.hpp"
+#include "gradflow/data_files.hpp"
+#include "gradflow/scheduler.hpp"
+#include "gradflow/trainer.hpp"
+
+namespace gradflow::runner {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string percent(const std::optional<double>& fraction) {
+  return fraction ? fmt::format("{:.2f}%", *fraction * 100.0) : "";
+}
+
+std::string format_epoch(const EpochMetrics& m, int64_t epochs) {
+  std::string line = fmt::format("epoch {}/{}  loss {:.6f}", m.epoch, epochs, m.train.loss);
+  if (m.train.accuracy) line += "  accuracy " + percent(m.train.accuracy);
+  if (m.test) {
+    line += fmt::format("  test_loss {:.6f}", m.test->loss);
+    if (m.test->accuracy) line += "  test_accuracy " + percent(m.test->accuracy);
+  }
+  return line + fmt::format("  ({:.2f}s)", m.elapsed_s);
+}
+
+nlohmann::json to_json(const EpochMetrics& m, int64_t step) {
+  nlohmann::json line{{"epoch", m.epoch}, {"step", step}, {"loss", m.train.loss}, {"elapsed_s", m.elapsed_s}};
+  if (m.train.accuracy) line["accuracy"] = *m.train.accuracy;
+  if (m.test) {
+    line["test_loss"] = m.test->loss;
+    if (m.test->accuracy) line["test_accuracy"] = *m.test->accuracy;
+  }
+  return line;
+}
+
+// A one-line progress bar redrawn in place while an epoch runs; only on a terminal.
+class ProgressBar {
+ public:
+  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
+  void start_epoch(int64_t epoch, int64_t epochs, int64_t batch_size) {
+    epoch_ = epoch;
+    epochs_ = epochs;
+    batch_size_ = batch_size;
+    started_ = last_draw_ = Clock::now();
+  }
+  void update(int64_t done, int64_t total, double loss) {
+    if (!enabled_ || total < 2) return;
+    const auto now = Clock::now();
+    if (done < total && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    const double elapsed = seconds_since(started_);
+    const double rate = static_cast<double>(done * batch_size_) / std::max(elapsed, 1e-9);
+    const double eta = elapsed / static_cast<double>(done) * static_cast<double>(total - done);
+    constexpr int kWidth = 30;
+    const auto filled = static_cast<int>(kWidth * done / total);
+    fmt::print("\r\033[Kepoch {}/{} [{}{}] {}/{}  {:.0f} samples/s  ETA {:.0f}s  loss {:.4f}", epoch_, epochs_,
+               std::string(static_cast<size_t>(filled), '='), std::string(static_cast<size_t>(kWidth - filled), ' '),
+               done, total, rate, eta, loss);
+    std::fflush(stdout);
+  }
+  void clear() {
+    if (enabled_) fmt::print("\r\033[K");
+  }
+
+ private:
+  bool enabled_;
+  int64_t epoch_ = 0, epochs_ = 0, batch_size_ = 1;
+  Clock::time_point started_, last_draw_;
+};
+
+// Prints every epoch of a short run; about twenty evenly spaced lines of a long one.
+bool worth_printing(int64_t epoch, int64_t first, int64_t epochs) {
+  const int64_t every = std::max<int64_t>(1, epochs / 20);
+  return epoch == first + 1 || epoch == epochs || epoch % every == 0;
+}
+
+// When to write the --save checkpoint: every `checkpoint_every` epochs when the graph sets it;
+// otherwise every epoch but at most once per few seconds (thousands of tiny XOR epochs would
+// spend their time in fsync). The last epoch is always saved.
+class CheckpointPacer {
+ public:
+  explicit CheckpointPacer(std::optional<int64_t> every) : every_(every) {}
+  bool due(int64_t epoch, int64_t epochs) {
+    if (epoch == epochs) return true;
+    if (every_) return epoch % *every_ == 0;
+    if (Clock::now() - last_ < std::chrono::seconds(5)) return false;
+    last_ = Clock::now();
+    return true;
+  }
+
+ private:
+  std::optional<int64_t> every_;
+  Clock::time_point last_ = Clock::now();
+};
+
+struct TrainArgs : CommonOptions {
+  std::optional<int64_t> epochs, batch_size;
+  std::string save, resume, metrics;
+  std::string scheduler = "auto";
+};
+
+SchedulePolicy parse_policy(const std::string& name) {
+  if (name == "sequential") return SchedulePolicy::Sequential;
+  if (name == "parallel") return SchedulePolicy::Parallel;
+  return SchedulePolicy::Auto;
+}
+
+int run_train(const TrainArgs& args) {
+  Session session = open_session(args);
+  Model& model = *session.model;
+  const GraphSpec& spec = model.spec();
+  if (model.optimizers().empty())
+    throw file_error(spec.file.string(), "the graph has no optimizer node: nothing to train");
+  if (spec.train_data.empty())
+    throw file_error(spec.file.string(), "the graph has no training data (data.train)");
+  model.scheduler().set_policy(parse_policy(args.scheduler));
+  model.init_parameters(spec.seed);
+
+  TrainOptions options;
+  options.batch_size = args.batch_size.value_or(spec.train.batch_size);
+  options.shuffle = spec.train.shuffle;
+  options.seed = spec.seed;
+  ProgressBar bar(isatty(STDOUT_FILENO) != 0);
+  options.on_batch = [&bar](int64_t done, int64_t total, double loss) { bar.update(done, total, loss); };
+  Trainer trainer(model, options);
+
+  TrainingState state;
+  if (!args.resume.empty()) {
+    state = load_checkpoint(args.resume, model, LoadMode::Resume);
+    trainer.set_steps(state.step);
+    fmt::print("resumed from {} at epoch {}, step {}\n", args.resume, state.epoch, state.step);
+  }
+  const int64_t epochs = args.epochs.value_or(spec.train.epochs);
+  std::ofstream metrics;
+  if (!args.metrics.empty()) {
+    metrics.open(args.metrics, args.resume.empty() ? std::ios::trunc : std::ios::app);
+    if (!metrics) throw std::runtime_error("cannot write the metrics file " + args.metrics);
+  }
+  const int64_t batch = options.batch_size > 0 ? std::min(options.batch_size, spec.train_data.size) : spec.train_data.size;
+  fmt::print("training '{}': {} parameters, {} training samples{}, batch {}, {} epochs\n", spec.name,
+             model.parameter_count(), spec.train_data.size,
+             spec.test_data.empty() ? "" : fmt::format(", {} test samples", spec.test_data.size), batch, epochs);
+  const auto start = Clock::now();
+  const int64_t first = state.epoch;
+  CheckpointPacer checkpoints(spec.train.checkpoint_every);
+  for (int64_t epoch = first; epoch < epochs; ++epoch) {
+    bar.start_epoch(epoch + 1, epochs, batch);
+    EpochMetrics m;
+    m.train = trainer.train_epoch(spec.train_data, epoch);
+    bar.clear();
+    if (!spec.test_data.empty()) m.test = trainer.evaluate(spec.test_data);
+    m.epoch = epoch + 1;
+    m.elapsed_s = seconds_since(start);
+    state = {m.epoch, trainer.steps()};
+    if (metrics) metrics << to_json(m, state.step).dump() << '\n' << std::flush;
+    if (worth_printing(m.epoch, first, epochs)) fmt::print("{}\n", format_epoch(m, epochs));
+    if (!args.save.empty() && checkpoints.due(m.epoch, epochs)) save_checkpoint(args.save, model, state);
+  }
+  if (!args.save.empty() && first >= epochs) save_checkpoint(args.save, model, state);
+  if (!args.save.empty()) fmt::print("saved {}\n", args.save);
+  return 0;
+}
+
+struct WeightsArgs : CommonOptions {
+  std::string weights;
+  std::string input;
+};
+
+Session open_with_weights(const WeightsArgs& args) {
+  Session session = open_session(args);
+  load_checkpoint(args.weights, *session.model, LoadMode::WeightsOnly);
+  return session;
+}
+
+int run_eval(const WeightsArgs& args) {
+  Session session = open_with_weights(args);
+  Model& model = *session.model;
+  const bool on_test = !model.spec().test_data.empty();
+  const Dataset& data = on_test ? model.spec().test_data : model.spec().train_data;
+  if (data.empty()) throw file_error(model.spec().file.string(), "the graph has no data to evaluate");
+  Trainer trainer(model, TrainOptions{model.spec().train.batch_size, false, 0, {}});
+  const Evaluation e = trainer.evaluate(data);
+  fmt::print("{} set: {} samples  loss {:.6f}{}\n", on_test ? "test" : "training", e.samples, e.loss,
+             e.accuracy ? "  accuracy " + percent(e.accuracy) : "");
+  return 0;
+}
+
+// CSV rows hold the values of the inputs that the outputs need, in the order `inputs:` lists them.
+Dataset read_prediction_input(const std::string& file, const Model& model, const std::vector<int>& inputs) {
+  const Tensor table = read_csv(file);
+  int64_t width = 0;
+  for (int v : inputs) width += numel(model.values()[static_cast<size_t>(v)].sample_shape);
+  if (table.cols() != width) {
+    std::vector<std::string> names;
+    for (int v : inputs) names.push_back(model.values()[static_cast<size_t>(v)].name);
+    throw file_error(file, fmt::format("has {} columns, but the outputs need {} values per row (inputs {})",
+                                                 table.cols(), width, fmt::join(names, ", ")));
+  }
+  Dataset data;
+  data.size = table.rows();
+  int64_t offset = 0;
+  for (int v : inputs) {
+    const Value& value = model.values()[static_cast<size_t>(v)];
+    const int64_t n = numel(value.sample_shape);
+    Tensor column(batched(data.size, value.sample_shape));
+    for (int64_t r = 0; r < data.size; ++r)
+      std::copy_n(table.data() + r * width + offset, n, column.data() + r * n);
+    data.columns[value.name] = std::move(column);
+    offset += n;
+  }
+  return data;
+}
+
+int run_predict(const WeightsArgs& args) {
+  Session session = open_with_weights(args);
+  Model& model = *session.model;
+  const std::vector<int> outputs = model.output_values();
+  const std::vector<int> inputs = model.inputs_needed_for(outputs);
+  const Dataset data = !args.input.empty()        ? read_prediction_input(args.input, model, inputs)
+                       : model.spec().test_data.empty() ? model.spec().train_data
+                                                         : model.spec().test_data;
+  std::vector<std::string> header;
+  for (int v : outputs) {
+    const Value& value = model.values()[static_cast<size_t>(v)];
+    const int64_t n = numel(value.sample_shape);
+    for (int64_t i = 0; i < n; ++i) header.push_back(n == 1 ? value.name : fmt::format("{}[{}]", value.name, i));
+  }
+  fmt::print("{}\n", fmt::join(header, ","));
+  constexpr int64_t kBatch = 1024;
+  for (int64_t begin = 0; begin < data.size; begin += kBatch) {
+    std::vector<int64_t> indices;
+    for (int64_t i = begin; i < std::min(data.size, begin + kBatch); ++i) indices.push_back(i);
+    model.load_batch(data, indices);
+    model.forward_to(outputs);
+    for (size_t r = 0; r < indices.size(); ++r) {
+      std::vector<std::string> row;
+      for (int v : outputs) {
+        const Tensor& t = model.values()[static_cast<size_t>(v)].data;
+        const int64_t n = t.size() / static_cast<int64_t>(indices.size());
+        for (int64_t i = 0; i < n; ++i) row.push_back(fmt::format("{:.6g}", t[static_cast<int64_t>(r) * n + i]));
+      }
+      fmt::print("{}\n", fmt::join(row, ","));
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command add_train(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  CLI::App* command = app.add_subcommand("train", "train a graph");
+  add_common_options(*command, *args);
+  command->add_option("--epochs", args->epochs, "epochs to train (default: train.epochs)")->check(CLI::NonNegativeNumber);
+  command->add_option("--batch-size", args->batch_size, "samples per step (default: train.batch_size)")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--seed", args->seed, "overrides the graph's seed");
+  command->add_option("--save", args->save, "checkpoint file written every train.checkpoint_every epochs and at the end");
+  command->add_option("--resume", args->resume, "checkpoint to continue from")->check(CLI::ExistingFile);
+  command->add_option("--metrics", args->metrics, "JSON lines, one per epoch");
+  command->add_option("--scheduler", args->scheduler, "auto, sequential or parallel")
+      ->check(CLI::IsMember({"auto", "sequential", "parallel"}))
+      ->capture_default_str();
+  return {command, [args] { return run_train(*args); }};
+}
+
+Command add_eval(CLI::App& app) {
+  auto args = std::make_shared<WeightsArgs>();
+  CLI::App* command = app.add_subcommand("eval", "loss and accuracy on the test set (or the training set)");
+  add_common_options(*command, *args);
+  command->add_option("--weights", args->weights, "checkpoint")->required()->check(CLI::ExistingFile);
+  return {command, [args] { return run_eval(*args); }};
+}
+
+Command add_predict(CLI::App& app) {
+  auto args = std::make_shared<WeightsArgs>();
+  CLI::App* command = app.add_subcommand("predict", "print the outputs for each sample as CSV");
+  add_common_options(*command, *args);
+  command->add_option("--weights", args->weights, "checkpoint")->required()->check(CLI::ExistingFile);
+  command->add_option("--input", args->input, "CSV of input values (default: the graph's test or training data)")
+      ->check(CLI::ExistingFile);
+  return {command, [args] { return run_predict(*args); }};
+}
+
+}  // namespace gradflow::runner
