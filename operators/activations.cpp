@@ -66,7 +66,9 @@ class Elementwise final : public Operator {
 
 struct SigmoidFn {
   static constexpr const char* kName = "sigmoid";
-  static OpSchema schema() { return activation_schema(kName, "logistic 1/(1+exp(-x)), elementwise"); }
+  static OpSchema schema() {
+    return activation_schema(kName, "logistic 1/(1+exp(-x)), elementwise");
+  }
   explicit SigmoidFn(const Attributes&) {}
   float value(float x) const {
     // Split by sign so exp never overflows.
@@ -130,8 +132,12 @@ class Softmax final : public Operator {
   explicit Softmax(const Attributes&) {}
 
   Shape infer_shape(std::span<const Shape> input_shapes) override {
-    return single_input(input_shapes, "softmax");
+    const Shape& shape = single_input(input_shapes, "softmax");
+    sample_size_ = numel(shape);
+    return shape;
   }
+
+  double flops_per_sample() const override { return 4.0 * static_cast<double>(sample_size_); }
 
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
     const Tensor& x = *inputs[0];
@@ -168,11 +174,14 @@ class Softmax final : public Operator {
   // Whole rows per tile, about kElementwiseGrain elements each.
   template <class Body>
   static void for_rows(const Tensor& t, const Body& body) {
-    const int64_t grain = std::max<int64_t>(1, kernels::kElementwiseGrain / std::max<int64_t>(1, t.cols()));
+    const int64_t cols = std::max<int64_t>(1, t.cols());
+    const int64_t grain = std::max<int64_t>(1, kernels::kElementwiseGrain / cols);
     kernels::for_tiles(t.rows(), grain, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) body(r);
     });
   }
+
+  int64_t sample_size_ = 0;
 };
 
 }  // namespace

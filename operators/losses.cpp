@@ -181,11 +181,13 @@ struct BceWithLogitsFn {
     return std::max(x, 0.0) - x * t + std::log1p(std::exp(-std::abs(x)));
   }
   TermGrad grad(double x, double t) const {
-    const double sigmoid = x >= 0.0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
+    const double e = std::exp(-std::abs(x));  // stable σ(x) for either sign
+    const double sigmoid = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
     return {sigmoid - t, -x};
   }
   static bool reports_accuracy(std::string_view) { return true; }
-  bool correct(float x, float t) const { return (x >= 0.0f) == (t >= 0.5f); }  // σ(x) ≥ ½ ⇔ x ≥ 0
+  // σ(x) ≥ ½ ⇔ x ≥ 0
+  bool correct(float x, float t) const { return (x >= 0.0f) == (t >= 0.5f); }
 };
 
 struct HuberFn {
@@ -276,8 +278,9 @@ class CrossEntropy final : public ReducedLoss {
       const double t_sum = index_target_ ? 1.0 : row_sum(target.data() + r * c, c);
       for (int64_t j = 0; j < c; ++j) {
         const double t = target_prob(target, r, j, c);
-        if (gx) gx->data()[r * c + j] = static_cast<float>(scale * (std::exp(x[j] - lse) * t_sum - t));
-        if (gt && !index_target_) gt->data()[r * c + j] = static_cast<float>(-scale * (x[j] - lse));
+        const double log_softmax = x[j] - lse;
+        if (gx) gx->data()[r * c + j] = static_cast<float>(scale * (std::exp(log_softmax) * t_sum - t));
+        if (gt && !index_target_) gt->data()[r * c + j] = static_cast<float>(-scale * log_softmax);
       }
     }
   }

@@ -112,7 +112,8 @@ inline void gradcheck(Operator& op, std::vector<Tensor> inputs, const std::vecto
 
   std::vector<Tensor> grads(inputs.size());
   std::vector<Tensor*> grad_ptrs;
-  for (size_t i = 0; i < inputs.size(); ++i) grad_ptrs.push_back(needs_grad[i] ? &grads[i] : nullptr);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    grad_ptrs.push_back(needs_grad[i] ? &grads[i] : nullptr);
   op.backward(in, output, r, grad_ptrs);
 
   auto loss = [&] {
@@ -132,7 +133,8 @@ inline void gradcheck(Operator& op, std::vector<Tensor> inputs, const std::vecto
       values[k] = saved;
       const double numeric = (plus - minus) / (2.0 * static_cast<double>(options.eps));
       INFO(what << " element " << k << ": analytic " << analytic[k] << ", numeric " << numeric);
-      CHECK(std::abs(analytic[k] - numeric) <= options.tolerance * std::max(1.0, std::abs(numeric)));
+      const double allowed = options.tolerance * std::max(1.0, std::abs(numeric));
+      CHECK(std::abs(analytic[k] - numeric) <= allowed);
     }
   };
 

@@ -185,3 +185,26 @@ TEST_CASE("linear: forward and backward are bit-identical for 1 and 2 threads",
   CHECK(bit_identical(one.gw, two.gw));
   CHECK(bit_identical(one.gb, two.gb));
 }
+
+TEST_CASE("every built-in operator is registered with its kind", "[registry]") {
+  const std::vector<std::pair<std::string, OpKind>> expected{
+      {"linear", OpKind::Layer},     {"sigmoid", OpKind::Layer},
+      {"tanh", OpKind::Layer},       {"relu", OpKind::Layer},
+      {"leaky_relu", OpKind::Layer}, {"softmax", OpKind::Layer},
+      {"step", OpKind::Layer},       {"add", OpKind::Layer},
+      {"concat", OpKind::Layer},     {"mse", OpKind::Loss},
+      {"bce", OpKind::Loss},         {"bce_with_logits", OpKind::Loss},
+      {"cross_entropy", OpKind::Loss}, {"huber", OpKind::Loss},
+      {"sgd", OpKind::Optimizer},    {"adam", OpKind::Optimizer},
+      {"adamw", OpKind::Optimizer}};
+  for (const auto& [name, kind] : expected) {
+    INFO(name);
+    const OpEntry& e = entry(name);
+    CHECK(e.schema.kind == kind);
+    CHECK_FALSE(e.schema.summary.empty());
+    for (const AttrSpec& spec : e.schema.attributes) CHECK_FALSE(spec.help.empty());
+    const bool has_factory =
+        kind == OpKind::Optimizer ? bool(e.make_optimizer) : bool(e.make_operator);
+    CHECK(has_factory);
+  }
+}
