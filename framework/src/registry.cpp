@@ -104,7 +104,8 @@ std::string closest_name(std::string_view name, const std::vector<std::string>& 
     return row[b.size()];
   };
   std::string best;
-  size_t best_distance = std::max<size_t>(2, name.size() / 3) + 1;
+  // Allow about one edit per three characters: more than that suggests noise for short names.
+  size_t best_distance = std::max<size_t>(1, name.size() / 3) + 1;
   for (const std::string& candidate : candidates) {
     const size_t d = distance(name, candidate);
     if (d < best_distance) {

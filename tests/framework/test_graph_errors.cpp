@@ -1,0 +1,101 @@
+// Each bad graph gets its own exact message, pinned to FILE:LINE:COLUMN.
+#include <catch2/catch.hpp>
+
+#include "graph_fixtures.hpp"
+
+using gradflow::test::errors_of;
+using gradflow::test::kXor;
+using gradflow::test::replace;
+using Lines = std::vector<std::string>;
+
+TEST_CASE("a valid graph has no errors", "[errors]") { CHECK(errors_of(kXor).empty()); }
+
+TEST_CASE("malformed YAML", "[errors]") {
+  CHECK(errors_of(replace(kXor, "units: 4}", "units: 4")) == Lines{"g.yaml:9:3: error: malformed YAML: illegal block entry"});
+}
+
+TEST_CASE("unknown top-level key", "[errors]") {
+  CHECK(errors_of(replace(kXor, "seed: 7", "sed: 7")) ==
+        Lines{"g.yaml:2:1: error: unknown top-level key 'sed' (did you mean 'seed'? expected one of: graph, seed, plugins, "
+              "inputs, nodes, data, train, outputs)"});
+}
+
+TEST_CASE("unknown op lists the known ones and the closest", "[errors]") {
+  const Lines errors = errors_of(replace(kXor, "op: sigmoid, inputs: [fc1]", "op: sigmod, inputs: [fc1]"));
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0], Catch::StartsWith("g.yaml:8:20: error: node 'h1': unknown op 'sigmod' (did you mean 'sigmoid'? "
+                                          "known ops: adam, adamw, add, bce, bce_with_logits, concat, cross_entropy, "));
+}
+
+TEST_CASE("unknown attribute", "[errors]") {
+  CHECK(errors_of(replace(kXor, "units: 4}", "units: 4, unit: 3}")) ==
+        Lines{"g.yaml:7:52: error: node 'fc1': unknown attribute 'unit' for op 'linear' (did you mean 'units'? known: "
+              "units, bias, init)"});
+}
+
+TEST_CASE("ill-typed attribute", "[errors]") {
+  CHECK(errors_of(replace(kXor, "units: 4}", "units: four}")) ==
+        Lines{"g.yaml:7:49: error: node 'fc1': attribute 'units' of op 'linear' must be an integer, got 'four'"});
+  CHECK(errors_of(replace(kXor, "lr: 0.5", "lr: -1")) ==
+        Lines{"g.yaml:12:46: error: node 'opt': attribute 'lr' of op 'sgd' must be > 0, got '-1'"});
+}
+
+TEST_CASE("missing required attribute", "[errors]") {
+  CHECK(errors_of(replace(kXor, ", units: 4}", "}")) ==
+        Lines{"g.yaml:7:5: error: node 'fc1': op 'linear' needs attribute 'units' (integer)"});
+}
+
+TEST_CASE("duplicate node name", "[errors]") {
+  CHECK(errors_of(replace(kXor, "name: h1, op: sigmoid, inputs: [fc1]", "name: fc1, op: sigmoid, inputs: [fc1]")) ==
+        Lines{"g.yaml:8:5: error: duplicate node name 'fc1' (first defined at line 7, column 5)",
+              "g.yaml:9:38: error: input 'h1' of node 'fc2' is not a graph input or a node"});
+}
+
+TEST_CASE("an input that names nothing", "[errors]") {
+  CHECK(errors_of(replace(kXor, "inputs: [h1]", "inputs: [h2]")) ==
+        Lines{"g.yaml:9:38: error: input 'h2' of node 'fc2' is not a graph input or a node (did you mean 'h1'?)"});
+}
+
+TEST_CASE("a cycle names the nodes on it", "[errors]") {
+  CHECK(errors_of(replace(kXor, "op: linear, inputs: [x], units: 4", "op: linear, inputs: [out], units: 4")) ==
+        Lines{"g.yaml:7:5: error: the graph has a cycle: fc1 -> h1 -> fc2 -> out -> fc1"});
+}
+
+TEST_CASE("a shape mismatch names both nodes and both shapes", "[errors]") {
+  CHECK(errors_of(replace(kXor, "inputs: [h1], units: 1", "inputs: [h1], units: 3")) ==
+        Lines{"g.yaml:11:5: error: node 'loss' (op mse): prediction has shape [3] but target has shape [1]; expected "
+              "equal shapes; its inputs are 'out' [3] and 'y' [1]"});
+}
+
+TEST_CASE("data whose sample shape does not match its input", "[errors]") {
+  CHECK(errors_of(replace(kXor, "[[0, 0], [0, 1], [1, 0], [1, 1]]", "[[0, 0], [0, 1, 1], [1, 0], [1, 1]]")) ==
+        Lines{"g.yaml:15:17: error: data.train.x: sample 2 has 3 values, expected 2 (input 'x' has shape [2])"});
+}
+
+TEST_CASE("an optimizer fed by something other than a loss", "[errors]") {
+  CHECK(errors_of(replace(kXor, "inputs: [loss], lr", "inputs: [out], lr")) ==
+        Lines{"g.yaml:12:35: error: optimizer 'opt': input 'out' is a sigmoid node, not a loss; an optimizer minimises "
+              "losses"});
+}
+
+TEST_CASE("wrong input count", "[errors]") {
+  CHECK(errors_of(replace(kXor, "inputs: [out, y]", "inputs: [out]")) ==
+        Lines{"g.yaml:11:35: error: node 'loss': op 'mse' takes exactly 2 inputs, got 1"});
+}
+
+TEST_CASE("labels out of range for cross_entropy", "[errors]") {
+  std::string yaml = replace(kXor, "{name: loss, op: mse, inputs: [out, y]}", "{name: loss, op: cross_entropy, inputs: [fc2, y]}");
+  yaml = replace(yaml, "inputs: [h1], units: 1", "inputs: [h1], units: 2");
+  yaml = replace(yaml, "y: [[0], [1], [1], [0]]", "y: [[0], [1], [2], [0]]");
+  CHECK(errors_of(yaml) ==
+        Lines{"g.yaml:14:3: error: data.train.y: sample 3 has label 2, but node 'loss' (op cross_entropy) expects a "
+              "class index in [0, 2)"});
+}
+
+TEST_CASE("a file with several problems reports all of them", "[errors]") {
+  std::string yaml = replace(kXor, "seed: 7", "sed: 7");
+  yaml = replace(yaml, "units: 4}", "units: 4, unit: 3}");
+  yaml = replace(yaml, "op: sigmoid, inputs: [fc1]", "op: sigmod, inputs: [fc1]");
+  yaml = replace(yaml, "lr: 0.5", "lr: fast");
+  CHECK(errors_of(yaml).size() == 4);
+}
