@@ -1,0 +1,165 @@
+// graph-runner end to end: the example graphs train to their targets, checkpoints resume
+// bit-identically and are readable without gradflow, and bad input gets the right exit code.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "gradflow/safetensors.hpp"
+#include "runner.hpp"
+
+using namespace gradflow;
+using namespace gradflow::test;
+
+namespace {
+
+std::vector<std::vector<double>> predictions(const std::string& graph, const std::string& weights) {
+  const RunResult r = run_graph_runner("predict " + source_path(graph) + " --weights " + weights);
+  REQUIRE(r.status == 0);
+  std::istringstream lines(r.output);
+  std::string line;
+  std::getline(lines, line);  // header
+  std::vector<std::vector<double>> rows;
+  while (std::getline(lines, line)) {
+    std::vector<double> row;
+    std::istringstream fields(line);
+    for (std::string f; std::getline(fields, f, ',');) row.push_back(std::stod(f));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("xor.yaml learns XOR: every prediction within 0.1 of its target", "[e2e]") {
+  TempDir dir("gradflow-xor");
+  REQUIRE(run_graph_runner("train " + source_path("graphs/xor.yaml") + " --save " + (dir / "w.safetensors")).status == 0);
+  const auto rows = predictions("graphs/xor.yaml", dir / "w.safetensors");
+  const std::vector<double> targets = {0, 1, 1, 0};
+  REQUIRE(rows.size() == 4);
+  for (size_t i = 0; i < 4; ++i) CHECK(std::abs(rows[i][0] - targets[i]) < 0.1);
+}
+
+TEST_CASE("xor_tanh.yaml learns XOR with a linear output", "[e2e]") {
+  TempDir dir("gradflow-xor-tanh");
+  REQUIRE(run_graph_runner("train " + source_path("graphs/xor_tanh.yaml") + " --save " + (dir / "w.safetensors")).status == 0);
+  const auto rows = predictions("graphs/xor_tanh.yaml", dir / "w.safetensors");
+  const std::vector<double> targets = {0, 1, 1, 0};
+  REQUIRE(rows.size() == 4);
+  for (size_t i = 0; i < 4; ++i) CHECK(std::abs(rows[i][0] - targets[i]) < 0.1);
+}
+
+TEST_CASE("and_perceptron.yaml reaches 100% on AND", "[e2e]") {
+  TempDir dir("gradflow-and");
+  const RunResult r = run_graph_runner("train " + source_path("graphs/and_perceptron.yaml") + " --metrics " + (dir / "m.jsonl"));
+  REQUIRE(r.status == 0);
+  const std::string metrics = read_file(dir / "m.jsonl");
+  CHECK(metrics.rfind("\"accuracy\":1.0") != std::string::npos);
+  CHECK(r.output.find("epoch 30/30") != std::string::npos);
+  CHECK(r.output.find("accuracy 100.00%") != std::string::npos);
+}
+
+TEST_CASE("two_tower.yaml classifies its training set", "[e2e]") {
+  const RunResult r = run_graph_runner("train " + source_path("graphs/two_tower.yaml") + " --threads 2");
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("epoch 300/300") != std::string::npos);
+  CHECK(r.output.find("accuracy 100.00%  (") != std::string::npos);
+}
+
+TEST_CASE("a resumed run ends bit-identical to an uninterrupted one", "[e2e][checkpoint]") {
+  TempDir dir("gradflow-resume");
+  const std::string graph = source_path("graphs/two_tower.yaml");
+  REQUIRE(run_graph_runner("train " + graph + " --epochs 40 --save " + (dir / "full.st") + " --metrics " + (dir / "full.jsonl")).status == 0);
+  REQUIRE(run_graph_runner("train " + graph + " --epochs 15 --save " + (dir / "part.st") + " --metrics " + (dir / "resumed.jsonl")).status == 0);
+  const RunResult resumed = run_graph_runner("train " + graph + " --epochs 40 --resume " + (dir / "part.st") + " --save " +
+                                             (dir / "resumed.st") + " --metrics " + (dir / "resumed.jsonl"));
+  REQUIRE(resumed.status == 0);
+  CHECK(resumed.output.find("resumed from") != std::string::npos);
+  const TensorFile full = read_safetensors(dir / "full.st");
+  const TensorFile again = read_safetensors(dir / "resumed.st");
+  REQUIRE(full.tensors.size() == again.tensors.size());
+  CHECK(full.tensors.size() > 8);  // parameters and Adam's moments
+  for (const auto& [name, tensor] : full.tensors) {
+    INFO(name);
+    REQUIRE(again.tensors.count(name));
+    const Tensor& other = again.tensors.at(name);
+    REQUIRE(other.shape() == tensor.shape());
+    CHECK(std::equal(tensor.data(), tensor.data() + tensor.size(), other.data()));
+  }
+  CHECK(full.metadata.at("gradflow.step") == again.metadata.at("gradflow.step"));
+  // The metrics of every epoch match too (elapsed time aside).
+  auto losses = [](const std::string& jsonl) {
+    std::vector<std::string> out;
+    std::istringstream lines(jsonl);
+    for (std::string line; std::getline(lines, line);) out.push_back(line.substr(line.find("\"loss\""), 30));
+    return out;
+  };
+  CHECK(losses(read_file(dir / "full.jsonl")) == losses(read_file(dir / "resumed.jsonl")));
+}
+
+TEST_CASE("a checkpoint reads with an independent reader in PyTorch's nn.Linear layout", "[e2e][checkpoint]") {
+  if (std::system("python3 -c 'import json, struct' > /dev/null 2>&1") != 0) {
+    WARN("python3 is missing: skipped");
+    return;
+  }
+  TempDir dir("gradflow-reader");
+  REQUIRE(run_graph_runner("train " + source_path("graphs/xor.yaml") + " --epochs 0 --save " + (dir / "w.st")).status == 0);
+  const std::string script = source_path("tests/framework/read_safetensors.py");
+  FILE* pipe = popen(("python3 " + script + " " + (dir / "w.st")).c_str(), "r");
+  REQUIRE(pipe);
+  std::string out;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  REQUIRE(pclose(pipe) == 0);
+  CHECK(out.find("fc1.weight F32 [4,2]") != std::string::npos);
+  CHECK(out.find("fc1.bias F32 [4]") != std::string::npos);
+  CHECK(out.find("fc2.weight F32 [1,4]") != std::string::npos);
+  CHECK(out.find("fc2.bias F32 [1]") != std::string::npos);
+  CHECK(out.find("\"gradflow.epoch\": \"0\"") != std::string::npos);
+}
+
+TEST_CASE("exit status: 1 for a bad graph with FILE:LINE:COLUMN, 2 for a bad command line", "[e2e][errors]") {
+  TempDir dir("gradflow-errors");
+  {
+    std::ofstream bad(dir / "bad.yaml");
+    bad << "inputs:\n  x: {shape: [2]}\nnodes:\n  - {name: a, op: lineer, inputs: [x]}\n";
+  }
+  const RunResult r = run_graph_runner("validate " + (dir / "bad.yaml"));
+  CHECK(r.status == 1);
+  CHECK(r.output.find(dir / "bad.yaml" + ":4:19: error: node 'a': unknown op 'lineer' (did you mean 'linear'?") !=
+        std::string::npos);
+  CHECK(run_graph_runner("train").status == 2);
+  CHECK(run_graph_runner("train " + source_path("graphs/xor.yaml") + " --epochs minus-one").status == 2);
+  CHECK(run_graph_runner("frobnicate").status == 2);
+}
+
+TEST_CASE("validate prints shapes and parameter counts; dot draws the graph; gradcheck passes", "[e2e]") {
+  const RunResult v = run_graph_runner("validate " + source_path("graphs/two_tower.yaml"));
+  REQUIRE(v.status == 0);
+  CHECK(v.output.find("joined           concat           left, right                  [32]") != std::string::npos);
+  CHECK(v.output.find("valid") != std::string::npos);
+  const RunResult d = run_graph_runner("dot " + source_path("graphs/two_tower.yaml"));
+  REQUIRE(d.status == 0);
+  CHECK(d.output.find("\"shared\" -> \"left_fc\";") != std::string::npos);
+  const RunResult g = run_graph_runner("gradcheck " + source_path("graphs/xor.yaml"));
+  CHECK(g.status == 0);
+  CHECK(g.output.find("0 mismatched") != std::string::npos);
+}
+
+TEST_CASE("a failed run writes nothing over the user's checkpoint", "[e2e][errors]") {
+  TempDir dir("gradflow-keep");
+  {
+    std::ofstream keep(dir / "keep.st");
+    keep << "precious";
+  }
+  const RunResult r = run_graph_runner("train " + source_path("graphs/xor.yaml") + " --resume " + (dir / "keep.st") +
+                                       " --save " + (dir / "keep.st"));
+  CHECK(r.status == 1);
+  CHECK(read_file(dir / "keep.st") == "precious");
+}
