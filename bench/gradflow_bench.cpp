@@ -1,0 +1,193 @@
+// gradflow's side of the benchmark (bench/README.md): runs one workload at a given thread
+// count and prints one JSON object with every repetition's figure; bench/run.py does the
+// statistics and the comparison with the peers (bench/torch_bench.py, bench/libtorch_bench.cpp).
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <tbb/global_control.h>
+
+#include "gradflow/dataset.hpp"
+#include "gradflow/kernels.hpp"
+#include "gradflow/model.hpp"
+#include "gradflow/registry.hpp"
+#include "gradflow/trainer.hpp"
+
+namespace gf = gradflow;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Synthetic MNIST-shaped data, defined by a formula that bench/torch_bench.py reproduces
+// bit for bit, so both sides train on the same numbers: x in [0, 1), labels cycle 0..9.
+gf::Dataset synthetic(int64_t n, int64_t features, int64_t classes) {
+  gf::Tensor x({n, features}), y({n, 1});
+  for (int64_t i = 0; i < n * features; ++i) {
+    const uint64_t h = (static_cast<uint64_t>(i) * 2654435761ull) % 4294967296ull;
+    x[i] = static_cast<float>(static_cast<double>(h) / 4294967296.0);
+  }
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(i % classes);
+  return gf::Dataset{{{"x", std::move(x)}, {"y", std::move(y)}}, n};
+}
+
+gf::Dataset xor_data() {
+  gf::Tensor x({4, 2}, {0, 0, 0, 1, 1, 0, 1, 1}), y({4, 1}, {0, 1, 1, 0});
+  return gf::Dataset{{{"x", std::move(x)}, {"y", std::move(y)}}, 4};
+}
+
+// One training step on fixed rows: what a user's loop pays per step, data copy included.
+void step(gf::Model& model, const gf::Dataset& data, const std::vector<int64_t>& rows) {
+  model.load_batch(data, rows);
+  model.forward();
+  model.backward();
+  model.optimizer_step();
+}
+
+// Times `reps` blocks of `steps` steps after a warm-up; returns seconds per step per block.
+std::vector<double> time_steps(gf::Model& model, const gf::Dataset& data, int64_t batch,
+                               int64_t steps, int reps) {
+  std::vector<int64_t> rows(static_cast<size_t>(batch));
+  std::iota(rows.begin(), rows.end(), int64_t{0});
+  for (int64_t s = 0; s < std::max<int64_t>(3, steps / 10); ++s) step(model, data, rows);
+  std::vector<double> out;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = Clock::now();
+    for (int64_t s = 0; s < steps; ++s) step(model, data, rows);
+    out.push_back(seconds_since(start) / static_cast<double>(steps));
+  }
+  return out;
+}
+
+// The multiply-adds of one training step of an MLP, times two: forward and weight gradient
+// for every layer, input gradient for every layer but the first (its input is data).
+double mlp_step_flops(int64_t batch, const std::vector<int64_t>& widths) {
+  double flops = 0;
+  for (size_t l = 0; l + 1 < widths.size(); ++l) {
+    const double mnk = 2.0 * static_cast<double>(batch * widths[l] * widths[l + 1]);
+    flops += (l == 0 ? 2 : 3) * mnk;
+  }
+  return flops;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gradflow benchmark driver: one workload, JSON on stdout"};
+  std::string workload;
+  int threads = 1, reps = 5;
+  int64_t batch = 0, steps = 0, samples = 60000;
+  std::string graphs = GRADFLOW_BENCH_GRAPHS;
+  bool trace = false;
+  app.add_option("workload", workload, "xor | mnist | large | wide | sgemm")->required();
+  app.add_option("--threads", threads)->check(CLI::PositiveNumber);
+  app.add_option("--reps", reps)->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch, "default: the workload's");
+  app.add_option("--steps", steps, "steps per repetition (xor, large, wide, sgemm)");
+  app.add_option("--samples", samples, "training-set size (mnist)");
+  app.add_option("--graphs", graphs, "directory of the bench graphs");
+  app.add_flag("--trace", trace, "xor: also print the initial weights and first losses");
+  CLI11_PARSE(app, argc, argv);
+
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                            static_cast<size_t>(threads));
+  json out{{"side", "gradflow"}, {"workload", workload}, {"threads", threads}};
+  auto load = [&](const char* file) {
+    auto model = gf::load_model(std::filesystem::path(graphs) / file, gf::default_registry());
+    model->init_parameters(model->spec().seed);
+    return model;
+  };
+
+  try {
+    if (workload == "xor") {
+      auto model = load("xor.yaml");
+      const auto data = xor_data();
+      if (trace) {  // initial weights and five losses, for the cross-check with torch
+        for (auto& p : model->parameters())
+          out["init"][p.name] = std::vector<float>(p.value->values().begin(), p.value->values().end());
+        const std::vector<int64_t> rows{0, 1, 2, 3};
+        for (int s = 0; s < 5; ++s) {
+          model->load_batch(data, rows);
+          model->forward();
+          out["losses"].push_back(model->objective());
+          model->backward();
+          model->optimizer_step();
+        }
+      }
+      out["batch"] = 4;
+      out["metric"] = "s_per_step";
+      out["samples"] = time_steps(*model, data, 4, steps ? steps : 20000, reps);
+    } else if (workload == "mnist") {
+      auto model = load("mnist_mlp.yaml");
+      batch = batch ? batch : 64;
+      const auto data = synthetic(samples, 784, 10);
+      gf::Trainer trainer(*model, gf::TrainOptions{batch, true, 1, {}});
+      std::vector<double> times;
+      double loss = 0;
+      for (int r = 0; r < reps; ++r) {
+        const auto start = Clock::now();
+        loss = trainer.train_epoch(data, r).loss;
+        times.push_back(seconds_since(start));
+      }
+      out["batch"] = batch;
+      out["metric"] = "s_per_epoch";
+      out["samples"] = times;
+      out["final_loss"] = loss;
+    } else if (workload == "large" || workload == "wide") {
+      const bool large = workload == "large";
+      auto model = load(large ? "large_mlp.yaml" : "wide.yaml");
+      batch = batch ? batch : (large ? 1024 : 256);
+      const auto data = synthetic(batch, 784, 10);
+      auto t = time_steps(*model, data, batch, steps ? steps : (large ? 10 : 50), reps);
+      out["batch"] = batch;
+      if (large) {
+        const double flops = mlp_step_flops(batch, {784, 1024, 1024, 10});
+        out["metric"] = "gflops";
+        out["flops_per_step"] = flops;
+        for (double& s : t) s = flops / s / 1e9;
+      } else {
+        out["metric"] = "s_per_step";
+      }
+      out["samples"] = t;
+    } else if (workload == "sgemm") {
+      // The ceiling gradflow can reach: its own gemm (serial OpenBLAS in TBB row tiles).
+      const int64_t n = batch ? batch : 1024;
+      gf::Tensor a({n, n}), b({n, n}), c({n, n});
+      a.fill(0.5f);
+      b.fill(0.25f);
+      const int64_t calls = steps ? steps : 20;
+      gf::kernels::gemm(false, false, n, n, n, 1.0f, a.data(), b.data(), 0.0f, c.data());
+      std::vector<double> rates;
+      for (int r = 0; r < reps; ++r) {
+        const auto start = Clock::now();
+        for (int64_t i = 0; i < calls; ++i)
+          gf::kernels::gemm(false, false, n, n, n, 1.0f, a.data(), b.data(), 0.0f, c.data());
+        rates.push_back(2.0 * static_cast<double>(n * n * n) * static_cast<double>(calls) /
+                        seconds_since(start) / 1e9);
+      }
+      out["batch"] = n;
+      out["metric"] = "gflops";
+      out["samples"] = rates;
+    } else {
+      std::cerr << "gradflow-bench: unknown workload '" << workload << "'\n";
+      return 2;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "gradflow-bench: " << workload << ": " << e.what() << "\n";
+    return 1;
+  }
+  std::cout << out.dump() << std::endl;
+  return 0;
+}

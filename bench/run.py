@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Runs gradflow and its peers (PyTorch eager, and the LibTorch C++ twin where built) side by
+side on this machine, prints a table of medians [min, max] and the ratios, and writes the same
+as JSON. Standard library only: the drivers do the work (bench/README.md).
+
+    python3 bench/run.py --gradflow-bench BUILD/bench/gradflow-bench            # full, ~6 min
+    python3 bench/run.py --smoke --gradflow-bench BUILD/bench/gradflow-bench    # CI, seconds
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+# (workload, gradflow threads, extra driver args, reps) per mode. The peer runs each at 1 and
+# 2 threads and its better figure counts.
+FULL = {
+    "xor": ({"--steps": 20000}, {"--steps": 3000}, 5),
+    "mnist": ({}, {}, 3),
+    "mnist256": ({"--batch": 256}, {"--batch": 256}, 3),
+    "large": ({"--steps": 5}, {"--steps": 5}, 3),
+    "wide": ({"--steps": 20}, {"--steps": 20}, 3),
+    "sgemm": ({"--steps": 10}, {"--steps": 10}, 3),
+    "memory": ({"--reps": 1}, {"--reps": 1}, 1),
+    "first_step": ({}, {}, 5),
+}
+SMOKE = {
+    "xor": ({"--steps": 50}, {"--steps": 50}, 2),
+    "mnist": ({"--samples": 512}, {"--samples": 512}, 2),
+    "mnist256": ({"--samples": 512, "--batch": 256}, {"--samples": 512, "--batch": 256}, 2),
+    "large": ({"--batch": 64, "--steps": 2}, {"--batch": 64, "--steps": 2}, 2),
+    "wide": ({"--batch": 32, "--steps": 2}, {"--batch": 32, "--steps": 2}, 2),
+    "sgemm": ({"--batch": 128, "--steps": 2}, {"--batch": 128, "--steps": 2}, 2),
+    "memory": ({"--reps": 1, "--samples": 512}, {"--reps": 1, "--samples": 512}, 1),
+    "first_step": ({}, {}, 1),
+}
+DRIVER_WORKLOAD = {"mnist256": "mnist", "memory": "mnist"}
+
+
+def flat(args):
+    return [str(x) for kv in args.items() for x in kv]
+
+
+def run_child(cmd, env_threads=None):
+    """Runs cmd; returns (stdout, wall seconds, peak RSS in MiB). Uses wait4 so the peak
+    belongs to this child alone."""
+    env = dict(os.environ)
+    if env_threads:  # OpenMP pools (torch's BLAS, numpy) size themselves from this at start
+        env["OMP_NUM_THREADS"] = str(env_threads)
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}: {err.decode().strip()[-2000:]}")
+    return text, wall, usage.ru_maxrss / 1024.0
+
+
+def find_torch_python(explicit):
+    """A python that imports torch: --python, this one, or Debian's (python3-torch)."""
+    for exe in [explicit] if explicit else [sys.executable, "/usr/bin/python3"]:
+        if exe and subprocess.run([exe, "-c", "import torch"], capture_output=True).returncode == 0:
+            return exe
+    return None
+
+
+def stats(samples):
+    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples),
+            "samples": samples}
+
+
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.plan = SMOKE if a.smoke else FULL
+        self.gf = [str(a.gradflow_bench)]
+        self.py = find_torch_python(a.python)
+        self.lt = a.libtorch_bench if a.libtorch_bench and Path(a.libtorch_bench).exists() else None
+        self.notes = []
+        if not self.py:
+            self.notes.append("PyTorch peer skipped: no python here imports torch (bench/setup_peer.sh)")
+        if not self.lt:
+            self.notes.append("LibTorch twin skipped: libtorch-bench not built (needs libtorch-dev)")
+
+    def side(self, side, workload, threads, reps):
+        gf_args, peer_args, _ = self.plan[workload]
+        args = {"--threads": threads, "--reps": reps, **(gf_args if side == "gradflow" else peer_args)}
+        w = DRIVER_WORKLOAD.get(workload, workload)
+        cmd = {"gradflow": self.gf, "torch": [self.py, str(BENCH / "torch_bench.py")],
+               "libtorch": [self.lt]}[side] + [w] + flat(args)
+        text, wall, rss = run_child(cmd, env_threads=threads)
+        res = json.loads(text)
+        res["peak_rss_mib"] = rss
+        return res
+
+    def peers(self):
+        return [s for s, ok in (("torch", self.py), ("libtorch", self.lt)) if ok]
+
+    def timed_workload(self, workload, gf_threads):
+        """gradflow at each of gf_threads; each peer at 1 and 2 threads."""
+        reps = self.plan[workload][2]
+        row = {"gradflow": {}, "torch": {}, "libtorch": {}}
+        for t in gf_threads:
+            r = self.side("gradflow", workload, t, reps)
+            row["gradflow"][t] = stats(r["samples"]) | {"metric": r["metric"]}
+        for peer in self.peers():
+            if workload == "sgemm" and peer == "libtorch":
+                continue
+            for t in (1, 2):
+                r = self.side(peer, workload, t, reps)
+                row[peer][t] = stats(r["samples"]) | {"metric": r["metric"]}
+                for k in ("samples_torch", "samples_numpy"):
+                    if k in r:
+                        row[peer][t][k] = r[k]
+        return row
+
+    def memory(self):
+        row = {}
+        for side in ["gradflow"] + self.peers():
+            row[side] = {"peak_rss_mib": self.side(side, "memory", 1, 1)["peak_rss_mib"]}
+        return row
+
+    def first_step(self):
+        reps = self.plan["first_step"][2]
+        runner = self.a.graph_runner
+        cmds = {"gradflow": [str(runner), "train", str(ROOT / "graphs" / "xor.yaml"), "--epochs", "1",
+                             "--threads", "1"]}
+        if self.py:
+            cmds["torch"] = [self.py, str(BENCH / "torch_bench.py"), "first_step"]
+        if self.lt:
+            cmds["libtorch"] = [self.lt, "first_step", "--threads", "1"]
+        row = {}
+        for side, cmd in cmds.items():
+            if side == "gradflow" and not Path(runner).exists():
+                self.notes.append(f"time to first step: {runner} not found, gradflow side skipped")
+                continue
+            row[side] = stats([run_child(cmd, env_threads=1)[1] for _ in range(reps)])
+        return row
+
+    def xor_agreement(self):
+        """Same initial weights on both sides: the first five losses must agree."""
+        if not self.py:
+            return None
+        g = json.loads(run_child(self.gf + ["xor", "--trace", "--steps", "1", "--reps", "1"])[0])
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(g, f)
+            f.flush()
+            t = json.loads(run_child([self.py, str(BENCH / "torch_bench.py"), "xor", "--init", f.name,
+                                      "--steps", "1", "--reps", "1"])[0])
+        diff = max(abs(x - y) for x, y in zip(g["losses"], t["losses"]))
+        return {"gradflow": g["losses"], "torch": t["losses"], "max_abs_diff": diff, "ok": diff < 1e-5}
+
+
+def best(side_runs, lower_is_better=True):
+    """The better of a side's thread counts: (threads, stats) or None."""
+    if not side_runs:
+        return None
+    pick = min if lower_is_better else max
+    t = pick(side_runs, key=lambda k: side_runs[k]["median"])
+    return t, side_runs[t]
+
+
+def fmt(s, scale=1.0, digits=3):
+    if s is None:
+        return "n/a"
+    return f"{s['median'] * scale:.{digits}g} [{s['min'] * scale:.{digits}g}, {s['max'] * scale:.{digits}g}]"
+
+
+def report(res):
+    """Rows of (workload, unit, gradflow, torch, libtorch, ratio, target, status)."""
+    rows = []
+    W = res["workloads"]
+
+    def time_row(name, key, gf_t, unit, scale, target_of=None):
+        w = W[key]
+        g = w["gradflow"].get(gf_t)
+        tb, lb = best(w["torch"]), best(w["libtorch"])
+        peer = [b for b in (tb, lb) if b]
+        bp = min(peer, key=lambda b: b[1]["median"]) if peer else None
+        ratio = bp[1]["median"] / g["median"] if bp else None
+        target, ok = target_of(tb, lb, g) if target_of else ("", None)
+        rows.append([name, unit, fmt(g, scale), fmt(tb[1], scale) + f" @{tb[0]}t" if tb else "n/a",
+                     fmt(lb[1], scale) + f" @{lb[0]}t" if lb else "n/a",
+                     f"{ratio:.2f}x" if ratio else "n/a", target, status(ok)])
+
+    def xor_target(tb, lb, g):
+        parts, oks = [], []
+        if tb:
+            r = tb[1]["median"] / g["median"]
+            parts.append(f"torch/gf {r:.1f}x >= 40x")
+            oks.append(r >= 40)
+        if lb:
+            r = lb[1]["median"] / g["median"]
+            parts.append(f"libtorch/gf {r:.1f}x >= 15x")
+            oks.append(r >= 15)
+        return "; ".join(parts) or ">=40x torch, >=15x libtorch", all(oks) if oks else None
+
+    def mnist_target(tb, lb, g):
+        peer = [b[1]["median"] for b in (tb, lb) if b]
+        if not peer:
+            return ">=1.5x best peer", None
+        r = min(peer) / g["median"]
+        return f"best peer/gf {r:.2f}x >= 1.5x", r >= 1.5
+
+    time_row("1 xor step", "xor", 1, "us/step", 1e6, xor_target)
+    for t in (1, 2):
+        time_row(f"2 mnist b64 epoch, gf {t}t", "mnist", t, "s/epoch", 1, mnist_target)
+    for t in (1, 2):
+        time_row(f"2 mnist b256 epoch, gf {t}t", "mnist256", t, "s/epoch", 1, mnist_target)
+
+    ceiling = res["sgemm_ceiling"]
+    large = W["large"]
+    g = large["gradflow"][2]
+    tb, lb = best(large["torch"], False), best(large["libtorch"], False)
+    frac = g["median"] / ceiling["gflops"]
+    rows.append(["3 large mlp b1024, gf 2t", "GFLOP/s", fmt(g),
+                 fmt(tb[1]) + f" @{tb[0]}t" if tb else "n/a", fmt(lb[1]) + f" @{lb[0]}t" if lb else "n/a",
+                 f"{frac:.0%} of {ceiling['gflops']:.1f}", f">=90% of sgemm ({ceiling['source']})",
+                 status(frac >= 0.9)])
+
+    wide = W["wide"]
+    sp = wide["gradflow"][1]["median"] / wide["gradflow"][2]["median"]
+    peer_sp = [f"{n} {w_[1]['median'] / w_[2]['median']:.2f}x" for n, w_ in
+               (("torch", wide["torch"]), ("libtorch", wide["libtorch"])) if w_]
+    rows.append(["4 wide, speed-up 1t->2t", "ms/step", f"1t {fmt(wide['gradflow'][1], 1e3)}; "
+                 f"2t {fmt(wide['gradflow'][2], 1e3)}", ", ".join(peer_sp) or "n/a", "", f"{sp:.2f}x",
+                 ">=1.8x", status(sp >= 1.8)])
+
+    mem = res["memory"]
+    gm, tm = mem["gradflow"]["peak_rss_mib"], mem.get("torch", {}).get("peak_rss_mib")
+    lm = mem.get("libtorch", {}).get("peak_rss_mib")
+    rows.append(["5 peak RSS, mnist b64", "MiB", f"{gm:.0f}", f"{tm:.0f}" if tm else "n/a",
+                 f"{lm:.0f}" if lm else "n/a", f"{tm / gm:.2f}x" if tm else "n/a",
+                 "gf <= 1/4 torch", status(gm <= tm / 4 if tm else None)])
+
+    fs = res["first_step"]
+    g = fs.get("gradflow")
+    rows.append(["6 time to first step, xor", "ms", fmt(g, 1e3), fmt(fs.get("torch"), 1e3),
+                 fmt(fs.get("libtorch"), 1e3),
+                 f"{fs['torch']['median'] / g['median']:.1f}x" if g and "torch" in fs else "n/a", "(none)", ""])
+    return rows
+
+
+SMOKE_MODE = False  # smoke figures are too small to judge targets by
+
+
+def status(ok):
+    if SMOKE_MODE:
+        return "(smoke)"
+    return "n/a" if ok is None else ("met" if ok else "NOT MET")
+
+
+def print_table(rows, file=sys.stdout):
+    head = ["workload", "unit", "gradflow median [min, max]", "torch best", "libtorch best",
+            "ratio peer/gf", "target", "status"]
+    print("| " + " | ".join(head) + " |", file=file)
+    print("|" + "---|" * len(head), file=file)
+    for r in rows:
+        print("| " + " | ".join(r) + " |", file=file)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="tiny workloads: checks the harness, no timing targets")
+    p.add_argument("--gradflow-bench", type=Path, default=ROOT / "build" / "bench" / "gradflow-bench")
+    p.add_argument("--libtorch-bench", type=Path, help="default: next to gradflow-bench")
+    p.add_argument("--graph-runner", type=Path, help="default: BUILD/tools/graph-runner")
+    p.add_argument("--python", help="a python that imports torch (default: this one, else /usr/bin/python3)")
+    p.add_argument("--out", type=Path, default=BENCH / "results.json")
+    a = p.parse_args()
+    build = a.gradflow_bench.resolve().parent.parent
+    a.libtorch_bench = a.libtorch_bench or a.gradflow_bench.resolve().parent / "libtorch-bench"
+    a.graph_runner = a.graph_runner or build / "tools" / "graph-runner"
+    if not a.gradflow_bench.exists():
+        sys.exit(f"run.py: {a.gradflow_bench} not found (build with -DGRADFLOW_BUILD_BENCH=ON)")
+
+    global SMOKE_MODE
+    SMOKE_MODE = a.smoke
+    b = Bench(a)
+    for n in b.notes:
+        print("note: " + n, file=sys.stderr)
+    started = time.time()
+    res = {"mode": "smoke" if a.smoke else "full", "machine": {"cpus": os.cpu_count(), "uname": os.uname().release},
+           "notes": b.notes, "workloads": {}}
+    for w, gf_threads in (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [1, 2]),
+                          ("wide", [1, 2]), ("sgemm", [1, 2])):
+        print(f"running {w} ...", file=sys.stderr, flush=True)
+        res["workloads"][w] = b.timed_workload(w, gf_threads)
+    # The ceiling: the best 2-thread sgemm measured here (gradflow's own TBB-split serial
+    # OpenBLAS, torch.mm, numpy.matmul on OpenBLAS-OpenMP).
+    s = res["workloads"]["sgemm"]
+    cands = [(s["gradflow"][2]["median"], "OpenBLAS serial in 2 TBB tiles")]
+    if 2 in s["torch"]:
+        t2 = s["torch"][2]
+        cands += [(statistics.median(t2[k]), k.split("_")[1] + " 2t") for k in ("samples_torch", "samples_numpy") if k in t2]
+    g, src = max(cands)
+    res["sgemm_ceiling"] = {"gflops": g, "source": src, "candidates": {c[1]: c[0] for c in cands}}
+    print("running memory, first_step ...", file=sys.stderr, flush=True)
+    res["memory"] = b.memory()
+    res["first_step"] = b.first_step()
+    if a.smoke:
+        res["xor_agreement"] = b.xor_agreement()
+    res["elapsed_s"] = time.time() - started
+
+    rows = report(res)
+    res["table"] = rows
+    print_table(rows)
+    for n in b.notes:
+        print("note: " + n)
+    if res.get("xor_agreement"):
+        x = res["xor_agreement"]
+        print(f"xor losses, same initial weights: max |gradflow - torch| = {x['max_abs_diff']:.2e} "
+              f"({'agree' if x['ok'] else 'DISAGREE'})")
+    a.out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"wrote {a.out} ({res['elapsed_s']:.0f} s)")
+    if a.smoke:  # harness checks only: every figure present and positive, xor losses agree
+        figures = [s["median"] for w in res["workloads"].values() for side in w.values() for s in side.values()]
+        bad = [f for f in figures if not f > 0] or (res["xor_agreement"] and not res["xor_agreement"]["ok"])
+        if bad:
+            sys.exit("smoke: harness check failed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The PyTorch (eager) side of the benchmark: the workloads of bench/gradflow_bench.cpp with
+the same shapes, initialisation (nn.Linear's default, which gradflow's torch_default matches),
+optimizer, data formula and timing; prints one JSON object. Run by bench/run.py."""
+import argparse
+import json
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def synthetic(n, features=784, classes=10):
+    # Bit-identical to gradflow_bench.cpp's synthetic(): the same numbers in memory.
+    idx = torch.arange(n * features, dtype=torch.int64)
+    x = ((idx * 2654435761) % 4294967296).double().div_(4294967296.0).float().view(n, features)
+    y = torch.arange(n, dtype=torch.int64) % classes
+    return x, y
+
+
+class Wide(nn.Module):
+    """Four independent towers joined by concat (bench/graphs/wide.yaml)."""
+
+    def __init__(self):
+        super().__init__()
+        self.towers = nn.ModuleList(
+            nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU())
+            for _ in range(4))
+        self.logits = nn.Linear(512, 10)
+
+    def forward(self, x):
+        return self.logits(torch.cat([t(x) for t in self.towers], dim=1))
+
+
+def step(model, opt, loss_fn, x, y):
+    opt.zero_grad(set_to_none=True)
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def time_steps(model, opt, loss_fn, x, y, steps, reps):
+    for _ in range(max(3, steps // 10)):
+        step(model, opt, loss_fn, x, y)
+    out = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step(model, opt, loss_fn, x, y)
+        out.append((time.perf_counter() - start) / steps)
+    return out
+
+
+def mlp_step_flops(batch, widths):
+    # As gradflow_bench.cpp: forward and weight gradient everywhere, input gradient after layer 1.
+    return sum((2 if l == 0 else 3) * 2.0 * batch * widths[l] * widths[l + 1]
+               for l in range(len(widths) - 1))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("workload", choices=["xor", "mnist", "large", "wide", "sgemm", "first_step"])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--batch", type=int, default=0)
+    p.add_argument("--steps", type=int, default=0)
+    p.add_argument("--samples", type=int, default=60000)
+    p.add_argument("--init", help="xor: JSON of initial weights from gradflow-bench --trace")
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    out = {"side": "torch", "workload": a.workload, "threads": a.threads}
+
+    if a.workload in ("xor", "first_step"):
+        model = nn.Sequential(nn.Linear(2, 4), nn.Sigmoid(), nn.Linear(4, 1), nn.Sigmoid())
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        x = torch.tensor([[0., 0.], [0., 1.], [1., 0.], [1., 1.]])
+        y = torch.tensor([[0.], [1.], [1.], [0.]])
+        if a.workload == "first_step":
+            step(model, opt, F.mse_loss, x, y)
+            out["samples"] = []
+        else:
+            if a.init:
+                init = json.load(open(a.init))["init"]
+                with torch.no_grad():
+                    for layer, name in ((model[0], "fc1"), (model[2], "fc2")):
+                        layer.weight.copy_(torch.tensor(init[name + ".weight"]).view_as(layer.weight))
+                        layer.bias.copy_(torch.tensor(init[name + ".bias"]).view_as(layer.bias))
+                out["losses"] = [step(model, opt, F.mse_loss, x, y).item() for _ in range(5)]
+            out.update(batch=4, metric="s_per_step",
+                       samples=time_steps(model, opt, F.mse_loss, x, y, a.steps or 20000, a.reps))
+    elif a.workload == "mnist":
+        batch = a.batch or 64
+        x, y = synthetic(a.samples)
+        model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        gen = torch.Generator().manual_seed(1)
+        times = []
+        for _ in range(a.reps):
+            start = time.perf_counter()
+            total = 0.0
+            perm = torch.randperm(a.samples, generator=gen)
+            for i in range(0, a.samples, batch):
+                idx = perm[i:i + batch]
+                total += step(model, opt, F.cross_entropy, x[idx], y[idx]).item() * len(idx)
+            times.append(time.perf_counter() - start)
+        out.update(batch=batch, metric="s_per_epoch", samples=times, final_loss=total / a.samples)
+    elif a.workload in ("large", "wide"):
+        large = a.workload == "large"
+        batch = a.batch or (1024 if large else 256)
+        x, y = synthetic(batch)
+        if large:
+            model = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                                  nn.Linear(1024, 10))
+        else:
+            model = Wide()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        t = time_steps(model, opt, F.cross_entropy, x, y, a.steps or (10 if large else 50), a.reps)
+        out["batch"] = batch
+        if large:
+            flops = mlp_step_flops(batch, [784, 1024, 1024, 10])
+            out.update(metric="gflops", flops_per_step=flops, samples=[flops / s / 1e9 for s in t])
+        else:
+            out.update(metric="s_per_step", samples=t)
+    elif a.workload == "sgemm":
+        # torch.mm, and numpy's matmul (libblas.so.3: OpenBLAS OpenMP, OMP_NUM_THREADS from run.py).
+        n, calls = a.batch or 1024, a.steps or 20
+        out.update(batch=n, metric="gflops")
+        mats = {"torch": (torch.full((n, n), 0.5), torch.full((n, n), 0.25), torch.mm)}
+        try:
+            import numpy as np
+            mats["numpy"] = (np.full((n, n), 0.5, np.float32), np.full((n, n), 0.25, np.float32), np.matmul)
+        except ImportError:
+            pass
+        for name, (A, B, mm) in mats.items():
+            mm(A, B)
+            rates = []
+            for _ in range(a.reps):
+                start = time.perf_counter()
+                for _ in range(calls):
+                    mm(A, B)
+                rates.append(2.0 * n ** 3 * calls / (time.perf_counter() - start) / 1e9)
+            out["samples_" + name] = rates
+        out["samples"] = max((out["samples_" + k] for k in mats), key=lambda s: sorted(s)[len(s) // 2])
+    json.dump(out, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
