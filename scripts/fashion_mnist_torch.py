@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""PyTorch twin of graphs/fashion_mnist_mlp.yaml: the same data, scaling, normalisation,
+784-256-10 ReLU MLP, cross-entropy, Adam lr 1e-3, batch 64 (shuffled, last batch kept),
+10 epochs. Prints one line per epoch and the wall time including data loading.
+
+Usage: /usr/bin/python3 scripts/fashion_mnist_torch.py [--threads N] [--seed S]
+"""
+import argparse
+import gzip
+import struct
+import time
+
+import torch
+
+DATA = "/usr/share/datasets/fashion-mnist/"
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    _, _, _, dims = struct.unpack(">BBBB", raw[:4])
+    shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
+    data = torch.frombuffer(bytearray(raw[4 + 4 * dims:]), dtype=torch.uint8)
+    return data.reshape(shape)
+
+
+def load(prefix):
+    x = read_idx(DATA + prefix + "-images-idx3-ubyte.gz").reshape(-1, 784).float()
+    y = read_idx(DATA + prefix + "-labels-idx1-ubyte.gz").long()
+    return ((x / 255.0) - 0.2860) / 0.3530, y
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    start = time.time()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    x_train, y_train = load("train")
+    x_test, y_test = load("t10k")
+    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_train, y_train), batch_size=64, shuffle=True)
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            logits = model(x_test)
+            test_loss = loss_fn(logits, y_test).item()
+            test_accuracy = (logits.argmax(1) == y_test).float().mean().item()
+        print(f"epoch {epoch}/{args.epochs}  test_loss {test_loss:.6f}  test_accuracy {test_accuracy * 100:.2f}%  "
+              f"({time.time() - start:.2f}s)", flush=True)
+    print(f"total wall time {time.time() - start:.2f}s")
+
+
+if __name__ == "__main__":
+    main()
