@@ -6,13 +6,35 @@
 
 #include "commands.hpp"
 #include "gradflow/gradcheck.hpp"
+#include "gradflow/plugin.hpp"
 #include "gradflow/scheduler.hpp"
 
 namespace gradflow::runner {
 
+namespace {
+// --plugin PATH of the chosen command (one command runs per process), loaded by open_session
+// (or by `ops`) after the libraries on GRADFLOW_PLUGIN_PATH.
+std::vector<std::string>& plugin_paths() {
+  static std::vector<std::string> paths;
+  return paths;
+}
+void add_plugin_option(CLI::App& command) {
+  command.add_option("--plugin", plugin_paths(), "load an operator plugin (shared library); repeatable")
+      ->type_name("PATH")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);  // one path per --plugin: `--plugin a.so graph.yaml` works
+}
+void load_requested_plugins() {
+  load_plugins_from_environment(default_registry());
+  for (const std::string& path : plugin_paths()) load_plugin(path, default_registry());
+}
+}  // namespace
+
 void add_common_options(CLI::App& command, CommonOptions& options) {
   command.add_option("graph", options.graph, "graph file (YAML)")->required()->check(CLI::ExistingFile);
   command.add_option("--threads", options.threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  add_plugin_option(command);
 }
 
 Session open_session(const CommonOptions& options) {
@@ -20,8 +42,10 @@ Session open_session(const CommonOptions& options) {
   if (options.threads > 0)
     session.threads = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                             static_cast<size_t>(options.threads));
+  load_requested_plugins();  // --plugin and GRADFLOW_PLUGIN_PATH: errors print "error: ..."
   ParseOptions parse;
   parse.seed = options.seed;
+  parse.load_plugin = graph_plugin_loader(default_registry());  // `plugins:`: diagnostics
   session.model = load_model(options.graph, default_registry(), parse);
   return session;
 }
@@ -112,7 +136,9 @@ Command add_dot(CLI::App& app) {
 
 Command add_ops(CLI::App& app) {
   CLI::App* command = app.add_subcommand("ops", "list every operator with its attributes");
+  add_plugin_option(*command);
   return {command, [] {
+            load_requested_plugins();
             for (const OpEntry* entry : default_registry().entries()) {
               const OpSchema& s = entry->schema;
               const std::string arity = s.max_inputs < 0 ? fmt::format("{}+", s.min_inputs)
