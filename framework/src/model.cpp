@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -413,6 +414,15 @@ void Model::load_batch(const Dataset& data, std::span<const int64_t> indices) {
 }
 
 namespace {
+// Throws when `t` holds a NaN or an Inf, saying which and where.
+void require_finite(const Tensor& t, const std::string& what) {
+  const float* p = t.data();
+  for (int64_t i = 0; i < t.size(); ++i)
+    if (!std::isfinite(p[i]))
+      throw std::domain_error(fmt::format("{} at element {} of {} (shape {})", std::isnan(p[i]) ? "NaN" : "Inf", i,
+                                          what, to_string(t.shape())));
+}
+
 double step_flops(const std::vector<ComputeNode>& nodes, int64_t batch) {
   double flops = 0.0;
   for (const ComputeNode& node : nodes) flops += node.impl->flops_per_sample();
@@ -425,6 +435,7 @@ void Model::forward() {
       [this](int n) {
         ComputeNode& node = nodes_[static_cast<size_t>(n)];
         node.impl->forward(node.input_ptrs, values_[static_cast<size_t>(node.output)].data);
+        if (check_numerics_) require_finite(values_[static_cast<size_t>(node.output)].data, "its output");
       },
       step_flops(nodes_, batch_));
 }
@@ -489,12 +500,27 @@ void Model::backward() {
           }
         }
         node.impl->backward(node.input_ptrs, out.data, *grad_output, node.input_grad_ptrs);
+        if (check_numerics_) {
+          for (size_t i = 0; i < node.input_grad_ptrs.size(); ++i)
+            if (node.input_grad_ptrs[i]) require_finite(*node.input_grad_ptrs[i], fmt::format("the gradient of input {}", i + 1));
+          for (const Parameter& p : node.impl->parameters()) require_finite(p.grad, "the gradient of parameter '" + p.name + "'");
+        }
       },
       step_flops(nodes_, batch_));
 }
 
 void Model::optimizer_step() {
-  for (OptimizerNode& opt : optimizers_) opt.impl->step();
+  for (OptimizerNode& opt : optimizers_) {
+    opt.impl->step();
+    if (!check_numerics_) continue;
+    for (const ParamRef& p : opt.params) {
+      try {
+        require_finite(*p.value, "'" + p.name + "'");
+      } catch (const std::exception& e) {
+        throw NodeError(fmt::format("optimizer '{}' (op {}) failed in the optimizer step: {}", opt.name, opt.op, e.what()));
+      }
+    }
+  }
 }
 
 double Model::objective() const {

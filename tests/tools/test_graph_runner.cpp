@@ -163,3 +163,24 @@ TEST_CASE("a failed run writes nothing over the user's checkpoint", "[e2e][error
   CHECK(r.status == 1);
   CHECK(read_file(dir / "keep.st") == "precious");
 }
+
+TEST_CASE("--check-numerics stops at the first Inf, names the node and pass, keeps the checkpoint", "[e2e][errors]") {
+  TempDir dir("gradflow-numerics");
+  {
+    std::ifstream in(source_path("graphs/xor_tanh.yaml"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string yaml = text.str();
+    yaml.replace(yaml.find("lr: 0.1, momentum: 0.9"), 22, "lr: 1.0e+30");
+    std::ofstream(dir / "diverge.yaml") << yaml;
+  }
+  REQUIRE(run_graph_runner("train " + (dir / "diverge.yaml") + " --epochs 0 --save " + (dir / "w.st")).status == 0);
+  const std::string before = read_file(dir / "w.st");
+  const RunResult r = run_graph_runner("train " + (dir / "diverge.yaml") + " --check-numerics --batch-size 2 --save " + (dir / "w.st"));
+  CHECK(r.status == 1);
+  CHECK(r.output.find("error: node 'loss' (op mse) failed in the forward pass: Inf at element 0 of its output (shape [])") !=
+        std::string::npos);
+  CHECK(read_file(dir / "w.st") == before);
+  // Without the check the run goes on, as PyTorch's would.
+  CHECK(run_graph_runner("train " + (dir / "diverge.yaml") + " --epochs 2 --batch-size 2").status == 0);
+}

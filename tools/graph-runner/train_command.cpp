@@ -111,6 +111,7 @@ struct TrainArgs : CommonOptions {
   std::optional<int64_t> epochs, batch_size;
   std::string save, resume, metrics;
   std::string scheduler = "auto";
+  bool check_numerics = false;
 };
 
 SchedulePolicy parse_policy(const std::string& name) {
@@ -128,6 +129,7 @@ int run_train(const TrainArgs& args) {
   if (spec.train_data.empty())
     throw file_error(spec.file.string(), "the graph has no training data (data.train)");
   model.scheduler().set_policy(parse_policy(args.scheduler));
+  model.set_check_numerics(args.check_numerics);
   model.init_parameters(spec.seed);
 
   TrainOptions options;
@@ -275,6 +277,8 @@ Command add_train(CLI::App& app) {
   command->add_option("--scheduler", args->scheduler, "auto, sequential or parallel")
       ->check(CLI::IsMember({"auto", "sequential", "parallel"}))
       ->capture_default_str();
+  command->add_flag("--check-numerics", args->check_numerics,
+                    "stop at the first NaN or Inf, naming the node and the pass; the last checkpoint is kept");
   return {command, [args] { return run_train(*args); }};
 }
 

@@ -98,6 +98,11 @@ class Model {
 
   Scheduler& scheduler() { return *scheduler_; }
 
+  // When on, every node's output (forward), gradients (backward) and every parameter after an
+  // optimizer step are checked for NaN and Inf; the first found throws NodeError naming the
+  // node, its op and the pass.
+  void set_check_numerics(bool on) { check_numerics_ = on; }
+
  private:
   Model() = default;
   void allocate_for_batch(int64_t batch);
@@ -112,6 +117,7 @@ class Model {
   std::vector<int> metric_losses_;     // node ids: optimised losses, or every loss
   std::unique_ptr<Scheduler> scheduler_;
   int64_t batch_ = -1;
+  bool check_numerics_ = false;
   friend class ModelBuilder;
 };
 
