@@ -40,7 +40,11 @@ gf::Dataset synthetic(int64_t n, int64_t features, int64_t classes) {
     x[i] = static_cast<float>(static_cast<double>(h) / 4294967296.0);
   }
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(i % classes);
-  return gf::Dataset{{{"x", std::move(x)}, {"y", std::move(y)}}, n};
+  gf::Dataset data;  // moved in: an initializer list would copy, doubling the peak memory
+  data.columns.emplace("x", std::move(x));
+  data.columns.emplace("y", std::move(y));
+  data.size = n;
+  return data;
 }
 
 gf::Dataset xor_data() {

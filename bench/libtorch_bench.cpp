@@ -22,9 +22,16 @@ double seconds_since(Clock::time_point start) {
 
 // Bit-identical to gradflow_bench.cpp's synthetic().
 std::pair<torch::Tensor, torch::Tensor> synthetic(int64_t n) {
-  auto idx = torch::arange(n * 784, torch::kInt64);
-  auto x = ((idx * static_cast<int64_t>(2654435761LL)) % static_cast<int64_t>(4294967296LL)).to(torch::kDouble).div_(4294967296.0);
-  return {x.to(torch::kFloat).view({n, 784}), torch::arange(n, torch::kInt64) % 10};
+  // In blocks of rows, so the int64/double temporaries do not inflate the peak memory.
+  auto x = torch::empty({n, 784});
+  for (int64_t r = 0; r < n; r += 4096) {
+    const int64_t rows = std::min(n, r + 4096) - r;
+    auto idx = torch::arange(r * 784, (r + rows) * 784, torch::kInt64);
+    auto block = ((idx * static_cast<int64_t>(2654435761LL)) % static_cast<int64_t>(4294967296LL))
+                     .to(torch::kDouble).div_(4294967296.0);
+    x.slice(0, r, r + rows).copy_(block.view({rows, 784}));
+  }
+  return {x, torch::arange(n, torch::kInt64) % 10};
 }
 
 struct Wide : torch::nn::Module {

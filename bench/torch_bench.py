@@ -13,8 +13,12 @@ from torch import nn
 
 def synthetic(n, features=784, classes=10):
     # Bit-identical to gradflow_bench.cpp's synthetic(): the same numbers in memory.
-    idx = torch.arange(n * features, dtype=torch.int64)
-    x = ((idx * 2654435761) % 4294967296).double().div_(4294967296.0).float().view(n, features)
+    # Built in blocks of rows so the int64/double temporaries do not inflate the peak memory.
+    x = torch.empty(n, features)
+    for r in range(0, n, 4096):
+        rows = min(n, r + 4096) - r
+        idx = torch.arange(r * features, (r + rows) * features, dtype=torch.int64)
+        x[r:r + rows] = ((idx * 2654435761) % 4294967296).double().div_(4294967296.0).view(rows, features)
     y = torch.arange(n, dtype=torch.int64) % classes
     return x, y
 
