@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gradflow needs to build and test; installs nothing when all
-# are present (idempotent). Usage: scripts/setup.sh [--data] [--peer]
-#   --data  also the example data sets (sklearn's digits, Fashion-MNIST)
-#   --peer  also PyTorch, the reference peer for the benchmark
+# are present (idempotent). Usage: scripts/setup.sh [--data] [--peer] [--sanitize]
+#   --data      also the example data sets (sklearn's digits, Fashion-MNIST)
+#   --peer      also PyTorch, the reference peer for the benchmark
+#   --sanitize  also clang 14 and its sanitizer/libFuzzer runtimes (scripts/sanitize.sh, fuzz.sh)
 set -euo pipefail
 
 build_packages=(
@@ -12,13 +13,15 @@ build_packages=(
 )
 data_packages=(python3-sklearn dataset-fashion-mnist)
 peer_packages=(python3-torch python3-numpy)
+sanitize_packages=(clang-14 libclang-rt-14-dev)
 
 wanted=("${build_packages[@]}")
 for arg in "$@"; do
   case "$arg" in
     --data) wanted+=("${data_packages[@]}") ;;
     --peer) wanted+=("${peer_packages[@]}") ;;
-    *) echo "setup.sh: unknown option '$arg' (expected --data or --peer)" >&2; exit 2 ;;
+    --sanitize) wanted+=("${sanitize_packages[@]}") ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --data, --peer or --sanitize)" >&2; exit 2 ;;
   esac
 done
 

@@ -1,0 +1,30 @@
+// libFuzzer target: graph-file text -> parse_graph_text -> Model::build (the validated graph).
+// Expected rejections are diagnostics or std::exception; anything else is a finding.
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <string>
+
+#include "gradflow/diagnostics.hpp"
+#include "gradflow/graph_spec.hpp"
+#include "gradflow/model.hpp"
+#include "gradflow/registry.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const gradflow::Registry& registry = gradflow::default_registry();
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    gradflow::Diagnostics diagnostics;
+    gradflow::ParseOptions options;
+    // A plugins: list must not dlopen arbitrary paths from fuzz input.
+    options.load_plugin = [](const std::filesystem::path&, const gradflow::SourceLocation&,
+                             gradflow::Diagnostics&) {};
+    gradflow::GraphSpec spec =
+        gradflow::parse_graph_text(text, "fuzz.yaml", registry, diagnostics, options);
+    if (!diagnostics.empty()) return 0;
+    auto model = gradflow::Model::build(spec, registry, diagnostics);
+    (void)model;
+  } catch (const std::exception&) {
+  }
+  return 0;
+}

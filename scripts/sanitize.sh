@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Builds gradflow with sanitizers (clang 14) and runs the whole test suite under them.
+# Usage: scripts/sanitize.sh [asan|tsan|all|fuzzers] [ctest args...]     (default: all)
+#   asan  AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer), build-asan/.
+#         The same tree carries libFuzzer coverage instrumentation, so scripts/fuzz.sh
+#         reuses it instead of building a third tree.
+#   tsan  ThreadSanitizer, build-tsan/ (the oneTBB scheduler and parallel kernels), with
+#         the suppressions in tests/reliability/tsan.supp (each one explained there).
+#   fuzzers  only builds the libFuzzer targets of the asan tree (used by scripts/fuzz.sh).
+# Any sanitizer report fails the test that triggered it (halt_on_error / exitcode).
+# Build directories can be moved with GRADFLOW_ASAN_DIR / GRADFLOW_TSAN_DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+mode=${1:-all}
+[ $# -gt 0 ] && shift
+bash scripts/setup.sh --data --sanitize >/dev/null
+
+jobs=$(nproc)
+# Nested builds in the tests (the out-of-tree plugin SDK) must use the same compiler: a plugin's
+# build fingerprint names it, and gradflow refuses a plugin built by another.
+export CC=clang-14 CXX=clang++-14
+common=(-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+        -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+        -DGRADFLOW_BUILD_BENCH=OFF)
+
+# The shared sanitizer runtime: plugins are linked with --no-undefined (cmake/gradflowPlugin.cmake)
+# and clang's default static runtime lives only in executables, so a plugin could not link.
+rtdir=$(dirname "$(clang++-14 -print-file-name=libclang_rt.asan-x86_64.so)")
+
+configure() {  # dir flags extra-cmake-args...
+  local dir=$1 flags=$2
+  shift 2
+  local link="$flags -shared-libsan -Wl,-rpath,$rtdir"
+  cmake -S "$root" -B "$dir" "${common[@]}" \
+    -DCMAKE_CXX_FLAGS="$flags" \
+    -DCMAKE_EXE_LINKER_FLAGS="$link" -DCMAKE_SHARED_LINKER_FLAGS="$link" \
+    -DCMAKE_MODULE_LINKER_FLAGS="$link" "$@" >/dev/null
+}
+
+configure_build() {  # dir flags extra-cmake-args...
+  configure "$@"
+  cmake --build "$1" -j "$jobs"
+}
+
+run_asan() {
+  local dir=${GRADFLOW_ASAN_DIR:-$root/build-asan}
+  local flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fsanitize=fuzzer-no-link"
+  echo "== sanitize: ASan+UBSan build in $dir"
+  configure_build "$dir" "$flags" -DGRADFLOW_BUILD_FUZZERS=ON
+  echo "== sanitize: ASan+UBSan ctest"
+  ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1" \
+  UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
+  LSAN_OPTIONS="suppressions=$root/tests/reliability/lsan.supp:print_suppressions=0" \
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@"
+}
+
+run_tsan() {
+  local dir=${GRADFLOW_TSAN_DIR:-$root/build-tsan}
+  local flags="-fsanitize=thread -fno-omit-frame-pointer"
+  echo "== sanitize: TSan build in $dir"
+  configure_build "$dir" "$flags"
+  echo "== sanitize: TSan ctest"
+  TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$root/tests/reliability/tsan.supp" \
+    ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@"
+}
+
+build_fuzzers() {  # the ASan tree's libFuzzer targets only (scripts/fuzz.sh)
+  local dir=${GRADFLOW_ASAN_DIR:-$root/build-asan}
+  local flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fsanitize=fuzzer-no-link"
+  configure "$dir" "$flags" -DGRADFLOW_BUILD_FUZZERS=ON
+  cmake --build "$dir" -j "$jobs" --target fuzz_graph fuzz_csv fuzz_idx fuzz_checkpoint
+}
+
+case "$mode" in
+  fuzzers) build_fuzzers ;;
+  asan) run_asan "$@" ;;
+  tsan) run_tsan "$@" ;;
+  all) run_asan "$@"; run_tsan "$@" ;;
+  *) echo "sanitize.sh: unknown mode '$mode' (expected asan, tsan, all or fuzzers)" >&2; exit 2 ;;
+esac
