@@ -164,7 +164,7 @@ TEST_CASE("a failed run writes nothing over the user's checkpoint", "[e2e][error
   CHECK(read_file(dir / "keep.st") == "precious");
 }
 
-TEST_CASE("--check-numerics stops at the first Inf, names the node and pass, keeps the checkpoint", "[e2e][errors]") {
+TEST_CASE("train with check-numerics stops at the first Inf, names the node and pass, keeps the checkpoint", "[e2e][errors]") {
   TempDir dir("gradflow-numerics");
   {
     std::ifstream in(source_path("graphs/xor_tanh.yaml"));
