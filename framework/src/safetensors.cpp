@@ -25,6 +25,8 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kMetadataKey = "__metadata__";
+// CRC32 of the header without the checksum keys (header_crc); kChecksumKey covers the data.
+constexpr const char* kHeaderChecksumKey = "gradflow.header_crc32";
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what) {
   throw CheckpointError(path.string() + ": " + what);
@@ -95,12 +97,26 @@ uLong data_crc(const TensorFile& file) {
   return crc;
 }
 
+// CRC32 of the header as JSON without the two checksum keys: names, shapes, offsets and
+// metadata (epoch, step, seed) are covered too, not only the tensor bytes.
+uLong header_crc(json header) {
+  const auto it = header.find(kMetadataKey);
+  if (it != header.end() && it->is_object()) {
+    it->erase(kChecksumKey);
+    it->erase(kHeaderChecksumKey);
+  }
+  const std::string text = header.dump();
+  return crc32_update(crc32(0L, Z_NULL, 0),
+                      {reinterpret_cast<const unsigned char*>(text.data()), text.size()});
+}
+
 // The JSON header, padded with spaces to a multiple of 8 bytes as the Python library does,
 // so the data buffer starts 8-byte aligned.
 std::string build_header(const std::filesystem::path& path, const TensorFile& file) {
   json header = json::object();
   json metadata(file.metadata);
-  metadata[kChecksumKey] = std::to_string(data_crc(file));  // ours wins over a stale copy
+  metadata.erase(kChecksumKey);  // ours win over stale copies
+  metadata.erase(kHeaderChecksumKey);
   header[kMetadataKey] = std::move(metadata);
   uint64_t offset = 0;
   for (const auto& [name, tensor] : file.tensors) {
@@ -110,6 +126,8 @@ std::string build_header(const std::filesystem::path& path, const TensorFile& fi
   }
   std::string text;
   try {
+    header[kMetadataKey][kHeaderChecksumKey] = std::to_string(header_crc(header));
+    header[kMetadataKey][kChecksumKey] = std::to_string(data_crc(file));
     text = header.dump();
   } catch (const json::exception&) {
     fail(path, "cannot encode the header: tensor names and metadata must be valid UTF-8");
@@ -318,20 +336,43 @@ void check_layout(const std::filesystem::path& path, std::vector<Entry> entries,
   if (covered < buffer_size) gap(covered, buffer_size);
 }
 
-void check_crc(const std::filesystem::path& path, std::map<std::string, std::string>& metadata,
-               std::span<const unsigned char> buffer) {
-  const auto it = metadata.find(kChecksumKey);
-  if (it == metadata.end()) return;  // written by another tool
-  const std::string& text = it->second;
+uint32_t stored_crc(const std::filesystem::path& path, const char* key, const std::string& text) {
   uint32_t stored = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), stored);
   if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
-    fail(path, std::string("metadata ") + kChecksumKey + " is not a decimal CRC32: '" + text + "'");
+    fail(path, std::string("metadata ") + key + " is not a decimal CRC32: '" + text + "'");
+  return stored;
+}
+
+void check_crc(const std::filesystem::path& path, std::map<std::string, std::string>& metadata,
+               const json& header, std::span<const unsigned char> buffer) {
+  const auto data_it = metadata.find(kChecksumKey);
+  const auto header_it = metadata.find(kHeaderChecksumKey);
+  if (data_it != metadata.end()) stored_crc(path, kChecksumKey, data_it->second);
+  if (header_it != metadata.end()) stored_crc(path, kHeaderChecksumKey, header_it->second);
+  if (data_it == metadata.end() || header_it == metadata.end()) {
+    // Files from other tools carry neither and load unchecked; a file with gradflow's keys
+    // but not both checksums had its header damaged (a corrupted key name, say).
+    const bool ours = std::any_of(metadata.begin(), metadata.end(),
+                                  [](const auto& kv) { return kv.first.rfind("gradflow.", 0) == 0; });
+    if (ours)
+      fail(path, std::string("checksum missing: the file has gradflow metadata but not both ") +
+                     kChecksumKey + " and " + kHeaderChecksumKey + "; the header is corrupted");
+    return;
+  }
+  const uint32_t stored_header = stored_crc(path, kHeaderChecksumKey, header_it->second);
+  const uLong computed_header = header_crc(header);
+  if (computed_header != stored_header)
+    fail(path, "checksum mismatch: the header is corrupted (" + std::string(kHeaderChecksumKey) +
+                   " stored " + header_it->second + ", computed " + std::to_string(computed_header) + ")");
+  const std::string& text = data_it->second;
+  const uint32_t stored = stored_crc(path, kChecksumKey, text);
   const uLong computed = crc32_update(crc32(0L, Z_NULL, 0), buffer);
   if (computed != stored)
     fail(path, "checksum mismatch: the file is corrupted (crc32 stored " + text + ", computed " +
                    std::to_string(computed) + ")");
-  metadata.erase(it);  // an integrity detail of this file, not user metadata
+  metadata.erase(kChecksumKey);  // integrity details of this file, not user metadata
+  metadata.erase(kHeaderChecksumKey);
 }
 
 }  // namespace
@@ -366,7 +407,7 @@ TensorFile read_safetensors(const std::filesystem::path& path) {
   check_layout(path, entries, buffer_size);
 
   const auto* buffer = reinterpret_cast<const unsigned char*>(bytes.data()) + data_start;
-  check_crc(path, result.metadata, {buffer, static_cast<size_t>(buffer_size)});
+  check_crc(path, result.metadata, header, {buffer, static_cast<size_t>(buffer_size)});
   for (const Entry& e : entries) {
     Tensor t;
     t.resize(e.shape);
