@@ -458,7 +458,9 @@ class GraphFileParser {
     }
     const int64_t per_sample = numel(input.shape);
     std::vector<float> values;
-    values.reserve(samples.size() * static_cast<size_t>(per_sample));
+    // Reserve only what the file can hold: a declared shape may be absurd (it is refused later).
+    if (per_sample <= kMaxTensorElements / static_cast<int64_t>(samples.size()))
+      values.reserve(samples.size() * static_cast<size_t>(per_sample));
     bool ok = true;
     for (size_t i = 0; i < samples.size(); ++i) {
       const size_t before = values.size();

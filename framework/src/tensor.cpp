@@ -1,5 +1,8 @@
 #include "gradflow/tensor.hpp"
 
+#include <limits>
+#include <stdexcept>
+
 #include <algorithm>
 #include <cstdlib>
 #include <new>
@@ -8,8 +11,11 @@
 namespace gradflow {
 
 int64_t numel(const Shape& shape) {
+  for (int64_t d : shape)
+    if (d == 0) return 0;
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(n, d, &n)) return std::numeric_limits<int64_t>::max();
   return n;
 }
 
@@ -63,6 +69,10 @@ void Tensor::resize(const Shape& shape) {
   for (int64_t d : shape)
     if (d < 0) throw std::invalid_argument("Tensor: negative dimension in " + to_string(shape));
   const int64_t n = numel(shape);
+  if (n > kMaxTensorElements)
+    throw std::length_error("a tensor of shape " + to_string(shape) + " would hold " +
+                            (n == std::numeric_limits<int64_t>::max() ? "more than 2^63" : std::to_string(n)) +
+                            " values, over the limit of 2^31 (8 GiB) per tensor");
   if (n > capacity_) {
     constexpr size_t kAlign = 64;
     const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + kAlign - 1) / kAlign * kAlign;

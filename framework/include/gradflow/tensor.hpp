@@ -12,7 +12,12 @@ namespace gradflow {
 
 using Shape = std::vector<int64_t>;
 
+// The product of the dimensions; saturates at INT64_MAX instead of overflowing.
 int64_t numel(const Shape& shape);
+
+// The most values one tensor may hold (2^31 floats, 8 GiB): a graph that declares more (a
+// typo'd shape or `units`) is refused with std::length_error naming the shape, not allocated.
+inline constexpr int64_t kMaxTensorElements = int64_t{1} << 31;
 std::string to_string(const Shape& shape);  // "[2, 4]"
 
 // Prepends the batch dimension to a per-sample shape.
