@@ -1,16 +1,41 @@
 #include "gradflow/kernels.hpp"
 
 #include <cblas.h>
+#include <tbb/task_scheduler_observer.h>
+#include <xmmintrin.h>
+
+#include <algorithm>
 
 namespace gradflow::kernels {
 
 namespace {
-// Rows of C per tile: big enough that each sgemm call runs near peak, small enough that a
-// batch of a few hundred rows still splits across two cores.
-constexpr int64_t kGemmRowTile = 64;
-// Below this much work (multiply-adds) one call beats splitting.
-constexpr int64_t kGemmSerialWork = 1 << 16;
+// Below this much work (multiply-adds) one sgemm call beats splitting it.
+constexpr int64_t kGemmSerialWork = 1 << 18;
+// Splits aim at this many tiles: enough for a few cores, few enough that each tile is a
+// sgemm of useful size. A fixed target, so tile boundaries never depend on the thread count.
+constexpr int64_t kGemmTargetTiles = 8;
+constexpr int64_t kGemmMinTile = 32;
+
+int64_t gemm_tile(int64_t extent) {
+  const int64_t even = (extent + kGemmTargetTiles - 1) / kGemmTargetTiles;
+  return std::max(kGemmMinTile, (even + 15) / 16 * 16);  // multiples of 16 suit the micro-kernels
+}
+
+// Sets flush-to-zero and denormals-are-zero on every thread TBB runs work on. Denormal
+// arithmetic is ~100x slower on x86, and Adam's second moments of tiny gradients sink into
+// that range after a few thousand steps (TensorFlow sets the same mode for the same reason).
+class FlushDenormals final : public tbb::task_scheduler_observer {
+ public:
+  FlushDenormals() { observe(true); }
+  void on_scheduler_entry(bool /*is_worker*/) override { set_current_thread(); }
+  static void set_current_thread() { _mm_setcsr(_mm_getcsr() | 0x8040); }  // FTZ | DAZ
+};
 }  // namespace
+
+void flush_denormals() {
+  static FlushDenormals observer;  // lives for the process: every worker, now and later
+  FlushDenormals::set_current_thread();
+}
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, const float* B, float beta, float* C) {
@@ -19,16 +44,21 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   const auto tb = trans_b ? CblasTrans : CblasNoTrans;
   const int lda = static_cast<int>(trans_a ? M : K);
   const int ldb = static_cast<int>(trans_b ? K : N);
-  auto rows = [&](int64_t begin, int64_t end) {
-    const float* a = trans_a ? A + begin : A + begin * K;
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(end - begin), static_cast<int>(N),
-                static_cast<int>(K), alpha, a, lda, B, ldb, beta, C + begin * N,
-                static_cast<int>(N));
+  const int ldc = static_cast<int>(N);
+  // C[m0:m1, n0:n1] from rows m0..m1 of op(A) and columns n0..n1 of op(B).
+  auto block = [&](int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+    const float* a = trans_a ? A + m0 : A + m0 * K;
+    const float* b = trans_b ? B + n0 * K : B + n0;
+    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m1 - m0), static_cast<int>(n1 - n0),
+                static_cast<int>(K), alpha, a, lda, b, ldb, beta, C + m0 * N + n0, ldc);
   };
-  if (M * N * K <= kGemmSerialWork)
-    rows(0, M);
-  else
-    for_tiles(M, kGemmRowTile, rows);
+  if (M * N * K <= kGemmSerialWork) {
+    block(0, M, 0, N);
+  } else if (M >= N) {  // split the longer side of C, so each tile packs the smaller operand
+    for_tiles(M, gemm_tile(M), [&](int64_t m0, int64_t m1) { block(m0, m1, 0, N); });
+  } else {
+    for_tiles(N, gemm_tile(N), [&](int64_t n0, int64_t n1) { block(0, M, n0, n1); });
+  }
 }
 
 }  // namespace gradflow::kernels

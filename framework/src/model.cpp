@@ -358,6 +358,7 @@ class ModelBuilder {
 };
 
 std::unique_ptr<Model> Model::build(const GraphSpec& spec, const Registry& registry, Diagnostics& diagnostics) {
+  kernels::flush_denormals();
   return ModelBuilder(spec, registry, diagnostics).build();
 }
 

@@ -33,9 +33,13 @@ void for_tiles(int64_t n, int64_t grain, const Body& body) {
 // Elements per tile for elementwise work: large enough to amortise a task.
 inline constexpr int64_t kElementwiseGrain = 1 << 15;
 
+// Puts every thread that runs gradflow work (this one and TBB's workers) into
+// flush-to-zero / denormals-are-zero mode. Called once when a model is built.
+void flush_denormals();
+
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major; op(X) is X or its transpose.
 // A is [M,K] (or [K,M] when trans_a), B is [K,N] (or [N,K] when trans_b).
-// Split over rows of C in fixed tiles; each tile is one serial sgemm.
+// Split over the longer side of C in tiles fixed by the shape; each tile is one serial sgemm.
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, const float* B, float beta, float* C);
 
