@@ -1,6 +1,7 @@
 #include "gradflow/kernels.hpp"
 
-#include <cblas.h>
+#include "blas.hpp"
+
 #include <tbb/task_scheduler_observer.h>
 #include <xmmintrin.h>
 
@@ -32,14 +33,18 @@ class FlushDenormals final : public tbb::task_scheduler_observer {
 };
 }  // namespace
 
-void flush_denormals() {
+std::string blas_core() { return blas::core_name(); }
+
+void initialize() {
   static FlushDenormals observer;  // lives for the process: every worker, now and later
   FlushDenormals::set_current_thread();
+  blas::sgemm();  // chooses the kernels while this is the only thread that could read the environment
 }
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
           const float* A, const float* B, float beta, float* C) {
   if (M <= 0 || N <= 0) return;
+  const blas::SgemmFn sgemm = blas::sgemm();
   const auto ta = trans_a ? CblasTrans : CblasNoTrans;
   const auto tb = trans_b ? CblasTrans : CblasNoTrans;
   const int lda = static_cast<int>(trans_a ? M : K);
@@ -49,7 +54,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   auto block = [&](int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
     const float* a = trans_a ? A + m0 : A + m0 * K;
     const float* b = trans_b ? B + n0 * K : B + n0;
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m1 - m0), static_cast<int>(n1 - n0),
+    sgemm(CblasRowMajor, ta, tb, static_cast<int>(m1 - m0), static_cast<int>(n1 - n0),
                 static_cast<int>(K), alpha, a, lda, b, ldb, beta, C + m0 * N + n0, ldc);
   };
   if (M * N * K <= kGemmSerialWork) {

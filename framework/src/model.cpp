@@ -358,7 +358,7 @@ class ModelBuilder {
 };
 
 std::unique_ptr<Model> Model::build(const GraphSpec& spec, const Registry& registry, Diagnostics& diagnostics) {
-  kernels::flush_denormals();
+  kernels::initialize();
   return ModelBuilder(spec, registry, diagnostics).build();
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -34,8 +35,12 @@ void for_tiles(int64_t n, int64_t grain, const Body& body) {
 inline constexpr int64_t kElementwiseGrain = 1 << 15;
 
 // Puts every thread that runs gradflow work (this one and TBB's workers) into
-// flush-to-zero / denormals-are-zero mode. Called once when a model is built.
-void flush_denormals();
+// flush-to-zero / denormals-are-zero mode and loads OpenBLAS. Called when a model is built,
+// before any worker runs; safe to call again.
+void initialize();
+
+// The OpenBLAS kernel family in use, e.g. "SkylakeX" (framework/src/blas.cpp says how it is chosen).
+std::string blas_core();
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major; op(X) is X or its transpose.
 // A is [M,K] (or [K,M] when trans_a), B is [K,N] (or [N,K] when trans_b).

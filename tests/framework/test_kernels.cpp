@@ -1,0 +1,52 @@
+// kernels::gemm against a plain double-precision product, for every transpose combination and
+// for shapes that take each path (one call, row tiles, column tiles, ragged last tiles). This
+// also checks whatever OpenBLAS kernel family blas.cpp selected on this CPU.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cmath>
+
+#include "gradflow/kernels.hpp"
+#include "gradflow/rng.hpp"
+#include "gradflow/tensor.hpp"
+
+using namespace gradflow;
+
+namespace {
+std::vector<float> random_values(int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = static_cast<float>(rng.uniform(-1, 1));
+  return v;
+}
+}  // namespace
+
+TEST_CASE("gemm matches a double-precision reference", "[kernels]") {
+  INFO("OpenBLAS core: " << kernels::blas_core());
+  const std::vector<std::array<int64_t, 3>> shapes = {{3, 5, 7}, {64, 256, 784}, {300, 40, 65}, {33, 517, 129}, {1000, 17, 64}};
+  for (auto [M, N, K] : shapes)
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        INFO("M=" << M << " N=" << N << " K=" << K << " ta=" << ta << " tb=" << tb);
+        const auto A = random_values(M * K, 1), B = random_values(K * N, 2);
+        std::vector<float> C = random_values(M * N, 3);
+        const std::vector<float> C0 = C;
+        kernels::gemm(ta, tb, M, N, K, 0.5f, A.data(), B.data(), 2.0f, C.data());
+        double worst = 0.0;
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n) {
+            double sum = 0.0;
+            for (int64_t k = 0; k < K; ++k) {
+              const double a = ta ? A[static_cast<size_t>(k * M + m)] : A[static_cast<size_t>(m * K + k)];
+              const double b = tb ? B[static_cast<size_t>(n * K + k)] : B[static_cast<size_t>(k * N + n)];
+              sum += a * b;
+            }
+            const double expected = 0.5 * sum + 2.0 * C0[static_cast<size_t>(m * N + n)];
+            worst = std::max(worst, std::abs(expected - C[static_cast<size_t>(m * N + n)]));
+          }
+        // float32 sums of K products of magnitude <= 1: round-off well under 1e-6 * K.
+        CHECK(worst < 1e-6 * static_cast<double>(K) + 1e-6);
+      }
+}
+
+TEST_CASE("the BLAS kernel family is reported", "[kernels]") { CHECK_FALSE(kernels::blas_core().empty()); }
