@@ -24,30 +24,35 @@ common=(-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
         -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
         -DGRADFLOW_BUILD_BENCH=OFF)
 
-# The shared sanitizer runtime: plugins are linked with --no-undefined (cmake/gradflowPlugin.cmake)
-# and clang's default static runtime lives only in executables, so a plugin could not link.
+# ASan: the shared sanitizer runtime, because plugins are linked with --no-undefined
+# (cmake/gradflowPlugin.cmake) and clang's default static runtime lives only in executables.
+# TSan: the static runtime (the shared one crashes before it is initialised, when
+# libquadmath's constructor, pulled in by OpenBLAS, calls calloc), and shared libraries are
+# linked with -z undefs (after the plugins' --no-undefined, so it wins): their __tsan_*
+# references resolve against the executable's runtime at load time.
 rtdir=$(dirname "$(clang++-14 -print-file-name=libclang_rt.asan-x86_64.so)")
 
-configure() {  # dir flags extra-cmake-args...
-  local dir=$1 flags=$2
-  shift 2
-  local link="$flags -shared-libsan -Wl,-rpath,$rtdir"
+configure() {  # dir flags exe-link-flags shared-link-flags extra-cmake-args...
+  local dir=$1 flags=$2 exe_link=$3 shared_link=$4
+  shift 4
   cmake -S "$root" -B "$dir" "${common[@]}" \
     -DCMAKE_CXX_FLAGS="$flags" \
-    -DCMAKE_EXE_LINKER_FLAGS="$link" -DCMAKE_SHARED_LINKER_FLAGS="$link" \
-    -DCMAKE_MODULE_LINKER_FLAGS="$link" "$@" >/dev/null
+    -DCMAKE_EXE_LINKER_FLAGS="$exe_link" -DCMAKE_SHARED_LINKER_FLAGS="$shared_link" \
+    -DCMAKE_MODULE_LINKER_FLAGS="$shared_link" "$@" >/dev/null
 }
 
-configure_build() {  # dir flags extra-cmake-args...
+asan_flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fsanitize=fuzzer-no-link"
+asan_link="$asan_flags -shared-libsan -Wl,-rpath,$rtdir"
+
+configure_build() {  # as configure
   configure "$@"
   cmake --build "$1" -j "$jobs"
 }
 
 run_asan() {
   local dir=${GRADFLOW_ASAN_DIR:-$root/build-asan}
-  local flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fsanitize=fuzzer-no-link"
   echo "== sanitize: ASan+UBSan build in $dir"
-  configure_build "$dir" "$flags" -DGRADFLOW_BUILD_FUZZERS=ON
+  configure_build "$dir" "$asan_flags" "$asan_link" "$asan_link" -DGRADFLOW_BUILD_FUZZERS=ON
   echo "== sanitize: ASan+UBSan ctest"
   ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:strict_string_checks=1:check_initialization_order=1" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
@@ -59,7 +64,7 @@ run_tsan() {
   local dir=${GRADFLOW_TSAN_DIR:-$root/build-tsan}
   local flags="-fsanitize=thread -fno-omit-frame-pointer"
   echo "== sanitize: TSan build in $dir"
-  configure_build "$dir" "$flags"
+  configure_build "$dir" "$flags" "$flags" "$flags -Wl,-z,undefs"
   echo "== sanitize: TSan ctest"
   TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$root/tests/reliability/tsan.supp" \
     ctest --test-dir "$dir" --output-on-failure -j "$jobs" "$@"
@@ -67,8 +72,7 @@ run_tsan() {
 
 build_fuzzers() {  # the ASan tree's libFuzzer targets only (scripts/fuzz.sh)
   local dir=${GRADFLOW_ASAN_DIR:-$root/build-asan}
-  local flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -fsanitize=fuzzer-no-link"
-  configure "$dir" "$flags" -DGRADFLOW_BUILD_FUZZERS=ON
+  configure "$dir" "$asan_flags" "$asan_link" "$asan_link" -DGRADFLOW_BUILD_FUZZERS=ON
   cmake --build "$dir" -j "$jobs" --target fuzz_graph fuzz_csv fuzz_idx fuzz_checkpoint
 }
 
