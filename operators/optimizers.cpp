@@ -127,6 +127,26 @@ class Sgd final : public ParamOptimizer {
   std::vector<Tensor> buffers_;
 };
 
+struct AdamConstants {
+  float b1, b2, one_minus_b1, one_minus_b2, eps, l2, step_size, bc2_sqrt, decay_factor;
+};
+
+// Adam's elementwise update, compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run
+// time (it is ~20% of an MNIST step). ISO C++ mode turns off FMA contraction, so every variant
+// rounds exactly alike and results stay bit-identical across machines' dispatch.
+[[gnu::target_clones("avx512f", "avx2", "default")]] void adam_update(
+    float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
+    const AdamConstants& c) {
+  for (int64_t k = 0; k < n; ++k) {
+    p[k] *= c.decay_factor;
+    const float grad = g[k] + c.l2 * p[k];
+    m[k] = m[k] * c.b1 + c.one_minus_b1 * grad;
+    v[k] = v[k] * c.b2 + c.one_minus_b2 * grad * grad;
+    const float denom = std::sqrt(v[k]) / c.bc2_sqrt + c.eps;
+    p[k] -= c.step_size * m[k] / denom;
+  }
+}
+
 // Adam and AdamW differ only in how weight decay applies: added to the gradient (L2, Adam) or
 // shrinking the parameter directly (decoupled, AdamW).
 class AdamFamily : public ParamOptimizer {
@@ -193,24 +213,12 @@ class AdamFamily : public ParamOptimizer {
     const StepScalars s = scalars_[i];
     // torch turns each Python double scalar into float separately: (float)(1 − β) is not
     // 1 − (float)β.
-    const auto b1 = static_cast<float>(beta1_), b2 = static_cast<float>(beta2_);
-    const auto one_minus_b1 = static_cast<float>(1.0 - beta1_);
-    const auto one_minus_b2 = static_cast<float>(1.0 - beta2_);
-    const auto eps = static_cast<float>(eps_);
-    const auto l2 = decoupled_ ? 0.0f : static_cast<float>(weight_decay_);
-    // Four distinct buffers: __restrict lets the loop vectorise.
-    float* __restrict p = params_[i].value->data();
-    const float* __restrict g = params_[i].grad->data();
-    float* __restrict m = exp_avg_[i].data();
-    float* __restrict v = exp_avg_sq_[i].data();
-    for (int64_t k = begin; k < end; ++k) {
-      p[k] *= s.decay_factor;
-      const float grad = g[k] + l2 * p[k];
-      m[k] = m[k] * b1 + one_minus_b1 * grad;
-      v[k] = v[k] * b2 + one_minus_b2 * grad * grad;
-      const float denom = std::sqrt(v[k]) / s.bc2_sqrt + eps;
-      p[k] -= s.step_size * m[k] / denom;
-    }
+    const AdamConstants c{static_cast<float>(beta1_), static_cast<float>(beta2_),
+                          static_cast<float>(1.0 - beta1_), static_cast<float>(1.0 - beta2_),
+                          static_cast<float>(eps_), decoupled_ ? 0.0f : static_cast<float>(weight_decay_),
+                          s.step_size, s.bc2_sqrt, s.decay_factor};
+    adam_update(params_[i].value->data() + begin, params_[i].grad->data() + begin, exp_avg_[i].data() + begin,
+                exp_avg_sq_[i].data() + begin, end - begin, c);
   }
 
   double lr_, beta1_, beta2_, eps_, weight_decay_;
