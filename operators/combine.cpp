@@ -85,10 +85,9 @@ class Concat final : public Operator {
   }
 
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
-    Shape shape = inputs[0]->shape();
-    shape.back() = 0;
-    for (const Tensor* in : inputs) shape.back() += in->cols();
-    output.resize(shape);
+    int64_t cols = 0;
+    for (const Tensor* in : inputs) cols += in->cols();
+    output.resize(inputs[0]->shape(), -1, cols);
     for_each_slice(inputs, [&](size_t k, int64_t r, int64_t offset, int64_t n) {
       const float* src = inputs[k]->data() + r * n;
       std::copy(src, src + n, output.data() + r * output.cols() + offset);

@@ -96,9 +96,7 @@ class Linear final : public Operator {
 
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
     const Tensor& x = *inputs[0];
-    Shape out_shape = x.shape();
-    out_shape.back() = units_;
-    output.resize(out_shape);
+    output.resize(x.shape(), -1, units_);
     const int64_t rows = x.rows();
     kernels::gemm(false, true, rows, units_, in_, 1.0f, x.data(), params_[0].value.data(), 0.0f,
                   output.data());

@@ -1,6 +1,7 @@
 // Losses, numerically like their torch.nn counterparts. Each element's term is computed in
 // double and summed in a fixed order (fixed tiles, partial sums added in tile order), so the
 // scalar is the same for any thread count.
+#include <tbb/parallel_reduce.h>
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -29,19 +30,18 @@ void require_pair(std::span<const Shape> shapes, const char* op) {
                      std::to_string(shapes.size()) + " inputs");
 }
 
-// Sum of term(i) over [0, n) in double: fixed tiles, partial sums added in tile order.
+// Sum of term(i) over [0, n) in double. parallel_deterministic_reduce splits the range by the
+// grain alone and joins partial sums in a fixed tree, so the bits do not depend on the thread
+// count; unlike a vector of partial sums it allocates nothing.
 template <class Term>
 double deterministic_sum(int64_t n, const Term& term) {
-  const int64_t grain = kernels::kElementwiseGrain;
-  std::vector<double> partial(static_cast<size_t>((n + grain - 1) / grain), 0.0);
-  kernels::for_tiles(n, grain, [&](int64_t begin, int64_t end) {
-    double s = 0.0;
-    for (int64_t i = begin; i < end; ++i) s += term(i);
-    partial[static_cast<size_t>(begin / grain)] = s;
-  });
-  double total = 0.0;
-  for (double s : partial) total += s;
-  return total;
+  return tbb::parallel_deterministic_reduce(
+      tbb::blocked_range<int64_t>(0, n, kernels::kElementwiseGrain), 0.0,
+      [&](const tbb::blocked_range<int64_t>& r, double s) {
+        for (int64_t i = r.begin(); i < r.end(); ++i) s += term(i);
+        return s;
+      },
+      [](double a, double b) { return a + b; });
 }
 
 // Reduction and the scalar output shared by every loss.

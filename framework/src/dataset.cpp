@@ -5,10 +5,8 @@
 namespace gradflow {
 
 void gather_rows(const Tensor& column, std::span<const int64_t> indices, Tensor& batch) {
-  Shape shape = column.shape();
-  const int64_t row = shape.size() > 1 ? column.size() / shape[0] : 1;
-  shape[0] = static_cast<int64_t>(indices.size());
-  batch.resize(shape);
+  const int64_t row = column.rank() > 1 ? column.size() / column.dim(0) : 1;
+  batch.resize(column.shape(), 0, static_cast<int64_t>(indices.size()));
   const float* source = column.data();
   float* target = batch.data();
   for (int64_t index : indices) {

@@ -65,7 +65,10 @@ Tensor& Tensor::operator=(const Tensor& other) {
   return *this;
 }
 
-void Tensor::resize(const Shape& shape) {
+namespace {
+// The element count of `shape`, or an exception when it is negative or too large; checked
+// before the tensor changes, so a refused resize leaves it as it was.
+int64_t checked_numel(const Shape& shape) {
   for (int64_t d : shape)
     if (d < 0) throw std::invalid_argument("Tensor: negative dimension in " + to_string(shape));
   const int64_t n = numel(shape);
@@ -73,6 +76,32 @@ void Tensor::resize(const Shape& shape) {
     throw std::length_error("a tensor of shape " + to_string(shape) + " would hold " +
                             (n == std::numeric_limits<int64_t>::max() ? "more than 2^63" : std::to_string(n)) +
                             " values, over the limit of 2^31 (8 GiB) per tensor");
+  return n;
+}
+}  // namespace
+
+void Tensor::resize(const Shape& shape) {
+  const int64_t n = checked_numel(shape);
+  if (shape_ != shape) shape_ = shape;
+  reserve(n);
+}
+
+void Tensor::resize(const Shape& like, int axis, int64_t extent) {
+  const int r = static_cast<int>(like.size());
+  if (axis < 0) axis += r;
+  if (axis < 0 || axis >= r) throw std::out_of_range("Tensor::resize: axis out of range for " + to_string(like));
+  const int64_t old_extent = shape_.size() == like.size() ? shape_[static_cast<size_t>(axis)] : -1;
+  shape_.assign(like.begin(), like.end());  // reuses the vector's capacity
+  shape_[static_cast<size_t>(axis)] = extent;
+  try {
+    reserve(checked_numel(shape_));
+  } catch (...) {
+    if (old_extent >= 0) shape_[static_cast<size_t>(axis)] = old_extent;
+    throw;
+  }
+}
+
+void Tensor::reserve(int64_t n) {
   if (n > capacity_) {
     constexpr size_t kAlign = 64;
     const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + kAlign - 1) / kAlign * kAlign;
@@ -81,7 +110,6 @@ void Tensor::resize(const Shape& shape) {
     storage_.reset(p);
     capacity_ = n;
   }
-  if (shape_ != shape) shape_ = shape;
   size_ = n;
 }
 

@@ -37,6 +37,9 @@ class Tensor {
   // Changes the shape; keeps the storage when it is large enough, so a step whose batch
   // size does not grow never allocates. Contents are unspecified afterwards.
   void resize(const Shape& shape);
+  // Resizes to `like` with axis `axis` (negative counts from the end) set to `extent`, without
+  // building a temporary shape: the hot-path form for "same as the input but N columns".
+  void resize(const Shape& like, int axis, int64_t extent);
 
   const Shape& shape() const { return shape_; }
   int rank() const { return static_cast<int>(shape_.size()); }
@@ -57,6 +60,8 @@ class Tensor {
   void zero() { fill(0.0f); }
 
  private:
+  void reserve(int64_t n);  // grows the storage to hold n values and sets size_
+
   struct AlignedFree {
     void operator()(float* p) const noexcept;
   };
