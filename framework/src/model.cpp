@@ -506,6 +506,7 @@ void Model::backward() {
             if (node.input_grad_ptrs[i]) require_finite(*node.input_grad_ptrs[i], fmt::format("the gradient of input {}", i + 1));
           for (const Parameter& p : node.impl->parameters()) require_finite(p.grad, "the gradient of parameter '" + p.name + "'");
         }
+        if (on_gradients_ready_ && !node.impl->parameters().empty()) on_gradients_ready_(node);
       },
       step_flops(nodes_, batch_));
 }

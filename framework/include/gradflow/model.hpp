@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -103,6 +104,12 @@ class Model {
   // node, its op and the pass.
   void set_check_numerics(bool on) { check_numerics_ = on; }
 
+  // Called after each node's backward has written its parameters' gradients, from the thread
+  // that ran it (possibly a TBB worker, possibly concurrently for independent nodes): lets
+  // data-parallel training start reducing a gradient while the rest of backward runs.
+  using GradientsReady = std::function<void(ComputeNode&)>;
+  void set_on_gradients_ready(GradientsReady callback) { on_gradients_ready_ = std::move(callback); }
+
  private:
   Model() = default;
   void allocate_for_batch(int64_t batch);
@@ -118,6 +125,7 @@ class Model {
   std::unique_ptr<Scheduler> scheduler_;
   int64_t batch_ = -1;
   bool check_numerics_ = false;
+  GradientsReady on_gradients_ready_;
   friend class ModelBuilder;
 };
 
