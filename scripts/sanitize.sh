@@ -62,7 +62,7 @@ run_asan() {
 
 run_tsan() {
   local dir=${GRADFLOW_TSAN_DIR:-$root/build-tsan}
-  local flags="-fsanitize=thread -fno-omit-frame-pointer"
+  local flags="-fsanitize=thread -fno-omit-frame-pointer -fsanitize-ignorelist=$root/tests/reliability/tsan_ignorelist.txt"
   echo "== sanitize: TSan build in $dir"
   configure_build "$dir" "$flags" "$flags" "$flags -Wl,-z,undefs"
   echo "== sanitize: TSan ctest"
