@@ -11,7 +11,7 @@ build_packages=(
   libboost-graph-dev libtbb-dev libyaml-cpp-dev catch2 libcli11-dev libfmt-dev
   nlohmann-json3-dev zlib1g-dev libopenblas-serial-dev python3
 )
-data_packages=(python3-sklearn dataset-fashion-mnist)
+data_packages=(python3-sklearn dataset-fashion-mnist graphviz)  # graphviz: `graph-runner dot --svg`
 peer_packages=(python3-torch python3-numpy)
 sanitize_packages=(clang-14 libclang-rt-14-dev)
 

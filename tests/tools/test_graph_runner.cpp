@@ -184,3 +184,37 @@ TEST_CASE("train with check-numerics stops at the first Inf, names the node and 
   // Without the check the run goes on, as PyTorch's would.
   CHECK(run_graph_runner("train " + (dir / "diverge.yaml") + " --epochs 2 --batch-size 2").status == 0);
 }
+
+TEST_CASE("train --plot draws loss and accuracy curves; plot redraws them from --metrics", "[e2e]") {
+  TempDir dir("gradflow-plot");
+  const RunResult r = run_graph_runner("train " + source_path("graphs/and_perceptron.yaml") + " --metrics " +
+                                       (dir / "m.jsonl") + " --plot " + (dir / "curves.svg"));
+  REQUIRE(r.status == 0);
+  const std::string svg = read_file(dir / "curves.svg");
+  CHECK(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
+  CHECK(svg.find("and_perceptron: loss") != std::string::npos);
+  CHECK(svg.find("and_perceptron: accuracy (%)") != std::string::npos);
+  CHECK(svg.find("<path d=\"M") != std::string::npos);
+  const RunResult p = run_graph_runner("plot " + (dir / "m.jsonl") + " -o " + (dir / "again.svg") + " --title and_perceptron");
+  REQUIRE(p.status == 0);
+  CHECK(read_file(dir / "again.svg") == svg);
+  std::ofstream(dir / "bad.jsonl") << "{\"epoch\": 1, \"loss\": 0.5}\nnot json\n";
+  const RunResult bad = run_graph_runner("plot " + (dir / "bad.jsonl") + " -o " + (dir / "bad.svg"));
+  CHECK(bad.status == 1);
+  CHECK(bad.output.find(dir / "bad.jsonl" + ":2: expected a JSON object with 'epoch' and 'loss'") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "bad.svg"));
+}
+
+TEST_CASE("dot --svg renders the graph with Graphviz, or says Graphviz is missing", "[e2e]") {
+  TempDir dir("gradflow-dot");
+  const RunResult r = run_graph_runner("dot " + source_path("graphs/two_tower.yaml") + " --svg " + (dir / "g.svg"));
+  if (std::system("command -v dot > /dev/null 2>&1") != 0) {
+    CHECK(r.status == 1);
+    CHECK(r.output.find("--svg needs Graphviz's dot program (apt-get install graphviz)") != std::string::npos);
+    return;
+  }
+  REQUIRE(r.status == 0);
+  const std::string svg = read_file(dir / "g.svg");
+  CHECK(svg.find("<svg") != std::string::npos);
+  CHECK(svg.find("left_fc") != std::string::npos);
+}

@@ -29,6 +29,7 @@ Command add_validate(CLI::App& app);
 Command add_ops(CLI::App& app);
 Command add_dot(CLI::App& app);
 Command add_gradcheck(CLI::App& app);
+Command add_plot(CLI::App& app);
 
 }  // namespace gradflow::runner
 

@@ -2,7 +2,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <unistd.h>
 
 #include "commands.hpp"
 #include "gradflow/gradcheck.hpp"
@@ -88,25 +91,40 @@ std::string dot_label(const std::string& text) {
   return escaped;
 }
 
-void print_dot(const Model& model) {
-  fmt::print("digraph \"{}\" {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n", dot_label(model.spec().name));
+std::string format_dot(const Model& model) {
+  std::string dot = fmt::format("digraph \"{}\" {{\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n", dot_label(model.spec().name));
   for (const InputSpec& input : model.spec().inputs)
-    fmt::print("  \"{}\" [shape=ellipse, label=\"{}\\n{}\"];\n", dot_label(input.name), dot_label(input.name),
+    dot += fmt::format("  \"{}\" [shape=ellipse, label=\"{}\\n{}\"];\n", dot_label(input.name), dot_label(input.name),
                to_string(input.shape));
   for (const ComputeNode& node : model.nodes()) {
     const char* shape = node.kind == OpKind::Loss ? "octagon" : "box";
-    fmt::print("  \"{}\" [shape={}, label=\"{}\\n{}\\n{}\"];\n", dot_label(node.name), shape, dot_label(node.name),
+    dot += fmt::format("  \"{}\" [shape={}, label=\"{}\\n{}\\n{}\"];\n", dot_label(node.name), shape, dot_label(node.name),
                dot_label(node.op), shape_of(model.values()[static_cast<size_t>(node.output)]));
     for (int v : node.inputs)
-      fmt::print("  \"{}\" -> \"{}\";\n", dot_label(model.values()[static_cast<size_t>(v)].name), dot_label(node.name));
+      dot += fmt::format("  \"{}\" -> \"{}\";\n", dot_label(model.values()[static_cast<size_t>(v)].name), dot_label(node.name));
   }
   for (const OptimizerNode& opt : model.optimizers()) {
-    fmt::print("  \"{}\" [shape=diamond, label=\"{}\\n{}\"];\n", dot_label(opt.name), dot_label(opt.name), dot_label(opt.op));
+    dot += fmt::format("  \"{}\" [shape=diamond, label=\"{}\\n{}\"];\n", dot_label(opt.name), dot_label(opt.name), dot_label(opt.op));
     for (int n : opt.losses)
-      fmt::print("  \"{}\" -> \"{}\" [style=dashed];\n", dot_label(model.nodes()[static_cast<size_t>(n)].name),
+      dot += fmt::format("  \"{}\" -> \"{}\" [style=dashed];\n", dot_label(model.nodes()[static_cast<size_t>(n)].name),
                  dot_label(opt.name));
   }
-  fmt::print("}}\n");
+  return dot + "}\n";
+}
+
+// Renders DOT text to an SVG file with Graphviz's `dot`, through a temporary file.
+void render_svg(const std::string& dot_text, const std::string& path) {
+  if (std::system("command -v dot > /dev/null 2>&1") != 0)
+    throw std::runtime_error("--svg needs Graphviz's dot program (apt-get install graphviz); without it, "
+                             "'graph-runner dot G.yaml' prints the DOT text");
+  const std::string temporary = fmt::format("{}.tmp-{}", path, getpid());
+  FILE* pipe = popen(fmt::format("dot -Tsvg -o '{}'", temporary).c_str(), "w");
+  if (!pipe) throw std::runtime_error("cannot run Graphviz's dot");
+  std::fwrite(dot_text.data(), 1, dot_text.size(), pipe);
+  if (pclose(pipe) != 0 || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    throw std::runtime_error("Graphviz's dot could not write " + path);
+  }
 }
 
 }  // namespace
@@ -125,11 +143,19 @@ Command add_validate(CLI::App& app) {
 
 Command add_dot(CLI::App& app) {
   auto options = std::make_shared<CommonOptions>();
-  CLI::App* command = app.add_subcommand("dot", "print the graph in Graphviz DOT");
+  auto svg = std::make_shared<std::string>();
+  CLI::App* command = app.add_subcommand("dot", "print the graph in Graphviz DOT, or render it to SVG");
   add_common_options(*command, *options);
-  return {command, [options] {
+  command->add_option("--svg", *svg, "write an SVG drawing instead (needs Graphviz)");
+  return {command, [options, svg] {
             Session session = open_session(*options);
-            print_dot(*session.model);
+            const std::string dot = format_dot(*session.model);
+            if (svg->empty()) {
+              fmt::print("{}", dot);
+            } else {
+              render_svg(dot, *svg);
+              fmt::print("wrote {}\n", *svg);
+            }
             return 0;
           }};
 }

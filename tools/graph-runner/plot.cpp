@@ -1,0 +1,162 @@
+// graph-runner plot, and the drawing behind train --plot.
+#include "plot.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <stdexcept>
+
+#include "commands.hpp"
+
+namespace gradflow::runner {
+
+std::vector<CurvePoint> read_metrics(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read the metrics file " + path);
+  std::vector<CurvePoint> points;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    const auto json = nlohmann::json::parse(line, nullptr, false);
+    if (!json.is_object() || !json.contains("epoch") || !json.contains("loss"))
+      throw std::runtime_error(fmt::format("{}:{}: expected a JSON object with 'epoch' and 'loss'", path, number));
+    CurvePoint p;
+    p.epoch = json["epoch"].get<double>();
+    p.loss = json["loss"].get<double>();
+    auto optional = [&](const char* key) -> std::optional<double> {
+      return json.contains(key) ? std::optional<double>(json[key].get<double>()) : std::nullopt;
+    };
+    p.accuracy = optional("accuracy");
+    p.test_loss = optional("test_loss");
+    p.test_accuracy = optional("test_accuracy");
+    points.push_back(p);
+  }
+  if (points.empty()) throw std::runtime_error(path + " holds no epochs");
+  return points;
+}
+
+namespace {
+
+struct Series {
+  std::string label, color;
+  bool dashed;
+  std::vector<std::pair<double, double>> xy;
+};
+
+// Round numbers for axis ticks: 1, 2 or 5 times a power of ten.
+double nice_step(double span, int ticks) {
+  const double raw = span / ticks;
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (raw <= m * power) return m * power;
+  return 10.0 * power;
+}
+
+std::string panel(const std::vector<Series>& series, const std::string& title, double x0, double width, double height,
+                  bool legend_at_bottom) {
+  constexpr double kLeft = 60, kRight = 15, kTop = 35, kBottom = 45;
+  double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+  for (const Series& s : series)
+    for (auto [x, y] : s.xy) {
+      xmin = std::min(xmin, x), xmax = std::max(xmax, x);
+      ymin = std::min(ymin, y), ymax = std::max(ymax, y);
+    }
+  if (xmax <= xmin) xmax = xmin + 1;
+  if (ymax <= ymin) ymax = ymin + 1;
+  const double ystep = nice_step(ymax - ymin, 5);
+  ymin = std::floor(ymin / ystep) * ystep;
+  ymax = std::ceil(ymax / ystep) * ystep;
+  const double pw = width - kLeft - kRight, ph = height - kTop - kBottom;
+  auto px = [&](double x) { return x0 + kLeft + (x - xmin) / (xmax - xmin) * pw; };
+  auto py = [&](double y) { return kTop + (ymax - y) / (ymax - ymin) * ph; };
+  std::string svg = fmt::format("<text x=\"{:.1f}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">{}</text>\n", x0 + kLeft, title);
+  svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"#888\"/>\n",
+                     x0 + kLeft, kTop, pw, ph);
+  for (double y = ymin; y <= ymax + ystep / 2; y += ystep)
+    svg += fmt::format("<line x1=\"{0:.1f}\" x2=\"{1:.1f}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#eee\"/>"
+                       "<text x=\"{3:.1f}\" y=\"{4:.1f}\" font-size=\"11\" text-anchor=\"end\">{5:.4g}</text>\n",
+                       px(xmin), px(xmax), py(y), px(xmin) - 5, py(y) + 4, y);
+  const double xstep = nice_step(xmax - xmin, 6);
+  for (double x = std::ceil(xmin / xstep) * xstep; x <= xmax + xstep / 2; x += xstep)
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\" text-anchor=\"middle\">{:.4g}</text>\n", px(x),
+                       kTop + ph + 16, x);
+  svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"12\" text-anchor=\"middle\">epoch</text>\n",
+                     x0 + kLeft + pw / 2, height - 8);
+  double legend_y = legend_at_bottom ? kTop + ph - 18.0 * static_cast<double>(series.size()) : kTop + 14;
+  for (const Series& s : series) {
+    if (s.xy.empty()) continue;
+    std::string path;
+    for (auto [x, y] : s.xy) path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", px(x), py(y));
+    svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", path, s.color,
+                       s.dashed ? " stroke-dasharray=\"6,4\"" : "");
+    svg += fmt::format("<line x1=\"{0:.1f}\" x2=\"{1:.1f}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"{3}\" stroke-width=\"2\"{4}/>"
+                       "<text x=\"{5:.1f}\" y=\"{6:.1f}\" font-size=\"12\">{7}</text>\n",
+                       x0 + width - kRight - 120, x0 + width - kRight - 95, legend_y, s.color,
+                       s.dashed ? " stroke-dasharray=\"6,4\"" : "", x0 + width - kRight - 90, legend_y + 4, s.label);
+    legend_y += 18;
+  }
+  return svg;
+}
+
+}  // namespace
+
+std::string render_curves_svg(const std::vector<CurvePoint>& points, const std::string& title) {
+  Series loss{"train loss", "#1f77b4", false, {}}, test_loss{"test loss", "#ff7f0e", true, {}};
+  Series accuracy{"train accuracy", "#1f77b4", false, {}}, test_accuracy{"test accuracy", "#ff7f0e", true, {}};
+  for (const CurvePoint& p : points) {
+    loss.xy.emplace_back(p.epoch, p.loss);
+    if (p.test_loss) test_loss.xy.emplace_back(p.epoch, *p.test_loss);
+    if (p.accuracy) accuracy.xy.emplace_back(p.epoch, *p.accuracy * 100.0);
+    if (p.test_accuracy) test_accuracy.xy.emplace_back(p.epoch, *p.test_accuracy * 100.0);
+  }
+  const bool has_accuracy = !accuracy.xy.empty() || !test_accuracy.xy.empty();
+  constexpr double kPanelWidth = 460, kHeight = 320;
+  const double width = has_accuracy ? 2 * kPanelWidth : kPanelWidth;
+  std::string svg = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
+      "font-family=\"Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      width, kHeight);
+  svg += panel({loss, test_loss}, title + ": loss", 0, kPanelWidth, kHeight, false);
+  if (has_accuracy) svg += panel({accuracy, test_accuracy}, title + ": accuracy (%)", kPanelWidth, kPanelWidth, kHeight, true);
+  return svg + "</svg>\n";
+}
+
+void write_file_atomically(const std::string& path, const std::string& text) {
+  const std::string temporary = fmt::format("{}.tmp-{}", path, getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::remove(temporary.c_str());
+      throw std::runtime_error("cannot write " + path);
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    throw std::runtime_error("cannot write " + path);
+  }
+}
+
+Command add_plot(CLI::App& app) {
+  struct Args {
+    std::string metrics, output, title = "training";
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* command = app.add_subcommand("plot", "draw --metrics JSON lines as loss and accuracy curves (SVG)");
+  command->add_option("metrics", args->metrics, "metrics file written by train --metrics")->required()->check(CLI::ExistingFile);
+  command->add_option("-o,--output", args->output, "SVG file to write")->required();
+  command->add_option("--title", args->title, "title above the panels")->capture_default_str();
+  return {command, [args] {
+            write_file_atomically(args->output, render_curves_svg(read_metrics(args->metrics), args->title));
+            fmt::print("wrote {}\n", args->output);
+            return 0;
+          }};
+}
+
+}  // namespace gradflow::runner
