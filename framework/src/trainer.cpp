@@ -1,5 +1,7 @@
 #include "gradflow/trainer.hpp"
 
+#include <algorithm>
+#include <array>
 #include <numeric>
 #include <stdexcept>
 
@@ -40,6 +42,7 @@ std::vector<int64_t> Trainer::epoch_order(int64_t size, int64_t epoch) const {
 Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
   if (data.empty()) throw std::invalid_argument("the training data is empty");
   const std::vector<int64_t> order = epoch_order(data.size, epoch);
+  if (options_.sync) return train_epoch_sharded(data, order);
   const int64_t batch = batch_size_for(data);
   const int64_t batches = (data.size + batch - 1) / batch;
   RunningEvaluation running;
@@ -63,6 +66,7 @@ Evaluation Trainer::evaluate(const Dataset& data) {
   RunningEvaluation running;
   if (data.empty()) return running.result();
   const int64_t batch = std::max<int64_t>(batch_size_for(data), std::min<int64_t>(data.size, 1024));
+  if (options_.sync) return evaluate_sharded(data, batch);
   std::vector<int64_t> order(static_cast<size_t>(data.size));
   std::iota(order.begin(), order.end(), int64_t{0});
   std::span<const int64_t> all(order);
@@ -73,6 +77,91 @@ Evaluation Trainer::evaluate(const Dataset& data) {
     running.add(model_.objective(), model_.correct_count(), static_cast<int64_t>(indices.size()));
   }
   return running.result();
+}
+
+namespace {
+
+// This rank's part of the global sums behind an Evaluation: the batch losses weighted as the
+// single process weights them (loss of the global batch x its size), correct predictions and
+// samples. Summed over ranks once per epoch, not per step.
+struct ShardSums {
+  double loss = 0.0;  // sum over batches of (this rank's weighted batch loss) x (global batch)
+  double correct = 0.0;
+  double samples = 0.0;
+  double no_accuracy = 0.0;  // > 0 when some rank's loss reports no accuracy
+
+  void add(double weighted_loss, std::optional<int64_t> correct_count, int64_t local, int64_t global) {
+    loss += weighted_loss * static_cast<double>(global);
+    samples += static_cast<double>(local);
+    if (correct_count) correct += static_cast<double>(*correct_count);
+    else no_accuracy = 1.0;
+  }
+  Evaluation reduce(GradientSync& sync) const {
+    std::array<double, 4> sums{loss, correct, samples, no_accuracy};
+    sync.sum(sums);
+    Evaluation e;
+    e.samples = static_cast<int64_t>(sums[2]);
+    if (e.samples > 0) {
+      e.loss = sums[0] / sums[2];
+      if (sums[3] == 0.0) e.accuracy = sums[1] / sums[2];
+    }
+    return e;
+  }
+};
+
+// Rank r's contiguous slice of a global batch of `size`: [size*r/N, size*(r+1)/N).
+std::pair<int64_t, int64_t> shard_of(int64_t size, int rank, int ranks) {
+  return {size * rank / ranks, size * (rank + 1) / ranks};
+}
+
+}  // namespace
+
+Evaluation Trainer::train_epoch_sharded(const Dataset& data, const std::vector<int64_t>& order) {
+  GradientSync& sync = *options_.sync;
+  const int64_t batch = batch_size_for(data);
+  const int64_t batches = (data.size + batch - 1) / batch;
+  ShardSums sums;
+  RunningEvaluation running;  // this rank's, for progress only
+  std::span<const int64_t> all(order);
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t begin = b * batch;
+    const int64_t global = std::min(batch, data.size - begin);
+    const auto [lo, hi] = shard_of(global, sync.rank(), sync.ranks());
+    const double weight = sync.begin_step(hi - lo, global);
+    if (hi > lo) {
+      const auto indices = all.subspan(static_cast<size_t>(begin + lo), static_cast<size_t>(hi - lo));
+      model_.load_batch(data, indices);
+      model_.forward();
+      const double loss = model_.objective();
+      const auto correct = model_.correct_count();
+      sums.add(loss * weight, correct, hi - lo, global);
+      running.add(loss, correct, hi - lo);
+      model_.backward();
+    }
+    sync.finish_step();
+    model_.optimizer_step();
+    ++steps_;
+    if (options_.on_batch) options_.on_batch(b + 1, batches, running.mean_loss());
+  }
+  return sums.reduce(sync);
+}
+
+Evaluation Trainer::evaluate_sharded(const Dataset& data, int64_t batch) {
+  GradientSync& sync = *options_.sync;
+  ShardSums sums;
+  std::vector<int64_t> order(static_cast<size_t>(data.size));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::span<const int64_t> all(order);
+  for (int64_t begin = 0; begin < data.size; begin += batch) {
+    const int64_t global = std::min(batch, data.size - begin);
+    const auto [lo, hi] = shard_of(global, sync.rank(), sync.ranks());
+    if (hi == lo) continue;
+    const double weight = sync.loss_weight(hi - lo, global);
+    model_.load_batch(data, all.subspan(static_cast<size_t>(begin + lo), static_cast<size_t>(hi - lo)));
+    model_.forward();
+    sums.add(model_.objective() * weight, model_.correct_count(), hi - lo, global);
+  }
+  return sums.reduce(sync);
 }
 
 }  // namespace gradflow

@@ -5,13 +5,23 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <memory>
+#include <thread>
 
 #include "commands.hpp"
 #include "gradflow/checkpoint.hpp"
 #include "gradflow/data_files.hpp"
 #include "gradflow/scheduler.hpp"
 #include "gradflow/trainer.hpp"
+#ifdef GRADFLOW_WITH_MPI
+#include "gradflow/distributed.hpp"
+#endif
+
+namespace gradflow {
+class MpiRuntime;  // distributed.hpp; only with GRADFLOW_WITH_MPI
+}
 
 namespace gradflow::runner {
 
@@ -120,7 +130,13 @@ SchedulePolicy parse_policy(const std::string& name) {
   return SchedulePolicy::Auto;
 }
 
-int run_train(const TrainArgs& args) {
+// Trains in this process; under mpirun `mpi` is set and this process is one rank of a
+// data-parallel job (docs/distributed.md): only rank 0 prints, writes metrics and checkpoints.
+int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
+  bool rank0 = true;
+#ifdef GRADFLOW_WITH_MPI
+  rank0 = !mpi || mpi->rank() == 0;
+#endif
   Session session = open_session(args);
   Model& model = *session.model;
   const GraphSpec& spec = model.spec();
@@ -136,26 +152,49 @@ int run_train(const TrainArgs& args) {
   options.batch_size = args.batch_size.value_or(spec.train.batch_size);
   options.shuffle = spec.train.shuffle;
   options.seed = spec.seed;
-  ProgressBar bar(isatty(STDOUT_FILENO) != 0);
+  ProgressBar bar(mpi == nullptr && isatty(STDOUT_FILENO) != 0);  // mpirun's pty is not the user's terminal
   options.on_batch = [&bar](int64_t done, int64_t total, double loss) { bar.update(done, total, loss); };
-  Trainer trainer(model, options);
-
   TrainingState state;
   if (!args.resume.empty()) {
+    // Under mpirun every rank loads the same file (the weights are compared below).
     state = load_checkpoint(args.resume, model, LoadMode::Resume);
-    trainer.set_steps(state.step);
-    fmt::print("resumed from {} at epoch {}, step {}\n", args.resume, state.epoch, state.step);
+    if (rank0) fmt::print("resumed from {} at epoch {}, step {}\n", args.resume, state.epoch, state.step);
   }
   const int64_t epochs = args.epochs.value_or(spec.train.epochs);
+  std::unique_ptr<GradientSync> sync;
+  std::string parallel_note;
+#ifdef GRADFLOW_WITH_MPI
+  if (mpi) {
+    // Every rank must train the same graph from the same weights with the same options:
+    // compared before the first step, so a mismatch is an error on every rank, not a hang.
+    mpi->check_same_everywhere(fmt::format("graph file ({}: its bytes and {} parameters)", spec.file.string(),
+                                           model.parameter_count()),
+                               hash_file(spec.file.string()) ^ static_cast<uint64_t>(model.parameter_count()));
+    const std::string run = fmt::format("{}/{}/{}/{}/{}/{}/{}", options.batch_size, options.seed, options.shuffle,
+                                        epochs, spec.train_data.size, state.epoch, state.step);
+    mpi->check_same_everywhere("training options (batch size, seed, epochs, data size, resumed epoch and step)",
+                               std::hash<std::string>{}(run));
+    mpi->check_same_everywhere("initial weights (--resume checkpoint or seed)", hash_parameters(model));
+    auto mpi_sync = std::make_unique<MpiGradientSync>(*mpi, model);
+    parallel_note = fmt::format(", data-parallel on {} ranks ({} gradient floats per step in {} buckets)", mpi->size(),
+                                mpi_sync->floats_per_step(), mpi_sync->bucket_count());
+    sync = std::move(mpi_sync);
+  }
+#endif
+  options.sync = sync.get();
+  Trainer trainer(model, options);
+  trainer.set_steps(state.step);
   std::ofstream metrics;
-  if (!args.metrics.empty()) {
+  if (!args.metrics.empty() && rank0) {
     metrics.open(args.metrics, args.resume.empty() ? std::ios::trunc : std::ios::app);
     if (!metrics) throw std::runtime_error("cannot write the metrics file " + args.metrics);
   }
   const int64_t batch = options.batch_size > 0 ? std::min(options.batch_size, spec.train_data.size) : spec.train_data.size;
-  fmt::print("training '{}': {} parameters, {} training samples{}, batch {}, {} epochs\n", spec.name,
-             model.parameter_count(), spec.train_data.size,
-             spec.test_data.empty() ? "" : fmt::format(", {} test samples", spec.test_data.size), batch, epochs);
+  if (rank0)
+    fmt::print("training '{}': {} parameters, {} training samples{}, batch {}, {} epochs{}\n", spec.name,
+               model.parameter_count(), spec.train_data.size,
+               spec.test_data.empty() ? "" : fmt::format(", {} test samples", spec.test_data.size), batch, epochs,
+               parallel_note);
   const auto start = Clock::now();
   const int64_t first = state.epoch;
   CheckpointPacer checkpoints(spec.train.checkpoint_every);
@@ -169,12 +208,41 @@ int run_train(const TrainArgs& args) {
     m.elapsed_s = seconds_since(start);
     state = {m.epoch, trainer.steps()};
     if (metrics) metrics << to_json(m, state.step).dump() << '\n' << std::flush;
-    if (worth_printing(m.epoch, first, epochs)) fmt::print("{}\n", format_epoch(m, epochs));
-    if (!args.save.empty() && checkpoints.due(m.epoch, epochs)) save_checkpoint(args.save, model, state);
+    if (rank0 && worth_printing(m.epoch, first, epochs)) fmt::print("{}\n", format_epoch(m, epochs));
+    if (rank0 && !args.save.empty() && checkpoints.due(m.epoch, epochs)) save_checkpoint(args.save, model, state);
   }
-  if (!args.save.empty() && first >= epochs) save_checkpoint(args.save, model, state);
-  if (!args.save.empty()) fmt::print("saved {}\n", args.save);
+  if (rank0 && !args.save.empty() && first >= epochs) save_checkpoint(args.save, model, state);
+  if (rank0 && !args.save.empty()) fmt::print("saved {}\n", args.save);
   return 0;
+}
+
+int run_train(const TrainArgs& args) {
+#ifdef GRADFLOW_WITH_MPI
+  if (launched_by_mpi()) {
+    MpiRuntime mpi;
+    TrainArgs local = args;
+    // Ranks sharing a host share its cores: by default each takes its share of them.
+    if (const char* per_host = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE"); per_host && local.threads == 0)
+      local.threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / std::max(1, std::atoi(per_host)));
+    try {
+      const int status = train(local, &mpi);
+      std::fflush(stdout);
+      return status;
+    } catch (const RanksDisagree& e) {
+      // Thrown on every rank alike: each exits cleanly (MPI_Finalize), rank 0 says why.
+      if (mpi.rank() == 0) fmt::print(stderr, "error: {}\n", e.what());
+      return 1;
+    } catch (const GraphError& e) {
+      std::string text;
+      for (const auto& d : e.diagnostics()) text += "\n" + d.format();
+      mpi.abort("bad graph file:" + text, 1);
+    } catch (const std::exception& e) {
+      // One rank's failure: the others would wait for it, so end them all now.
+      mpi.abort(fmt::format("error: {}", e.what()), 1);
+    }
+  }
+#endif
+  return train(args, nullptr);
 }
 
 struct WeightsArgs : CommonOptions {

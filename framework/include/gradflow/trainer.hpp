@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 
 #include "gradflow/dataset.hpp"
 #include "gradflow/model.hpp"
@@ -25,12 +26,36 @@ struct EpochMetrics {
   double elapsed_s = 0.0;  // since the start of this run
 };
 
+// Data-parallel training hooks (docs/distributed.md; the MPI implementation is
+// MpiGradientSync in distributed.hpp). With a sync set, Trainer hands each of ranks() processes
+// its contiguous slice of every global batch: rank r gets samples [B*r/N, B*(r+1)/N).
+class GradientSync {
+ public:
+  virtual ~GradientSync() = default;
+  virtual int rank() const = 0;
+  virtual int ranks() const = 0;
+  // Before this rank's forward/backward on `local` of the global batch's `global` samples
+  // (`local` may be 0: the rank then runs no pass and contributes zero gradients). Returns the
+  // weight of this rank's batch loss in the global one: local/global for mean-reduced losses,
+  // 1 for sum-reduced ones. Gradients are scaled by the same weight before they are summed.
+  virtual double begin_step(int64_t local, int64_t global) = 0;
+  // The same weight, without starting a step (evaluation).
+  virtual double loss_weight(int64_t local, int64_t global) const = 0;
+  // After backward: every parameter's gradient is the global batch's, identical on every rank.
+  virtual void finish_step() = 0;
+  // Sums `values` element-wise over every rank, in place (epoch loss and accuracy sums).
+  virtual void sum(std::span<double> values) = 0;
+};
+
 struct TrainOptions {
   int64_t batch_size = 0;  // 0: the whole training set
   bool shuffle = true;
   uint64_t seed = 0;
   // Called after every batch with (batches done, batches in the epoch, running mean loss).
+  // Under data parallelism: this rank's running mean loss.
   std::function<void(int64_t, int64_t, double)> on_batch;
+  // Null: a single process, exactly as before. Not owned.
+  GradientSync* sync = nullptr;
 };
 
 class Trainer {
@@ -48,6 +73,8 @@ class Trainer {
  private:
   std::vector<int64_t> epoch_order(int64_t size, int64_t epoch) const;
   int64_t batch_size_for(const Dataset& data) const;
+  Evaluation train_epoch_sharded(const Dataset& data, const std::vector<int64_t>& order);
+  Evaluation evaluate_sharded(const Dataset& data, int64_t batch);
 
   Model& model_;
   TrainOptions options_;
