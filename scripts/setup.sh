@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gradflow needs to build and test; installs nothing when all
-# are present (idempotent). Usage: scripts/setup.sh [--data] [--peer] [--sanitize]
+# are present (idempotent). Usage: scripts/setup.sh [--data] [--peer] [--sanitize] [--mpi]
 #   --data      also the example data sets (sklearn's digits, Fashion-MNIST)
 #   --peer      also PyTorch, the reference peer for the benchmark
 #   --sanitize  also clang 14 and its sanitizer/libFuzzer runtimes (scripts/sanitize.sh, fuzz.sh)
+#   --mpi       also Open MPI, for data-parallel training under mpirun (docs/distributed.md)
 set -euo pipefail
 
 build_packages=(
@@ -14,6 +15,7 @@ build_packages=(
 data_packages=(python3-sklearn dataset-fashion-mnist graphviz)  # graphviz: `graph-runner dot --svg`
 peer_packages=(python3-torch python3-numpy)
 sanitize_packages=(clang-14 libclang-rt-14-dev)
+mpi_packages=(libopenmpi-dev openmpi-bin)
 
 wanted=("${build_packages[@]}")
 for arg in "$@"; do
@@ -21,7 +23,8 @@ for arg in "$@"; do
     --data) wanted+=("${data_packages[@]}") ;;
     --peer) wanted+=("${peer_packages[@]}") ;;
     --sanitize) wanted+=("${sanitize_packages[@]}") ;;
-    *) echo "setup.sh: unknown option '$arg' (expected --data, --peer or --sanitize)" >&2; exit 2 ;;
+    --mpi) wanted+=("${mpi_packages[@]}") ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --data, --peer, --sanitize or --mpi)" >&2; exit 2 ;;
   esac
 done
 
