@@ -166,6 +166,7 @@ struct MpiGradientSync::State {
   float weight = 1.0f;
   size_t next_launch = 0;
   int64_t step = 0;
+  double waited_s = 0.0;
 
   // Progress thread: Open MPI advances a non-blocking collective only inside MPI calls, so
   // while buckets are in flight and backward is still computing, this thread calls MPI_Testall
@@ -308,6 +309,9 @@ int64_t MpiGradientSync::floats_per_step() const {
   return n;
 }
 
+double MpiGradientSync::wait_seconds() const { return state_->waited_s; }
+int64_t MpiGradientSync::steps_synced() const { return state_->step; }
+
 double MpiGradientSync::loss_weight(int64_t local, int64_t global) const {
   return state_->mean_reduced ? static_cast<double>(local) / static_cast<double>(global) : 1.0;
 }
@@ -337,7 +341,9 @@ void MpiGradientSync::finish_step() {
       s.runtime.abort(fmt::format("internal error: {} of {} gradient buckets were started after backward",
                                   s.next_launch, s.buckets.size()));
   }
+  const auto wait_start = Clock::now();
   wait_bounded(s.runtime, s.mutex, s.requests, fmt::format("the gradient allreduce of step {}", s.step + 1));
+  s.waited_s += std::chrono::duration<double>(Clock::now() - wait_start).count();
   {
     std::lock_guard lock(s.mutex);
     s.in_flight = false;

@@ -213,6 +213,11 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   }
   if (rank0 && !args.save.empty() && first >= epochs) save_checkpoint(args.save, model, state);
   if (rank0 && !args.save.empty()) fmt::print("saved {}\n", args.save);
+#ifdef GRADFLOW_WITH_MPI
+  if (const auto* mpi_sync = dynamic_cast<const MpiGradientSync*>(sync.get()); rank0 && mpi_sync && mpi_sync->steps_synced())
+    fmt::print("gradient allreduce: rank 0 waited {:.3f} ms per step after backward ({} steps)\n",
+               mpi_sync->wait_seconds() * 1e3 / static_cast<double>(mpi_sync->steps_synced()), mpi_sync->steps_synced());
+#endif
   return 0;
 }
 

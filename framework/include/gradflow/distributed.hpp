@@ -80,6 +80,10 @@ class MpiGradientSync final : public GradientSync {
 
   int64_t bucket_count() const;
   int64_t floats_per_step() const;  // gradient floats each rank sends into the allreduce
+  // Time finish_step spent waiting for the reductions (the communication backward did not
+  // hide), summed over `steps_synced()` steps.
+  double wait_seconds() const;
+  int64_t steps_synced() const;
 
  private:
   struct State;
