@@ -218,3 +218,39 @@ TEST_CASE("dot --svg renders the graph with Graphviz, or says Graphviz is missin
   CHECK(svg.find("<svg") != std::string::npos);
   CHECK(svg.find("left_fc") != std::string::npos);
 }
+
+namespace {
+// The real-data graphs read Debian's packaged data (scripts/setup.sh --data).
+bool have_file(const std::string& path) { return std::filesystem::exists(path); }
+
+double final_test_accuracy(const std::string& metrics) {
+  const std::string key = "\"test_accuracy\":";
+  const auto at = metrics.rfind(key);
+  REQUIRE(at != std::string::npos);
+  return std::stod(metrics.substr(at + key.size()));
+}
+}  // namespace
+
+TEST_CASE("digits_mlp.yaml reaches 95% test accuracy on sklearn's digits", "[e2e][data]") {
+  if (!have_file("/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz")) {
+    WARN("python3-sklearn is not installed (scripts/setup.sh --data): skipped");
+    return;
+  }
+  TempDir dir("gradflow-digits");
+  REQUIRE(run_graph_runner("train " + source_path("graphs/digits_mlp.yaml") + " --metrics " + (dir / "m.jsonl")).status == 0);
+  CHECK(final_test_accuracy(read_file(dir / "m.jsonl")) >= 0.95);
+}
+
+TEST_CASE("fashion_mnist_mlp.yaml reaches 88% test accuracy in 10 epochs", "[e2e][data]") {
+  if (!have_file("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+    WARN("dataset-fashion-mnist is not installed (scripts/setup.sh --data): skipped");
+    return;
+  }
+  if (std::getenv("GRADFLOW_SKIP_SLOW")) {  // set by the sanitizer runs, where 10 epochs take too long
+    WARN("GRADFLOW_SKIP_SLOW is set: skipped");
+    return;
+  }
+  TempDir dir("gradflow-fashion");
+  REQUIRE(run_graph_runner("train " + source_path("graphs/fashion_mnist_mlp.yaml") + " --metrics " + (dir / "m.jsonl")).status == 0);
+  CHECK(final_test_accuracy(read_file(dir / "m.jsonl")) >= 0.88);
+}
