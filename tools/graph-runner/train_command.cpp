@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "plot.hpp"
 #include "gradflow/checkpoint.hpp"
 #include "gradflow/data_files.hpp"
 #include "gradflow/scheduler.hpp"
@@ -119,7 +120,7 @@ class CheckpointPacer {
 
 struct TrainArgs : CommonOptions {
   std::optional<int64_t> epochs, batch_size;
-  std::string save, resume, metrics;
+  std::string save, resume, metrics, plot;
   std::string scheduler = "auto";
   bool check_numerics = false;
 };
@@ -198,6 +199,7 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   const auto start = Clock::now();
   const int64_t first = state.epoch;
   CheckpointPacer checkpoints(spec.train.checkpoint_every);
+  std::vector<CurvePoint> curves;
   for (int64_t epoch = first; epoch < epochs; ++epoch) {
     bar.start_epoch(epoch + 1, epochs, batch);
     EpochMetrics m;
@@ -208,6 +210,8 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
     m.elapsed_s = seconds_since(start);
     state = {m.epoch, trainer.steps()};
     if (metrics) metrics << to_json(m, state.step).dump() << '\n' << std::flush;
+    curves.push_back({static_cast<double>(m.epoch), m.train.loss, m.train.accuracy,
+                      m.test ? std::optional(m.test->loss) : std::nullopt, m.test ? m.test->accuracy : std::nullopt});
     if (rank0 && worth_printing(m.epoch, first, epochs)) fmt::print("{}\n", format_epoch(m, epochs));
     if (rank0 && !args.save.empty() && checkpoints.due(m.epoch, epochs)) save_checkpoint(args.save, model, state);
   }
@@ -218,6 +222,10 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
     fmt::print("gradient allreduce: rank 0 waited {:.3f} ms per step after backward ({} steps)\n",
                mpi_sync->wait_seconds() * 1e3 / static_cast<double>(mpi_sync->steps_synced()), mpi_sync->steps_synced());
 #endif
+  if (rank0 && !args.plot.empty() && !curves.empty()) {
+    write_file_atomically(args.plot, render_curves_svg(curves, spec.name));
+    fmt::print("drew {}\n", args.plot);
+  }
   return 0;
 }
 
@@ -347,6 +355,7 @@ Command add_train(CLI::App& app) {
   command->add_option("--save", args->save, "checkpoint file written every train.checkpoint_every epochs and at the end");
   command->add_option("--resume", args->resume, "checkpoint to continue from")->check(CLI::ExistingFile);
   command->add_option("--metrics", args->metrics, "JSON lines, one per epoch");
+  command->add_option("--plot", args->plot, "SVG of the loss and accuracy curves, drawn after training");
   command->add_option("--scheduler", args->scheduler, "auto, sequential or parallel")
       ->check(CLI::IsMember({"auto", "sequential", "parallel"}))
       ->capture_default_str();
