@@ -12,13 +12,17 @@ namespace gradflow::kernels {
 namespace {
 // Below this much work (multiply-adds) one sgemm call beats splitting it.
 constexpr int64_t kGemmSerialWork = 1 << 18;
-// Splits aim at this many tiles: enough for a few cores, few enough that each tile is a
-// sgemm of useful size. A fixed target, so tile boundaries never depend on the thread count.
-constexpr int64_t kGemmTargetTiles = 8;
+// How many tiles a product is split into grows with its work (one tile per ~32M multiply-adds,
+// at least 2, at most 8): each sgemm call repacks the shared operand, so small products lose
+// more to extra tiles than they win from extra cores. The count depends only on the shape,
+// never on the thread count, so results are bit-identical for any --threads.
+constexpr int64_t kGemmWorkPerTile = int64_t{1} << 25;
+constexpr int64_t kGemmMaxTiles = 8;
 constexpr int64_t kGemmMinTile = 32;
 
-int64_t gemm_tile(int64_t extent) {
-  const int64_t even = (extent + kGemmTargetTiles - 1) / kGemmTargetTiles;
+int64_t gemm_tile(int64_t extent, int64_t work) {
+  const int64_t tiles = std::clamp<int64_t>(work / kGemmWorkPerTile, 2, kGemmMaxTiles);
+  const int64_t even = (extent + tiles - 1) / tiles;
   return std::max(kGemmMinTile, (even + 15) / 16 * 16);  // multiples of 16 suit the micro-kernels
 }
 
@@ -60,9 +64,9 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   if (M * N * K <= kGemmSerialWork) {
     block(0, M, 0, N);
   } else if (M >= N) {  // split the longer side of C, so each tile packs the smaller operand
-    for_tiles(M, gemm_tile(M), [&](int64_t m0, int64_t m1) { block(m0, m1, 0, N); });
+    for_tiles(M, gemm_tile(M, M * N * K), [&](int64_t m0, int64_t m1) { block(m0, m1, 0, N); });
   } else {
-    for_tiles(N, gemm_tile(N), [&](int64_t n0, int64_t n1) { block(0, M, n0, n1); });
+    for_tiles(N, gemm_tile(N, M * N * K), [&](int64_t n0, int64_t n1) { block(0, M, n0, n1); });
   }
 }
 
