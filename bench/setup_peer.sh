@@ -2,7 +2,7 @@
 # Installs the benchmark's peers: python3-torch, OpenBLAS's OpenMP build for torch's BLAS, and
 # (optionally) libtorch-dev for the LibTorch C++ twin. Idempotent: apt-get runs only when a
 # package is missing. Only the libblas.so.3/liblapack.so.3 alternatives change; gradflow is
-# unaffected because it reaches OpenBLAS's serial build through its RUNPATH.
+# unaffected: it loads OpenBLAS's pthreads build by path, with one OpenBLAS thread (framework/src/blas.cpp).
 #   sh bench/setup_peer.sh            # torch + OpenMP OpenBLAS + libtorch-dev
 #   sh bench/setup_peer.sh --no-libtorch
 set -eu

@@ -10,7 +10,7 @@ set -euo pipefail
 build_packages=(
   build-essential cmake pkg-config
   libboost-graph-dev libtbb-dev libyaml-cpp-dev catch2 libcli11-dev libfmt-dev
-  nlohmann-json3-dev zlib1g-dev libopenblas-serial-dev python3
+  nlohmann-json3-dev zlib1g-dev libopenblas-pthread-dev python3
 )
 data_packages=(python3-sklearn dataset-fashion-mnist graphviz)  # graphviz: `graph-runner dot --svg`
 peer_packages=(python3-torch python3-numpy)

@@ -1,4 +1,5 @@
-// OpenBLAS picks its kernels once, when it is loaded, from the CPU model it recognises. A CPU
+// OpenBLAS (its pthreads build, thread-safe for concurrent callers) is told to start no threads
+// of its own: OPENBLAS_NUM_THREADS=1 before it loads. OpenBLAS picks its kernels once, when it is loaded, from the CPU model it recognises. A CPU
 // newer than the library (0.3.21 here) is "unknown" and gets the generic SSE3 kernels, about a
 // fifth of the speed of the AVX-512 ones on the same core. So gradflow does not link OpenBLAS:
 // it loads it on first use, and when the user has not chosen (OPENBLAS_CORETYPE unset) it first
@@ -35,6 +36,8 @@ const Library& library() {
   static Library lib;
   static std::once_flag once;
   std::call_once(once, [] {
+    // One OpenBLAS thread per call: the calls themselves run in parallel on TBB's threads.
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
     if (!std::getenv("OPENBLAS_CORETYPE"))
       if (const char* core = core_for_this_cpu()) setenv("OPENBLAS_CORETYPE", core, 0);
     lib.handle = dlopen(GRADFLOW_OPENBLAS_LIBRARY, RTLD_NOW | RTLD_LOCAL);

@@ -39,46 +39,6 @@ std::vector<int64_t> Trainer::epoch_order(int64_t size, int64_t epoch) const {
   return order;
 }
 
-Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
-  if (data.empty()) throw std::invalid_argument("the training data is empty");
-  const std::vector<int64_t> order = epoch_order(data.size, epoch);
-  if (options_.sync) return train_epoch_sharded(data, order);
-  const int64_t batch = batch_size_for(data);
-  const int64_t batches = (data.size + batch - 1) / batch;
-  RunningEvaluation running;
-  std::span<const int64_t> all(order);
-  for (int64_t b = 0; b < batches; ++b) {
-    // The last batch keeps the remainder, as PyTorch's DataLoader does by default.
-    const int64_t begin = b * batch;
-    const auto indices = all.subspan(static_cast<size_t>(begin), static_cast<size_t>(std::min(batch, data.size - begin)));
-    model_.load_batch(data, indices);
-    model_.forward();
-    running.add(model_.objective(), model_.correct_count(), static_cast<int64_t>(indices.size()));
-    model_.backward();
-    model_.optimizer_step();
-    ++steps_;
-    if (options_.on_batch) options_.on_batch(b + 1, batches, running.mean_loss());
-  }
-  return running.result();
-}
-
-Evaluation Trainer::evaluate(const Dataset& data) {
-  RunningEvaluation running;
-  if (data.empty()) return running.result();
-  const int64_t batch = std::max<int64_t>(batch_size_for(data), std::min<int64_t>(data.size, 1024));
-  if (options_.sync) return evaluate_sharded(data, batch);
-  std::vector<int64_t> order(static_cast<size_t>(data.size));
-  std::iota(order.begin(), order.end(), int64_t{0});
-  std::span<const int64_t> all(order);
-  for (int64_t begin = 0; begin < data.size; begin += batch) {
-    const auto indices = all.subspan(static_cast<size_t>(begin), static_cast<size_t>(std::min(batch, data.size - begin)));
-    model_.load_batch(data, indices);
-    model_.forward();
-    running.add(model_.objective(), model_.correct_count(), static_cast<int64_t>(indices.size()));
-  }
-  return running.result();
-}
-
 namespace {
 
 // This rank's part of the global sums behind an Evaluation: the batch losses weighted as the
@@ -116,14 +76,34 @@ std::pair<int64_t, int64_t> shard_of(int64_t size, int rank, int ranks) {
 
 }  // namespace
 
-Evaluation Trainer::train_epoch_sharded(const Dataset& data, const std::vector<int64_t>& order) {
-  GradientSync& sync = *options_.sync;
+// One process is the one-rank case of data-parallel training: its shard is the whole batch,
+// its loss weight 1, and there is nothing to sum. A single code path serves both.
+class SingleProcess final : public GradientSync {
+ public:
+  int rank() const override { return 0; }
+  int ranks() const override { return 1; }
+  double begin_step(int64_t, int64_t) override { return 1.0; }
+  double loss_weight(int64_t, int64_t) const override { return 1.0; }
+  void finish_step() override {}
+  void sum(std::span<double>) override {}
+};
+
+GradientSync& Trainer::sync() {
+  static SingleProcess single_process;  // stateless
+  return options_.sync ? *options_.sync : single_process;
+}
+
+Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
+  if (data.empty()) throw std::invalid_argument("the training data is empty");
+  const std::vector<int64_t> order = epoch_order(data.size, epoch);
+  GradientSync& sync = this->sync();
   const int64_t batch = batch_size_for(data);
   const int64_t batches = (data.size + batch - 1) / batch;
   ShardSums sums;
   RunningEvaluation running;  // this rank's, for progress only
   std::span<const int64_t> all(order);
   for (int64_t b = 0; b < batches; ++b) {
+    // The last batch keeps the remainder, as PyTorch's DataLoader does by default.
     const int64_t begin = b * batch;
     const int64_t global = std::min(batch, data.size - begin);
     const auto [lo, hi] = shard_of(global, sync.rank(), sync.ranks());
@@ -146,8 +126,11 @@ Evaluation Trainer::train_epoch_sharded(const Dataset& data, const std::vector<i
   return sums.reduce(sync);
 }
 
-Evaluation Trainer::evaluate_sharded(const Dataset& data, int64_t batch) {
-  GradientSync& sync = *options_.sync;
+// Forward passes only, in order; under data parallelism each rank evaluates its shards.
+Evaluation Trainer::evaluate(const Dataset& data) {
+  if (data.empty()) return RunningEvaluation().result();
+  const int64_t batch = std::max<int64_t>(batch_size_for(data), std::min<int64_t>(data.size, 1024));
+  GradientSync& sync = this->sync();
   ShardSums sums;
   std::vector<int64_t> order(static_cast<size_t>(data.size));
   std::iota(order.begin(), order.end(), int64_t{0});

@@ -6,6 +6,8 @@
 #include <array>
 #include <cmath>
 
+#include <tbb/global_control.h>
+
 #include "gradflow/kernels.hpp"
 #include "gradflow/rng.hpp"
 #include "gradflow/tensor.hpp"
@@ -50,3 +52,18 @@ TEST_CASE("gemm matches a double-precision reference", "[kernels]") {
 }
 
 TEST_CASE("the BLAS kernel family is reported", "[kernels]") { CHECK_FALSE(kernels::blas_core().empty()); }
+
+TEST_CASE("gemm tiles running at once on two threads give the one-thread bits, every time", "[kernels][determinism]") {
+  // Catches a BLAS that is not safe for concurrent callers: Debian's serial OpenBLAS shares
+  // its packing buffers between threads and returned slightly different numbers run to run.
+  const int64_t M = 512, N = 256, K = 784;
+  const auto A = random_values(M * K, 4), B = random_values(N * K, 5);
+  auto product = [&](int threads) {
+    tbb::global_control control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+    std::vector<float> C(static_cast<size_t>(M * N));
+    kernels::gemm(false, true, M, N, K, 1.0f, A.data(), B.data(), 0.0f, C.data());
+    return C;
+  };
+  const auto reference = product(1);
+  for (int run = 0; run < 20; ++run) REQUIRE(product(2) == reference);
+}

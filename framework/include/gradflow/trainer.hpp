@@ -73,8 +73,7 @@ class Trainer {
  private:
   std::vector<int64_t> epoch_order(int64_t size, int64_t epoch) const;
   int64_t batch_size_for(const Dataset& data) const;
-  Evaluation train_epoch_sharded(const Dataset& data, const std::vector<int64_t>& order);
-  Evaluation evaluate_sharded(const Dataset& data, int64_t batch);
+  GradientSync& sync();  // options_.sync, or the one-process case
 
   Model& model_;
   TrainOptions options_;
