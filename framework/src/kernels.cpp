@@ -13,11 +13,11 @@ namespace {
 // Below this much work (multiply-adds) one sgemm call beats splitting it.
 constexpr int64_t kGemmSerialWork = 1 << 18;
 // How many tiles a product is split into grows with its work (one tile per ~32M multiply-adds,
-// at least 2, at most 8): each sgemm call repacks the shared operand, so small products lose
+// at least 2, at most 4): each sgemm call repacks the shared operand, so small products lose
 // more to extra tiles than they win from extra cores. The count depends only on the shape,
 // never on the thread count, so results are bit-identical for any --threads.
 constexpr int64_t kGemmWorkPerTile = int64_t{1} << 25;
-constexpr int64_t kGemmMaxTiles = 8;
+constexpr int64_t kGemmMaxTiles = 4;
 constexpr int64_t kGemmMinTile = 32;
 
 int64_t gemm_tile(int64_t extent, int64_t work) {
