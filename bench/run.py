@@ -48,10 +48,28 @@ def flat(args):
     return [str(x) for kv in args.items() for x in kv]
 
 
+def openblas_core_for_this_cpu():
+    """The OpenBLAS kernel family this CPU supports, as gradflow's blas.cpp picks it. OpenBLAS
+    0.3.21 does not recognise newer CPUs and falls back to generic SSE3 kernels; every side
+    (gradflow, torch, LibTorch, numpy) gets the same choice so the peer runs at its best too."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return None
+    if all(f in flags for f in ("avx512f", "avx512bw", "avx512vl", "avx512dq")):
+        return "SkylakeX"
+    if "avx2" in flags and "fma" in flags:
+        return "Haswell"
+    return "Sandybridge" if "avx" in flags else None
+
+
 def run_child(cmd, env_threads=None):
     """Runs cmd; returns (stdout, wall seconds, peak RSS in MiB). Uses wait4 so the peak
     belongs to this child alone."""
     env = dict(os.environ)
+    core = openblas_core_for_this_cpu()
+    if core and "OPENBLAS_CORETYPE" not in env:
+        env["OPENBLAS_CORETYPE"] = core
     if env_threads:  # OpenMP pools (torch's BLAS, numpy) size themselves from this at start
         env["OMP_NUM_THREADS"] = str(env_threads)
     start = time.perf_counter()
