@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/temp_dir.hpp"
+
 namespace gradflow::test {
 
 struct RunResult {
@@ -29,16 +31,5 @@ inline RunResult run_graph_runner(const std::string& arguments) {
 
 inline std::string source_path(const std::string& relative) { return std::string(GRADFLOW_SOURCE_DIR) + "/" + relative; }
 
-// A fresh folder under the temp directory, removed when the test ends.
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string operator/(const std::string& file) const { return (path / file).string(); }
-};
 
 }  // namespace gradflow::test
