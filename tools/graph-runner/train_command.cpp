@@ -192,10 +192,10 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   }
   const int64_t batch = options.batch_size > 0 ? std::min(options.batch_size, spec.train_data.size) : spec.train_data.size;
   if (rank0)
-    fmt::print("training '{}': {} parameters, {} training samples{}, batch {}, {} epochs{}\n", spec.name,
+    fmt::print("training '{}': {} parameters, {} training samples{}, batch {}, {} epoch{}{}\n", spec.name,
                model.parameter_count(), spec.train_data.size,
                spec.test_data.empty() ? "" : fmt::format(", {} test samples", spec.test_data.size), batch, epochs,
-               parallel_note);
+               epochs == 1 ? "" : "s", parallel_note);
   const auto start = Clock::now();
   const int64_t first = state.epoch;
   CheckpointPacer checkpoints(spec.train.checkpoint_every);
