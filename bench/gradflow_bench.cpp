@@ -49,7 +49,7 @@ gf::Dataset synthetic(int64_t n, int64_t features, int64_t classes) {
 
 gf::Dataset xor_data() {
   gf::Tensor x({4, 2}, {0, 0, 0, 1, 1, 0, 1, 1}), y({4, 1}, {0, 1, 1, 0});
-  return gf::Dataset{{{"x", std::move(x)}, {"y", std::move(y)}}, 4};
+  return gf::Dataset{{{"x", std::move(x)}, {"y", std::move(y)}}, 4, {}};
 }
 
 // One training step on fixed rows: what a user's loop pays per step, data copy included.

@@ -119,7 +119,7 @@ class SourceReader {
 std::optional<Tensor> read_file_source(const YAML::Node& mapping, const std::string& file,
                                        const std::filesystem::path& base_dir,
                                        const std::string& input, const Shape& sample_shape,
-                                       Diagnostics& diagnostics) {
+                                       Diagnostics& diagnostics, ColumnOrigin* origin) {
   SourceReader source(mapping, file, input, diagnostics);
   if (!source.check_keys()) return std::nullopt;
   const bool is_csv = static_cast<bool>(mapping["csv"]);
@@ -134,8 +134,10 @@ std::optional<Tensor> read_file_source(const YAML::Node& mapping, const std::str
       auto options = source.csv_options();
       if (!options) return std::nullopt;
       values = read_csv(path, *options);
+      if (origin) *origin = ColumnOrigin{path.string(), "row", options->header ? 2 : 1, {}};
     } else {
       values = read_idx(path);
+      if (origin) *origin = ColumnOrigin{path.string(), "item", 0, {}};
     }
   } catch (const DataFileError& e) {
     return source.error(path_node, e.what()), std::nullopt;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "gradflow/dataset.hpp"
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/tensor.hpp"
 
@@ -14,10 +15,11 @@ namespace gradflow {
 
 // Reads the file source `mapping` (e.g. {csv: digits.csv.gz, columns: "0:64"}) for the input
 // `input` of sample shape `sample_shape`; relative paths are resolved against `base_dir`.
-// Returns [samples, ...sample_shape] or nothing, with the reason in `diagnostics`.
+// Returns [samples, ...sample_shape] or nothing, with the reason in `diagnostics`; `origin`, when
+// given, is set to where each sample came from.
 std::optional<Tensor> read_file_source(const YAML::Node& mapping, const std::string& file,
                                        const std::filesystem::path& base_dir,
                                        const std::string& input, const Shape& sample_shape,
-                                       Diagnostics& diagnostics);
+                                       Diagnostics& diagnostics, ColumnOrigin* origin = nullptr);
 
 }  // namespace gradflow

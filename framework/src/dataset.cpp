@@ -15,10 +15,20 @@ void gather_rows(const Tensor& column, std::span<const int64_t> indices, Tensor&
   }
 }
 
+std::string ColumnOrigin::describe(int64_t sample) const {
+  const int64_t row = rows.empty() ? sample : rows[static_cast<size_t>(sample)];
+  return file + ": " + unit + " " + std::to_string(first + row);
+}
+
 Dataset Dataset::select(std::span<const int64_t> indices) const {
   Dataset subset;
   subset.size = static_cast<int64_t>(indices.size());
   for (const auto& [name, column] : columns) gather_rows(column, indices, subset.columns[name]);
+  for (const auto& [name, origin] : origins) {
+    ColumnOrigin& picked = subset.origins[name];
+    picked = ColumnOrigin{origin.file, origin.unit, origin.first, {}};
+    for (int64_t i : indices) picked.rows.push_back(origin.rows.empty() ? i : origin.rows[static_cast<size_t>(i)]);
+  }
   return subset;
 }
 

@@ -425,10 +425,12 @@ class GraphFileParser {
         error(item.first, fmt::format("data.{}.{}: '{}' is not a graph input", split_name, input_name, input_name));
         continue;
       }
+      ColumnOrigin origin;
       std::optional<Tensor> column =
           item.second.IsMap()
-              ? read_file_source(item.second, file_, base_dir_, input_name, input->shape, diagnostics_)
+              ? read_file_source(item.second, file_, base_dir_, input_name, input->shape, diagnostics_, &origin)
               : parse_inline(item.second, split_name, *input);
+      if (column && !origin.file.empty()) dataset.origins[input_name] = std::move(origin);
       if (!column) continue;
       const int64_t count = column->dim(0);
       if (!first) {

@@ -284,8 +284,12 @@ class ModelBuilder {
       const float label = labels[i];
       if (label >= 0.0f && label < static_cast<float>(classes) && label == static_cast<float>(static_cast<int64_t>(label)))
         continue;
-      error(spec_.data_where, fmt::format("data.{}.{}: sample {} has label {}, but {} expects a class index in [0, {})",
-                                          split, input, i + 1, label, node_label(node), classes));
+      auto origin = data.origins.find(input);
+      const std::string where = origin != data.origins.end()
+                                    ? fmt::format("data.{}.{} ({})", split, input, origin->second.describe(i))
+                                    : fmt::format("data.{}.{}: sample {}", split, input, i + 1);
+      error(spec_.data_where, fmt::format("{} has label {}, but {} expects a class index in [0, {})", where, label,
+                                          node_label(node), classes));
       return;
     }
   }

@@ -1,7 +1,10 @@
 // Each bad graph gets its own exact message, pinned to FILE:LINE:COLUMN.
 #include <catch2/catch.hpp>
 
+#include <fstream>
+
 #include "graph_fixtures.hpp"
+#include "support/temp_dir.hpp"
 
 using gradflow::test::errors_of;
 using gradflow::test::kXor;
@@ -98,4 +101,27 @@ TEST_CASE("a file with several problems reports all of them", "[errors]") {
   yaml = replace(yaml, "op: sigmoid, inputs: [fc1]", "op: sigmod, inputs: [fc1]");
   yaml = replace(yaml, "lr: 0.5", "lr: fast");
   CHECK(errors_of(yaml).size() == 4);
+}
+
+TEST_CASE("a label out of range in a data file names the file and its row", "[errors]") {
+  gradflow::test::TempDir dir("gradflow-labels");
+  std::ofstream(dir / "d.csv") << "x,label\n0.5,1\n0.25,0\n0.75,7\n";
+  const std::string yaml = R"(
+inputs: {x: {shape: [1]}, y: {shape: [1]}}
+nodes:
+  - {name: logits, op: linear, inputs: [x], units: 3}
+  - {name: loss, op: cross_entropy, inputs: [logits, y]}
+data:
+  train:
+    x: {csv: d.csv, header: true, columns: [0]}
+    y: {csv: d.csv, header: true, columns: [1]}
+)";
+  gradflow::Diagnostics diagnostics;
+  auto spec = gradflow::parse_graph_text(yaml, dir / "g.yaml", gradflow::default_registry(), diagnostics);
+  REQUIRE(diagnostics.empty());
+  gradflow::Model::build(spec, gradflow::default_registry(), diagnostics);
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics.list()[0].format() ==
+        dir / "g.yaml" + ":7:3: error: data.train.y (" + dir / "d.csv" +
+            ": row 4) has label 7, but node 'loss' (op cross_entropy) expects a class index in [0, 3)");
 }
