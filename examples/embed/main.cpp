@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     // One output value per sample (xor.yaml's `out`), in the same order as the samples.
     const std::vector<float> output = predictor.predict(input, samples);
 
-    for (int64_t i = 0; i < samples; ++i)
+    for (size_t i = 0; i < output.size(); ++i)
       std::printf("%g xor %g -> %.4f\n", input[2 * i], input[2 * i + 1], output[i]);
     return 0;
   } catch (const std::exception& e) {  // a bad file: the message names it

@@ -122,7 +122,8 @@ fi
 # 4 GB address-space limit (none for a sanitizer build: its shadow memory needs terabytes of
 # address space, and its allocator reports any allocation over 3 GB as a crash anyway).
 vlimit=4000000
-if ldd "$runner" 2>/dev/null | grep -q "libclang_rt\.[at]san"; then vlimit=unlimited; fi
+# ldd's output is captured first: `ldd | grep -q` fails under pipefail when grep exits early.
+if grep -q "libclang_rt\.[at]san" <<<"$(ldd "$runner" 2>/dev/null)"; then vlimit=unlimited; fi
 n=0
 for spec in "x: {shape: [100000000, 100000000]}|units: 4" "x: {shape: [2]}|units: 1000000000000" \
             "x: {shape: [4000000000]}|units: 4" "x: {shape: [65536]}|units: 65536"; do
