@@ -19,11 +19,11 @@ inline std::vector<std::string> errors_of(const std::string& yaml) {
   return lines;
 }
 
-inline std::unique_ptr<Model> build(const std::string& yaml) {
+inline std::unique_ptr<Model> build(const std::string& yaml, const Registry& registry = default_registry()) {
   Diagnostics diagnostics;
-  GraphSpec spec = parse_graph_text(yaml, "g.yaml", default_registry(), diagnostics);
+  GraphSpec spec = parse_graph_text(yaml, "g.yaml", registry, diagnostics);
   diagnostics.throw_if_any();
-  auto model = Model::build(spec, default_registry(), diagnostics);
+  auto model = Model::build(spec, registry, diagnostics);
   diagnostics.throw_if_any();
   return model;
 }

@@ -57,14 +57,7 @@ Registry& test_registry() {
   return registry;
 }
 
-std::unique_ptr<Model> build_with_test_ops(const std::string& yaml) {
-  Diagnostics diagnostics;
-  GraphSpec spec = parse_graph_text(yaml, "g.yaml", test_registry(), diagnostics);
-  diagnostics.throw_if_any();
-  auto model = Model::build(spec, test_registry(), diagnostics);
-  diagnostics.throw_if_any();
-  return model;
-}
+std::unique_ptr<Model> build_with_test_ops(const std::string& yaml) { return test::build(yaml, test_registry()); }
 
 const char* const kTwoSpinningBranches = R"(
 inputs: {x: {shape: [4]}}
