@@ -29,11 +29,7 @@ namespace {
 
 using gradflow::test::TempDir;
 
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+using gradflow::test::write_file;
 
 // mode "wb" writes one gzip member; "ab" appends another, as `cat a.gz b.gz` would.
 void write_gzip(const std::string& path, const std::string& bytes, const char* mode = "wb") {

@@ -32,11 +32,7 @@ namespace {
 
 using gradflow::test::TempDir;
 
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+using gradflow::test::write_file;
 
 std::string read_raw(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -38,5 +40,12 @@ struct TempDir {
     return names;
   }
 };
+
+// Writes `bytes` to `path` exactly (binary); throws when it cannot.
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out.good()) throw std::runtime_error("cannot write the test file " + path);
+}
 
 }  // namespace gradflow::test
