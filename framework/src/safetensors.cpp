@@ -1,7 +1,7 @@
 #include "gradflow/safetensors.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "gradflow/atomic_file.hpp"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -136,61 +136,7 @@ std::string build_header(const std::filesystem::path& path, const TensorFile& fi
   return text;
 }
 
-// The temp file being written; removed unless it was renamed into place.
-class TempFile {
- public:
-  TempFile(const std::filesystem::path& target, std::string path)
-      : target_(target), path_(std::move(path)), file_(std::fopen(path_.c_str(), "wb")) {
-    if (!file_) fail(target_, "cannot create " + path_ + ": " + errno_text());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (file_) std::fclose(file_);
-    if (!renamed_) std::remove(path_.c_str());
-  }
-
-  void write(const void* bytes, size_t n) {
-    if (n > 0 && std::fwrite(bytes, 1, n, file_) != n)
-      fail(target_, "cannot write " + path_ + ": " + errno_text());
-  }
-
-  // Data on disk before the rename, so a crash cannot leave a renamed but empty file.
-  void sync_and_close() {
-    if (std::fflush(file_) != 0) fail(target_, "cannot write " + path_ + ": " + errno_text());
-    if (::fsync(::fileno(file_)) != 0) fail(target_, "cannot fsync " + path_ + ": " + errno_text());
-    std::FILE* f = std::exchange(file_, nullptr);
-    if (std::fclose(f) != 0) fail(target_, "cannot close " + path_ + ": " + errno_text());
-  }
-
-  void rename_over_target() {
-    if (std::rename(path_.c_str(), target_.c_str()) != 0)
-      fail(target_, "cannot rename " + path_ + " to it: " + errno_text());
-    renamed_ = true;
-  }
-
- private:
-  std::filesystem::path target_;
-  std::string path_;
-  std::FILE* file_;
-  bool renamed_ = false;
-};
-
-// Makes the rename itself durable. Some file systems cannot fsync a directory (EINVAL);
-// there is nothing more to do on those.
-void sync_directory(const std::filesystem::path& path) {
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) fail(path, "written, but cannot open its directory to fsync it: " + errno_text());
-  const int rc = ::fsync(fd);
-  const int saved = errno;
-  ::close(fd);
-  if (rc != 0 && saved != EINVAL)
-    fail(path, "written, but cannot fsync its directory: " + std::string(std::strerror(saved)));
-}
-
-void write_u64_le(TempFile& out, uint64_t v) {
+void write_u64_le(AtomicFile& out, uint64_t v) {
   unsigned char bytes[8];
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(v >> (8 * i));
   out.write(bytes, sizeof bytes);
@@ -380,17 +326,19 @@ void check_crc(const std::filesystem::path& path, std::map<std::string, std::str
 void write_safetensors(const std::filesystem::path& path, const TensorFile& file) {
   check_writable(path, file);
   const std::string header = build_header(path, file);
-  TempFile out(path, path.string() + ".tmp-" + std::to_string(::getpid()));
-  write_u64_le(out, header.size());
-  out.write(header.data(), header.size());
-  std::vector<unsigned char> scratch;
-  for (const auto& entry : file.tensors) {
-    const auto bytes = le_bytes(entry.second, scratch);
-    out.write(bytes.data(), bytes.size());
+  try {
+    AtomicFile out(path);
+    write_u64_le(out, header.size());
+    out.write(header.data(), header.size());
+    std::vector<unsigned char> scratch;
+    for (const auto& entry : file.tensors) {
+      const auto bytes = le_bytes(entry.second, scratch);
+      out.write(bytes.data(), bytes.size());
+    }
+    out.commit();
+  } catch (const FileWriteError& e) {
+    throw CheckpointError(e.what());
   }
-  out.sync_and_close();
-  out.rename_over_target();
-  sync_directory(path);
 }
 
 TensorFile read_safetensors(const std::filesystem::path& path) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash safety, for real: trains with --save, kill -9s graph-runner at a random moment (during
 # an epoch or during a checkpoint write), then checks that the checkpoint on disk loads
-# (graph-runner eval exit 0) and that --resume continues from it, its epoch never going back.
+# (graph-runner eval exit 0) and that --resume continues from it, its epoch never going back,
+# and that the temp files of killed writes are gone once a write completes.
 # Each iteration resumes from what the previous kill left, so the chain is tested too.
 # Usage: kill9.sh GRAPH_RUNNER [ITERATIONS=10] [WORKDIR]
 # Prints one line per iteration and a summary; exit 0 only when every iteration passed.
@@ -67,9 +68,9 @@ for ((i = 1; i <= iterations; i++)); do
     echo "iteration $i: graph-runner exited before the kill:"; cat "$work/train.log"; fail=$((fail + 1)); continue
   fi
   wait "$pid" 2>/dev/null || true
-  tmp_left=$(find "$work" -maxdepth 1 -name "$(basename "$ckpt").tmp-*" | wc -l)
-  if [ "$tmp_left" -gt 0 ]; then mid_write=$((mid_write + 1)); fi
-  rm -f "$ckpt".tmp-*
+  # The killed write's temp file stays: the next write to the checkpoint removes it.
+  tmp_left=0
+  [ -e "$ckpt.tmp-$pid" ] && tmp_left=1 && mid_write=$((mid_write + 1))
   if [ ! -f "$ckpt" ]; then
     if [ "$last_epoch" -eq 0 ]; then
       echo "iteration $i: killed before the first checkpoint (ok)"; no_ckpt=$((no_ckpt + 1)); pass=$((pass + 1)); continue
@@ -94,6 +95,10 @@ if [ -f "$ckpt" ]; then
   if "$runner" train "$graph" --resume "$ckpt" --save "$ckpt" --epochs "$target" >"$work/final.log" 2>&1 &&
      [ "$(epoch_of)" = "$target" ]; then
     echo "final: resumed from epoch $last_epoch and completed epoch $target"
+    if compgen -G "$ckpt.tmp-*" >/dev/null; then
+      echo "final: FAIL: temp files of killed writes left after a completed write: $(cd "$work" && echo ./*.tmp-*)"
+      fail=$((fail + 1))
+    fi
   else
     echo "final: FAIL: resuming to epoch $target:"; cat "$work/final.log"; fail=$((fail + 1))
   fi

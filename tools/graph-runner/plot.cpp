@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +11,7 @@
 #include <stdexcept>
 
 #include "commands.hpp"
+#include "gradflow/atomic_file.hpp"
 
 namespace gradflow::runner {
 
@@ -124,23 +124,6 @@ std::string render_curves_svg(const std::vector<CurvePoint>& points, const std::
   svg += panel({loss, test_loss}, title + ": loss", 0, kPanelWidth, kHeight, false);
   if (has_accuracy) svg += panel({accuracy, test_accuracy}, title + ": accuracy (%)", kPanelWidth, kPanelWidth, kHeight, true);
   return svg + "</svg>\n";
-}
-
-void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string temporary = fmt::format("{}.tmp-{}", path, getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(temporary.c_str());
-      throw std::runtime_error("cannot write " + path);
-    }
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    throw std::runtime_error("cannot write " + path);
-  }
 }
 
 Command add_plot(CLI::App& app) {

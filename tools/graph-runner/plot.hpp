@@ -20,6 +20,5 @@ std::vector<CurvePoint> read_metrics(const std::string& path);
 std::string render_curves_svg(const std::vector<CurvePoint>& points, const std::string& title);
 
 // Writes `text` to `path` through a temporary file and a rename: never half a file.
-void write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace gradflow::runner

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <optional>
 #include <memory>
 #include <thread>
 
 #include "commands.hpp"
+#include "metrics_log.hpp"
 #include "plot.hpp"
+#include "gradflow/atomic_file.hpp"
 #include "gradflow/checkpoint.hpp"
 #include "gradflow/data_files.hpp"
 #include "gradflow/scheduler.hpp"
@@ -185,11 +187,8 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   options.sync = sync.get();
   Trainer trainer(model, options);
   trainer.set_steps(state.step);
-  std::ofstream metrics;
-  if (!args.metrics.empty() && rank0) {
-    metrics.open(args.metrics, args.resume.empty() ? std::ios::trunc : std::ios::app);
-    if (!metrics) throw std::runtime_error("cannot write the metrics file " + args.metrics);
-  }
+  std::optional<MetricsLog> metrics;
+  if (!args.metrics.empty() && rank0) metrics.emplace(args.metrics, !args.resume.empty());
   const int64_t batch = options.batch_size > 0 ? std::min(options.batch_size, spec.train_data.size) : spec.train_data.size;
   if (rank0)
     fmt::print("training '{}': {} parameters, {} training samples{}, batch {}, {} epoch{}{}\n", spec.name,
@@ -209,7 +208,7 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
     m.epoch = epoch + 1;
     m.elapsed_s = seconds_since(start);
     state = {m.epoch, trainer.steps()};
-    if (metrics) metrics << to_json(m, state.step).dump() << '\n' << std::flush;
+    if (metrics) metrics->append_line(to_json(m, state.step).dump());
     curves.push_back({static_cast<double>(m.epoch), m.train.loss, m.train.accuracy,
                       m.test ? std::optional(m.test->loss) : std::nullopt, m.test ? m.test->accuracy : std::nullopt});
     if (rank0 && worth_printing(m.epoch, first, epochs)) fmt::print("{}\n", format_epoch(m, epochs));
