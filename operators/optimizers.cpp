@@ -131,10 +131,25 @@ struct AdamConstants {
   float b1, b2, one_minus_b1, one_minus_b2, eps, l2, step_size, bc2_sqrt, decay_factor;
 };
 
+// ThreadSanitizer builds get one baseline version: target_clones' ifunc resolver runs during
+// relocation, before TSan's runtime is initialised, and crashes the binary at start-up.
+#if defined(__SANITIZE_THREAD__)
+#define GRADFLOW_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GRADFLOW_TSAN 1
+#endif
+#endif
+#ifdef GRADFLOW_TSAN
+#define GRADFLOW_CPU_DISPATCH
+#else
+#define GRADFLOW_CPU_DISPATCH [[gnu::target_clones("avx512f", "avx2", "default")]]
+#endif
+
 // Adam's elementwise update, compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run
 // time (it is ~20% of an MNIST step). ISO C++ mode turns off FMA contraction, so every variant
 // rounds exactly alike and results stay bit-identical across machines' dispatch.
-[[gnu::target_clones("avx512f", "avx2", "default")]] void adam_update(
+GRADFLOW_CPU_DISPATCH void adam_update(
     float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
     const AdamConstants& c) {
   for (int64_t k = 0; k < n; ++k) {

@@ -4,7 +4,8 @@
 #   asan  AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer), build-asan/.
 #         The same tree carries libFuzzer coverage instrumentation, so scripts/fuzz.sh
 #         reuses it instead of building a third tree.
-#   tsan  ThreadSanitizer, build-tsan/ (the oneTBB scheduler and parallel kernels), with
+#   tsan  ThreadSanitizer, build-tsan/ (the oneTBB scheduler and parallel kernels), against a
+#         oneTBB built with TSan from Debian's source package (scripts/tsan_tbb.sh), with
 #         the suppressions in tests/reliability/tsan.supp (each one explained there).
 #   fuzzers  only builds the libFuzzer targets of the asan tree (used by scripts/fuzz.sh).
 # Any sanitizer report fails the test that triggered it (halt_on_error / exitcode).
@@ -67,9 +68,11 @@ run_asan() {
 
 run_tsan() {
   local dir=${GRADFLOW_TSAN_DIR:-$root/build-tsan}
-  local flags="-fsanitize=thread -fno-omit-frame-pointer -fsanitize-ignorelist=$root/tests/reliability/tsan_ignorelist.txt"
-  echo "== sanitize: TSan build in $dir"
-  configure "$dir" "$flags" "$flags" "$flags -Wl,-z,undefs"
+  local flags="-fsanitize=thread -fno-omit-frame-pointer"
+  local tbb
+  tbb=$(bash scripts/tsan_tbb.sh | tail -n 1)
+  echo "== sanitize: TSan build in $dir (oneTBB instrumented too: $tbb)"
+  configure "$dir" "$flags" "$flags" "$flags -Wl,-z,undefs" -DTBB_DIR="$tbb/lib/cmake/TBB"
   # allocation_tests replaces the global operator new/delete, which TSan's static runtime
   # defines too: it cannot link here, and is the only target allowed to fail.
   if ! cmake --build "$dir" -j "$jobs" -- -k 2>&1 | tee "$dir/build.log"; then

@@ -14,7 +14,7 @@ build_packages=(
 )
 data_packages=(python3-sklearn dataset-fashion-mnist graphviz)  # graphviz: `graph-runner dot --svg`
 peer_packages=(python3-torch python3-numpy)
-sanitize_packages=(clang-14 libclang-rt-14-dev)
+sanitize_packages=(clang-14 libclang-rt-14-dev dpkg-dev xz-utils)  # dpkg-dev: scripts/tsan_tbb.sh
 mpi_packages=(libopenmpi-dev openmpi-bin)
 
 wanted=("${build_packages[@]}")

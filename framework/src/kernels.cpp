@@ -32,6 +32,9 @@ int64_t gemm_tile(int64_t extent, int64_t work) {
 class FlushDenormals final : public tbb::task_scheduler_observer {
  public:
   FlushDenormals() { observe(true); }
+  // Deregisters before this object's vptr is torn down: a worker leaving the arena at process
+  // exit may still be notifying it (oneTBB's rule for derived observers; TSan caught it).
+  ~FlushDenormals() override { observe(false); }
   void on_scheduler_entry(bool /*is_worker*/) override { set_current_thread(); }
   static void set_current_thread() { _mm_setcsr(_mm_getcsr() | 0x8040); }  // FTZ | DAZ
 };
