@@ -82,6 +82,9 @@ run_tsan() {
     echo "== sanitize: TSan: allocation_tests skipped (it replaces operator new/delete)"
   fi
   echo "== sanitize: TSan ctest"
+  # The tests that install gradflow into a prefix run binaries whose install rpath does not name
+  # the instrumented oneTBB; without this they would load Debian's and report its tasks as races.
+  LD_LIBRARY_PATH="$tbb/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$root/tests/reliability/tsan.supp" \
     ctest --test-dir "$dir" --output-on-failure -j "$jobs" -E "^allocation_tests" "$@"
 }

@@ -7,13 +7,16 @@
 # reports is ours. Used by scripts/sanitize.sh tsan.
 # The source comes through apt from the Debian archive this machine is configured for, with
 # a private apt state (the system's sources and lists are left as they are). The build is
-# cached in $GRADFLOW_CACHE_DIR (default /var/cache/gradflow) under the package version, and
+# cached in $GRADFLOW_CACHE_DIR (default /var/cache/gradflow, or ~/.cache/gradflow for a user
+# who cannot write there) under the package version, and
 # installed atomically, so a second run, or one after an interrupted build, is safe.
 set -euo pipefail
 
 version=$(dpkg-query -W -f='${Version}' libtbb-dev)
 source_package=$(dpkg-query -W -f='${source:Package}' libtbb-dev)
-cache=${GRADFLOW_CACHE_DIR:-/var/cache/gradflow}
+default_cache=/var/cache/gradflow
+[ -w /var/cache ] || default_cache=${XDG_CACHE_HOME:-$HOME/.cache}/gradflow
+cache=${GRADFLOW_CACHE_DIR:-$default_cache}
 prefix=$cache/$source_package-$version-tsan
 if [ -f "$prefix/lib/cmake/TBB/TBBConfig.cmake" ]; then
   echo "$prefix"
