@@ -9,6 +9,17 @@
 #include "gradflow/graph_spec.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/registry.hpp"
+#include "gradflow/tensor.hpp"
+
+// Graphs whose tensors are each legal but together take gigabytes (a [10000, 100000] weight
+// is 4 GB) would make every such input slow, or an out-of-memory crash: a small budget
+// refuses them at once, as std::length_error like any other rejection.
+constexpr int64_t kFuzzMemoryLimit = int64_t{256} << 20;
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  gradflow::set_memory_limit(kFuzzMemoryLimit);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const gradflow::Registry& registry = gradflow::default_registry();

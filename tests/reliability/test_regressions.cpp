@@ -17,6 +17,7 @@
 #include "gradflow/model.hpp"
 #include "gradflow/registry.hpp"
 #include "gradflow/safetensors.hpp"
+#include "gradflow/tensor.hpp"
 
 using namespace gradflow;
 namespace fs = std::filesystem;
@@ -53,9 +54,19 @@ std::unique_ptr<Model> xor_model() {
   return model;
 }
 
+// The budget fuzz/fuzz_graph.cpp sets at start-up, for the length of one test.
+constexpr int64_t kFuzzMemoryLimit = int64_t{256} << 20;
+struct FuzzMemoryLimit {
+  FuzzMemoryLimit() { set_memory_limit(kFuzzMemoryLimit); }
+  ~FuzzMemoryLimit() { reset_memory_limit(); }
+  FuzzMemoryLimit(const FuzzMemoryLimit&) = delete;
+  FuzzMemoryLimit& operator=(const FuzzMemoryLimit&) = delete;
+};
+
 }  // namespace
 
 TEST_CASE("graph regressions go through parse_graph_text and Model::build", "[reliability]") {
+  const FuzzMemoryLimit limit;  // as in the fuzzer, so huge-but-legal graphs fail fast here too
   for (const fs::path& file : inputs("graph")) {
     INFO(file.string());
     try {
@@ -86,6 +97,26 @@ TEST_CASE("out-of-memory-sized graphs are refused with a clear error", "[reliabi
   }
   CHECK_THROWS_AS(Tensor(Shape{int64_t{1} << 40, int64_t{1} << 40}), std::length_error);
   CHECK(numel({int64_t{1} << 40, int64_t{1} << 40, 0}) == 0);
+}
+
+// Found by fuzz_graph (a timeout): every tensor legal, but fc1's weight and its gradient take
+// 4 GB each, allocated and zeroed by shape inference, so validating took seconds and
+// gigabytes, and a few such layers met the OOM killer. The memory budget refuses it first.
+TEST_CASE("a graph over the memory budget is refused before it allocates", "[reliability]") {
+  const FuzzMemoryLimit limit;
+  const int64_t held = memory_in_use();
+  Diagnostics diagnostics;
+  GraphSpec spec = parse_graph_text(slurp(kRegressions / "graph" / "huge_valid_weight.yaml"), "g.yaml",
+                                    default_registry(), diagnostics);
+  REQUIRE(diagnostics.empty());
+  CHECK(Model::build(spec, default_registry(), diagnostics) == nullptr);
+  REQUIRE_FALSE(diagnostics.empty());
+  CHECK_THAT(diagnostics.list().front().format(),
+             Catch::StartsWith("g.yaml:6:5: error: node 'fc1' (op linear): a tensor of shape [10000, 100000] "
+                               "needs 3.7 GiB; with ") &&
+                 Catch::EndsWith("already held that is over the memory limit of 256.0 MiB (set by "
+                                 "set_memory_limit); its input is 'x' [100000, 100000]"));
+  CHECK(memory_in_use() == held);
 }
 
 TEST_CASE("csv and idx regressions go through read_csv and read_idx", "[reliability]") {

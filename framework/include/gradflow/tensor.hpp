@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gradflow {
@@ -23,6 +24,32 @@ std::string to_string(const Shape& shape);  // "[2, 4]"
 // Prepends the batch dimension to a per-sample shape.
 Shape batched(int64_t batch, const Shape& sample_shape);
 
+// A process-wide budget for tensor storage: every Tensor allocation is counted, and one that
+// would take the total over the limit throws std::length_error (naming the shape, its size,
+// what is held and the limit) before allocating, so graphs whose tensors are each legal but
+// together too large fail with a clear error instead of meeting the OOM killer.
+// The default is the machine's physical memory, lowered to the cgroup's memory limit; the
+// environment variable GRADFLOW_MEMORY_LIMIT (bytes, or with a K, M or G suffix) replaces it.
+// The environment is read at the first allocation; a malformed value makes every allocation
+// throw std::invalid_argument naming the variable until set_memory_limit replaces it.
+void set_memory_limit(int64_t bytes);  // bytes >= 1; overrides the default and the environment
+void reset_memory_limit();             // back to the default; re-reads GRADFLOW_MEMORY_LIMIT
+int64_t memory_limit();
+int64_t memory_in_use();  // bytes of tensor storage currently allocated in this process
+// A GRADFLOW_MEMORY_LIMIT value in bytes: "1073741824", "512M", "8G" (K, M, G: powers of
+// 1024, either case); anything else throws std::invalid_argument naming the variable.
+int64_t parse_memory_limit(std::string_view text);
+
+namespace detail {
+// Frees tensor storage and returns its bytes to the memory budget: the deleter remembers the
+// size, so every way a unique_ptr drops storage (reset, move-assignment, destruction) counts.
+// (Outside Tensor: a nested class's member initializer is unusable until Tensor is complete.)
+struct AlignedFree {
+  int64_t bytes = 0;
+  void operator()(float* p) const noexcept;
+};
+}  // namespace detail
+
 class Tensor {
  public:
   Tensor() = default;
@@ -31,8 +58,9 @@ class Tensor {
   Tensor(Shape shape, std::span<const float> values);
   Tensor(const Tensor& other);
   Tensor& operator=(const Tensor& other);
-  Tensor(Tensor&&) noexcept = default;
-  Tensor& operator=(Tensor&&) noexcept = default;
+  // A moved-from tensor is empty (no capacity), so resizing it later allocates afresh.
+  Tensor(Tensor&& other) noexcept;
+  Tensor& operator=(Tensor&& other) noexcept;
 
   // Changes the shape; keeps the storage when it is large enough, so a step whose batch
   // size does not grow never allocates. Contents are unspecified afterwards.
@@ -60,15 +88,14 @@ class Tensor {
   void zero() { fill(0.0f); }
 
  private:
-  void reserve(int64_t n);  // grows the storage to hold n values and sets size_
+  // Grows the storage to hold n values (charging the memory budget; `shape` names the
+  // tensor in its error) and sets size_.
+  void reserve(int64_t n, const Shape& shape);
 
-  struct AlignedFree {
-    void operator()(float* p) const noexcept;
-  };
   Shape shape_;
   int64_t size_ = 0;
   int64_t capacity_ = 0;
-  std::unique_ptr<float[], AlignedFree> storage_;
+  std::unique_ptr<float[], detail::AlignedFree> storage_;
 };
 
 }  // namespace gradflow
