@@ -78,7 +78,7 @@ GRADFLOW_PLUGIN(registrar) {
 // What a plugin built for a future API answers: its own version, and no registration.
 extern "C" GRADFLOW_PLUGIN_EXPORT int gradflow_plugin_init(const gradflow_host_info*,
                                                            gradflow_plugin_result* result) {
-  result->api_version = 2;
+  result->api_version = GRADFLOW_PLUGIN_API_VERSION + 1;
   return GRADFLOW_PLUGIN_ERR_API_VERSION;
 }
 #else

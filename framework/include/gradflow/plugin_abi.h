@@ -22,7 +22,7 @@
 
 #include <stdint.h>
 
-#define GRADFLOW_PLUGIN_API_VERSION 1
+#define GRADFLOW_PLUGIN_API_VERSION 2  /* 2: Tensor storage carries its size (memory budget) */
 
 /* The one symbol a plugin exports. */
 #define GRADFLOW_PLUGIN_ENTRY_SYMBOL "gradflow_plugin_init"
