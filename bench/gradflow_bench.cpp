@@ -31,17 +31,38 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The synthetic data's hash of element i: Knuth's multiplicative hash, modulo 2^32.
+uint64_t hash32(int64_t i) { return (static_cast<uint64_t>(i) * 2654435761ull) % 4294967296ull; }
+
 // Synthetic MNIST-shaped data, defined by a formula that bench/torch_bench.py reproduces
 // bit for bit, so both sides train on the same numbers: x in [0, 1), labels cycle 0..9.
+// The large and wide workloads time fixed float batches.
 gf::Dataset synthetic(int64_t n, int64_t features, int64_t classes) {
   gf::Tensor x({n, features}), y({n, 1});
-  for (int64_t i = 0; i < n * features; ++i) {
-    const uint64_t h = (static_cast<uint64_t>(i) * 2654435761ull) % 4294967296ull;
-    x[i] = static_cast<float>(static_cast<double>(h) / 4294967296.0);
-  }
+  for (int64_t i = 0; i < n * features; ++i)
+    x[i] = static_cast<float>(static_cast<double>(hash32(i)) / 4294967296.0);
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(i % classes);
   gf::Dataset data;  // moved in: an initializer list would copy, doubling the peak memory
   data.columns.emplace("x", std::move(x));
+  data.columns.emplace("y", std::move(y));
+  data.size = n;
+  return data;
+}
+
+// The mnist workload's data, kept as torchvision keeps MNIST: uint8 pixels (the top byte of
+// the same hash, so every driver holds the same bytes), each read as byte * (1/255) in float
+// when a batch is gathered; torch and LibTorch convert each batch with .float().mul_(1/255),
+// which gives the same floats. Labels cycle 0..9.
+gf::Dataset synthetic_pixels(int64_t n, int64_t features, int64_t classes) {
+  std::string pixels(static_cast<size_t>(n * features), '\0');
+  for (int64_t i = 0; i < n * features; ++i)
+    pixels[static_cast<size_t>(i)] = static_cast<char>(hash32(i) >> 24);
+  gf::ByteTable to_unit;
+  for (size_t b = 0; b < to_unit.size(); ++b) to_unit[b] = static_cast<float>(b) * (1.0f / 255.0f);
+  gf::Tensor y({n, 1});
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(i % classes);
+  gf::Dataset data;
+  data.columns.emplace("x", gf::Column::from_bytes(std::move(pixels), {n, features}, to_unit));
   data.columns.emplace("y", std::move(y));
   data.size = n;
   return data;
@@ -136,7 +157,7 @@ int main(int argc, char** argv) {
     } else if (workload == "mnist") {
       auto model = load("mnist_mlp.yaml");
       batch = batch ? batch : 64;
-      const auto data = synthetic(samples, 784, 10);
+      const auto data = synthetic_pixels(samples, 784, 10);
       gf::Trainer trainer(*model, gf::TrainOptions{batch, true, 1, {}});
       std::vector<double> times;
       double loss = 0;

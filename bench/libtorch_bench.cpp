@@ -34,6 +34,25 @@ std::pair<torch::Tensor, torch::Tensor> synthetic(int64_t n) {
   return {x, torch::arange(n, torch::kInt64) % 10};
 }
 
+// The mnist workload's data, as gradflow_bench.cpp's synthetic_pixels(): uint8 pixels (the top
+// byte of the same hash), kept as bytes the way torchvision keeps MNIST; each batch is converted
+// with to_unit().
+std::pair<torch::Tensor, torch::Tensor> synthetic_pixels(int64_t n) {
+  auto x = torch::empty({n, 784}, torch::kUInt8);
+  for (int64_t r = 0; r < n; r += 4096) {
+    const int64_t rows = std::min(n, r + 4096) - r;
+    auto idx = torch::arange(r * 784, (r + rows) * 784, torch::kInt64);
+    auto block = ((idx * static_cast<int64_t>(2654435761LL)) % static_cast<int64_t>(4294967296LL))
+                     .div(16777216, "floor")
+                     .to(torch::kUInt8);
+    x.slice(0, r, r + rows).copy_(block.view({rows, 784}));
+  }
+  return {x, torch::arange(n, torch::kInt64) % 10};
+}
+
+// byte * (1/255) in float: the multiply, not a division by 255, rounds as gradflow's table.
+torch::Tensor to_unit(const torch::Tensor& pixels) { return pixels.to(torch::kFloat).mul_(1.0 / 255); }
+
 struct Wide : torch::nn::Module {
   std::vector<torch::nn::Sequential> towers;
   torch::nn::Linear logits{nullptr};
@@ -112,7 +131,7 @@ int main(int argc, char** argv) {
     }
   } else if (workload == "mnist") {
     batch = batch ? batch : 64;
-    auto [x, y] = synthetic(samples);
+    auto [x, y] = synthetic_pixels(samples);
     torch::nn::Sequential net(torch::nn::Linear(784, 256), torch::nn::ReLU(), torch::nn::Linear(256, 10));
     torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-3));
     auto gen = at::detail::createCPUGenerator(1);
@@ -122,7 +141,7 @@ int main(int argc, char** argv) {
       auto perm = torch::randperm(samples, gen);
       for (int64_t i = 0; i < samples; i += batch) {
         auto idx = perm.slice(0, i, std::min(samples, i + batch));
-        step(net, opt, ce, x.index_select(0, idx), y.index_select(0, idx)).item<float>();
+        step(net, opt, ce, to_unit(x.index_select(0, idx)), y.index_select(0, idx)).item<float>();
       }
       times.push_back(seconds_since(start));
     }

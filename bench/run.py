@@ -268,7 +268,7 @@ def report(res):
     mem = res["memory"]
     gm, tm = mem["gradflow"]["peak_rss_mib"], mem.get("torch", {}).get("peak_rss_mib")
     lm = mem.get("libtorch", {}).get("peak_rss_mib")
-    rows.append(["5 peak RSS, mnist b64", "MiB", f"{gm:.0f}", f"{tm:.0f}" if tm else "n/a",
+    rows.append(["5 peak RSS, mnist b64, uint8 pixels", "MiB", f"{gm:.0f}", f"{tm:.0f}" if tm else "n/a",
                  f"{lm:.0f}" if lm else "n/a", f"{tm / gm:.2f}x" if tm else "n/a",
                  "gf <= 1/4 torch", status(gm <= tm / 4 if tm else None)])
 

@@ -23,6 +23,24 @@ def synthetic(n, features=784, classes=10):
     return x, y
 
 
+def synthetic_pixels(n, features=784, classes=10):
+    # The mnist workload's data, as gradflow_bench.cpp's synthetic_pixels(): uint8 pixels (the
+    # top byte of the same hash), kept as bytes the way torchvision keeps MNIST; each batch is
+    # converted with to_unit(), which gives the floats gradflow's byte column gathers.
+    x = torch.empty(n, features, dtype=torch.uint8)
+    for r in range(0, n, 4096):
+        rows = min(n, r + 4096) - r
+        idx = torch.arange(r * features, (r + rows) * features, dtype=torch.int64)
+        x[r:r + rows] = (((idx * 2654435761) % 4294967296) >> 24).to(torch.uint8).view(rows, features)
+    y = torch.arange(n, dtype=torch.int64) % classes
+    return x, y
+
+
+def to_unit(pixels):
+    # byte * (1/255) in float: the multiply, not a division by 255, rounds as gradflow's table.
+    return pixels.float().mul_(1 / 255)
+
+
 class Wide(nn.Module):
     """Four independent towers joined by concat (bench/graphs/wide.yaml)."""
 
@@ -98,7 +116,7 @@ def main():
                        samples=time_steps(model, opt, F.mse_loss, x, y, a.steps or 20000, a.reps))
     elif a.workload == "mnist":
         batch = a.batch or 64
-        x, y = synthetic(a.samples)
+        x, y = synthetic_pixels(a.samples)
         model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         gen = torch.Generator().manual_seed(1)
@@ -109,7 +127,7 @@ def main():
             perm = torch.randperm(a.samples, generator=gen)
             for i in range(0, a.samples, batch):
                 idx = perm[i:i + batch]
-                total += step(model, opt, F.cross_entropy, x[idx], y[idx]).item() * len(idx)
+                total += step(model, opt, F.cross_entropy, to_unit(x[idx]), y[idx]).item() * len(idx)
             times.append(time.perf_counter() - start)
         out.update(batch=batch, metric="s_per_epoch", samples=times, final_loss=total / a.samples)
     elif a.workload in ("large", "wide"):

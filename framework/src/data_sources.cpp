@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cstdint>
+#include <optional>
 
 #include "gradflow/data_files.hpp"
 #include "yaml_util.hpp"
@@ -40,6 +42,71 @@ std::optional<std::vector<int64_t>> parse_columns(const YAML::Node& node) {
     return std::nullopt;
   for (int64_t c = begin; c < end; ++c) columns.push_back(c);
   return columns;
+}
+
+// What a source does to each value: `scale`, then `normalize: {mean, std}`. Both act on one
+// value at a time, which is what lets a byte file stay bytes: the map is applied once to each
+// of the 256 byte values, into the column's table, and the table gives exactly the floats the
+// float path computes (same expression, same float operations, no FMA contraction).
+struct ValueMap {
+  float scale = 1.0f, mean = 0.0f, stddev = 1.0f;
+
+  float operator()(float v) const { return (v * scale - mean) / stddev; }
+
+  ByteTable byte_table() const {
+    ByteTable table;
+    for (size_t b = 0; b < table.size(); ++b) table[b] = (*this)(static_cast<float>(b));
+    return table;
+  }
+};
+
+// An IDX file of unsigned bytes, its values still bytes (the header cut off in place).
+struct UbyteIdx {
+  std::string values;
+  Shape shape;
+};
+
+// `file` as a ubyte IDX whose size matches its header, or nothing: any other file goes through
+// read_idx, which decodes it or rejects it with its own exact message.
+std::optional<UbyteIdx> as_ubyte_idx(std::string file) {
+  const auto* b = reinterpret_cast<const unsigned char*>(file.data());
+  if (file.size() < 4 || b[0] != 0 || b[1] != 0 || b[2] != 0x08 || b[3] == 0) return std::nullopt;
+  const size_t rank = b[3];
+  const size_t header_bytes = 4 + 4 * rank;
+  if (file.size() < header_bytes) return std::nullopt;
+  Shape shape;
+  uint64_t values = 1;
+  for (size_t i = 0; i < rank; ++i) {
+    const unsigned char* d = b + 4 + 4 * i;
+    const uint64_t extent = uint64_t{d[0]} << 24 | uint64_t{d[1]} << 16 | uint64_t{d[2]} << 8 | d[3];
+    if (__builtin_mul_overflow(values, extent, &values)) return std::nullopt;
+    shape.push_back(static_cast<int64_t>(extent));
+  }
+  if (values != file.size() - header_bytes) return std::nullopt;
+  file.erase(0, header_bytes);  // in place: no second copy of a 47 MB image file
+  return UbyteIdx{std::move(file), std::move(shape)};
+}
+
+// Values per sample of an [N, ...] shape; 0 when there are no samples.
+int64_t per_sample(const Shape& shape) {
+  const int64_t samples = shape.empty() ? 0 : shape[0];
+  return samples == 0 ? 0 : numel(shape) / samples;
+}
+
+// A file's values before `scale` and `normalize`: bytes for a ubyte IDX of more than one value
+// per sample (images: a quarter of the memory of floats), floats for everything else. Labels
+// (one value per sample) stay floats: at 4 bytes a sample they cost next to nothing.
+struct RawColumn {
+  std::optional<UbyteIdx> bytes;
+  Tensor floats;
+
+  const Shape& shape() const { return bytes ? bytes->shape : floats.shape(); }
+};
+
+RawColumn read_idx_column(const std::filesystem::path& path) {
+  std::optional<UbyteIdx> bytes = as_ubyte_idx(read_maybe_gzipped(path));
+  if (bytes && per_sample(bytes->shape) > 1) return {std::move(bytes), {}};
+  return {std::nullopt, read_idx(path)};  // reads the file again, but only for labels and non-byte files
 }
 
 class SourceReader {
@@ -88,23 +155,22 @@ class SourceReader {
     return options;
   }
 
-  // Applies `scale` and then `normalize: {mean, std}` in place.
-  bool transform(Tensor& values) {
-    float scale = 1.0f, mean = 0.0f, stddev = 1.0f;
+  // `scale` and then `normalize: {mean, std}`, or nothing when either is malformed.
+  std::optional<ValueMap> value_map() {
+    ValueMap map;
     if (const YAML::Node s = mapping_["scale"]) {
       auto v = scalar_as<double>(s);
-      if (!v) return error(s, "'scale' must be a number");
-      scale = static_cast<float>(*v);
+      if (!v) return error(s, "'scale' must be a number"), std::nullopt;
+      map.scale = static_cast<float>(*v);
     }
     if (const YAML::Node n = mapping_["normalize"]) {
       auto m = n.IsMap() ? scalar_as<double>(n["mean"]) : std::nullopt;
       auto sd = n.IsMap() ? scalar_as<double>(n["std"]) : std::nullopt;
-      if (!m || !sd || *sd <= 0.0) return error(n, "'normalize' must be {mean: M, std: S} with S > 0");
-      mean = static_cast<float>(*m);
-      stddev = static_cast<float>(*sd);
+      if (!m || !sd || *sd <= 0.0) return error(n, "'normalize' must be {mean: M, std: S} with S > 0"), std::nullopt;
+      map.mean = static_cast<float>(*m);
+      map.stddev = static_cast<float>(*sd);
     }
-    for (float& v : values.values()) v = (v * scale - mean) / stddev;
-    return true;
+    return map;
   }
 
  private:
@@ -116,7 +182,7 @@ class SourceReader {
 
 }  // namespace
 
-std::optional<Tensor> read_file_source(const YAML::Node& mapping, const std::string& file,
+std::optional<Column> read_file_source(const YAML::Node& mapping, const std::string& file,
                                        const std::filesystem::path& base_dir,
                                        const std::string& input, const Shape& sample_shape,
                                        Diagnostics& diagnostics, ColumnOrigin* origin) {
@@ -128,31 +194,34 @@ std::optional<Tensor> read_file_source(const YAML::Node& mapping, const std::str
   if (!relative) return source.error(path_node, "the file must be a path"), std::nullopt;
   const std::filesystem::path path = base_dir / *relative;
 
-  Tensor values;
+  RawColumn raw;
   try {
     if (is_csv) {
       auto options = source.csv_options();
       if (!options) return std::nullopt;
-      values = read_csv(path, *options);
+      raw.floats = read_csv(path, *options);
       if (origin) *origin = ColumnOrigin{path.string(), "row", options->header ? 2 : 1, {}};
     } else {
-      values = read_idx(path);
+      raw = read_idx_column(path);
       if (origin) *origin = ColumnOrigin{path.string(), "item", 0, {}};
     }
   } catch (const DataFileError& e) {
     return source.error(path_node, e.what()), std::nullopt;
   }
-  const int64_t samples = values.rank() == 0 ? 0 : values.dim(0);
-  const int64_t per_sample = samples == 0 ? 0 : values.size() / samples;
-  if (per_sample != numel(sample_shape)) {
+  const int64_t samples = raw.shape().empty() ? 0 : raw.shape()[0];
+  const int64_t values_per_sample = per_sample(raw.shape());
+  if (values_per_sample != numel(sample_shape)) {
     source.error(path_node, fmt::format("{} has {} value{} per sample, but the input has shape {} ({} values)",
-                                        path.string(), per_sample, per_sample == 1 ? "" : "s",
+                                        path.string(), values_per_sample, values_per_sample == 1 ? "" : "s",
                                         to_string(sample_shape), numel(sample_shape)));
     return std::nullopt;
   }
-  if (!source.transform(values)) return std::nullopt;
-  values.resize(batched(samples, sample_shape));  // same element count: a reshape
-  return values;
+  const std::optional<ValueMap> map = source.value_map();
+  if (!map) return std::nullopt;
+  if (raw.bytes) return Column::from_bytes(std::move(raw.bytes->values), batched(samples, sample_shape), map->byte_table());
+  for (float& v : raw.floats.values()) v = (*map)(v);
+  raw.floats.resize(batched(samples, sample_shape));  // same element count: a reshape
+  return Column(std::move(raw.floats));
 }
 
 }  // namespace gradflow

@@ -426,13 +426,13 @@ class GraphFileParser {
         continue;
       }
       ColumnOrigin origin;
-      std::optional<Tensor> column =
+      std::optional<Column> column =
           item.second.IsMap()
               ? read_file_source(item.second, file_, base_dir_, input_name, input->shape, diagnostics_, &origin)
               : parse_inline(item.second, split_name, *input);
       if (column && !origin.file.empty()) dataset.origins[input_name] = std::move(origin);
       if (!column) continue;
-      const int64_t count = column->dim(0);
+      const int64_t count = column->rows();
       if (!first) {
         first = &item.first;
         first_name = input_name;

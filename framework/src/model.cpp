@@ -279,9 +279,9 @@ class ModelBuilder {
                     int64_t classes) {
     auto column = data.columns.find(input);
     if (column == data.columns.end()) return;
-    const Tensor& labels = column->second;
-    for (int64_t i = 0; i < labels.size(); ++i) {
-      const float label = labels[i];
+    const Column& labels = column->second;
+    for (int64_t i = 0; i < labels.value_count(); ++i) {
+      const float label = labels.value(i);
       if (label >= 0.0f && label < static_cast<float>(classes) && label == static_cast<float>(static_cast<int64_t>(label)))
         continue;
       auto origin = data.origins.find(input);
@@ -414,7 +414,7 @@ void Model::load_batch(const Dataset& data, std::span<const int64_t> indices) {
   for (Value& v : values_) {
     if (v.producer >= 0) continue;
     auto column = data.columns.find(v.name);
-    if (column != data.columns.end()) gather_rows(column->second, indices, v.data);
+    if (column != data.columns.end()) column->second.gather(indices, v.data);
   }
 }
 

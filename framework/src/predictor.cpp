@@ -128,7 +128,7 @@ const Model& Predictor::model() const { return *impl_->model; }
 void Predictor::Impl::run_batch(const float* input, int64_t n, float* output) {
   // Scatter the samples' rows into one column per graph input...
   for (const PredictorTensor& in : inputs) {
-    Tensor& column = batch.columns[in.name];
+    Tensor& column = batch.columns[in.name].floats();
     column.resize(batched(n, in.shape));
     for (int64_t r = 0; r < n; ++r)
       std::copy_n(input + r * input_size + in.offset, in.size, column.data() + r * in.size);

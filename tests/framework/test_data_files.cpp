@@ -15,9 +15,14 @@
 #include <vector>
 
 #include "gradflow/data_files.hpp"
+#include "gradflow/dataset.hpp"
+#include "gradflow/model.hpp"
+#include "gradflow/trainer.hpp"
 
 namespace fs = std::filesystem;
+using gradflow::Column;
 using gradflow::CsvOptions;
+using gradflow::Dataset;
 using gradflow::DataFileError;
 using gradflow::read_csv;
 using gradflow::read_idx;
@@ -418,4 +423,170 @@ TEST_CASE("read_csv reads scikit-learn's gzipped digits", "[data_files][csv][dat
   CHECK(labels.shape() == Shape{1797, 1});
   CHECK(labels[0] == 0);
   CHECK(labels[1] == 1);
+}
+
+// ---- byte columns: ubyte IDX pixels stay bytes until a batch is gathered ----
+
+namespace {
+
+// `samples` x 12 bytes covering every value 0..255, as a ubyte IDX and as a short (0x0b) IDX
+// of the same numbers: the short file takes the float path, so the two must load alike.
+struct PixelFiles {
+  std::string bytes, shorts, labels;
+};
+
+PixelFiles write_pixel_files(const TempDir& dir, uint32_t samples) {
+  std::string bytes, shorts, labels;
+  for (uint32_t i = 0; i < samples * 12; ++i) {
+    const auto v = static_cast<unsigned char>((i * 37 + 11) % 256);
+    bytes += static_cast<char>(v);
+    shorts += std::string{'\0', static_cast<char>(v)};
+  }
+  for (uint32_t i = 0; i < samples; ++i) labels += static_cast<char>(i % 3);
+  write_gzip(dir / "pixels.idx.gz", idx_header(0x08, {samples, 3, 4}) + bytes);
+  write_file(dir / "pixels16.idx", idx_header(0x0B, {samples, 3, 4}) + shorts);
+  write_file(dir / "labels.idx", idx_header(0x08, {samples}) + labels);
+  return {dir / "pixels.idx.gz", dir / "pixels16.idx", dir / "labels.idx"};
+}
+
+// A 12-3 softmax classifier on `pixels` (scaled to [0, 1] and normalised, as
+// graphs/fashion_mnist_mlp.yaml does) and `labels`.
+std::string pixel_graph(const std::string& pixels, const std::string& labels) {
+  return "graph: pixels\nseed: 3\ninputs:\n  x: {shape: [12]}\n  y: {shape: [1]}\nnodes:\n"
+         "  - {name: fc, op: linear, inputs: [x], units: 3}\n"
+         "  - {name: loss, op: cross_entropy, inputs: [fc, y]}\n"
+         "  - {name: opt, op: adam, inputs: [loss], lr: 0.01}\n"
+         "data:\n  train:\n"
+         "    x: {idx: " + pixels + ", scale: 0.00392156862745098, normalize: {mean: 0.2860, std: 0.3530}}\n"
+         "    y: {idx: " + labels + "}\n";
+}
+
+std::unique_ptr<gradflow::Model> build_model(const std::string& yaml) {
+  gradflow::Diagnostics diagnostics;
+  gradflow::GraphSpec spec = gradflow::parse_graph_text(yaml, "g.yaml", gradflow::default_registry(), diagnostics);
+  diagnostics.throw_if_any();
+  auto model = gradflow::Model::build(spec, gradflow::default_registry(), diagnostics);
+  diagnostics.throw_if_any();
+  return model;
+}
+
+std::vector<float> gather_all(const Column& column) {
+  std::vector<int64_t> all(static_cast<size_t>(column.rows()));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+  Tensor batch;
+  column.gather(all, batch);
+  return values(batch);
+}
+
+// Bit patterns, so that the comparison is exact (and -0.0 differs from 0.0).
+std::vector<uint32_t> bits(const std::vector<float>& floats) {
+  std::vector<uint32_t> out(floats.size());
+  std::memcpy(out.data(), floats.data(), floats.size() * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a ubyte IDX source loads as bytes that gather the float path's exact floats", "[data_files][idx][column]") {
+  TempDir dir;
+  const PixelFiles files = write_pixel_files(dir, 40);
+  const auto as_bytes = build_model(pixel_graph(files.bytes, files.labels));
+  const auto as_floats = build_model(pixel_graph(files.shorts, files.labels));
+  const Column& pixels = as_bytes->spec().train_data.columns.at("x");
+  const Column& reference = as_floats->spec().train_data.columns.at("x");
+  REQUIRE(pixels.is_bytes());
+  REQUIRE_FALSE(reference.is_bytes());
+  CHECK_FALSE(as_bytes->spec().train_data.columns.at("y").is_bytes());  // labels stay floats
+  CHECK(pixels.shape() == Shape{40, 12});
+  CHECK(pixels.sample_shape() == Shape{12});
+  CHECK(pixels.rows() == 40);
+  CHECK(bits(gather_all(pixels)) == bits(gather_all(reference)));
+  for (int64_t i = 0; i < pixels.value_count(); ++i) REQUIRE(pixels.value(i) == reference.value(i));
+
+  SECTION("gather follows the indices, repeats included") {
+    const std::vector<int64_t> rows{39, 0, 7, 7};
+    Tensor a, b;
+    pixels.gather(rows, a);
+    reference.gather(rows, b);
+    CHECK(a.shape() == Shape{4, 12});
+    CHECK(bits(values(a)) == bits(values(b)));
+  }
+  SECTION("select and a train/test split keep bytes") {
+    const std::vector<int64_t> rows{5, 1, 38};
+    const Dataset subset = as_bytes->spec().train_data.select(rows);
+    const Column& picked = subset.columns.at("x");
+    CHECK(picked.is_bytes());
+    CHECK(picked.shape() == Shape{3, 12});
+    CHECK(picked.bytes() == 3 * 12);
+    Tensor expected;
+    reference.gather(rows, expected);
+    CHECK(bits(gather_all(picked)) == bits(values(expected)));
+    CHECK(subset.columns.at("y").value(2) == 38 % 3);
+
+    const std::string split = pixel_graph(files.bytes, files.labels) + "  split: 0.25\n";
+    const auto model = build_model(split);
+    CHECK(model->spec().train_data.columns.at("x").is_bytes());
+    CHECK(model->spec().test_data.columns.at("x").is_bytes());
+    CHECK(model->spec().train_data.size + model->spec().test_data.size == 40);
+  }
+}
+
+TEST_CASE("training on a byte column gives the float path's losses exactly", "[data_files][idx][column]") {
+  TempDir dir;
+  const PixelFiles files = write_pixel_files(dir, 64);
+  std::vector<double> losses[2];
+  int side = 0;
+  for (const std::string& pixels : {files.bytes, files.shorts}) {
+    auto model = build_model(pixel_graph(pixels, files.labels));
+    REQUIRE(model->spec().train_data.columns.at("x").is_bytes() == (side == 0));
+    model->init_parameters(model->spec().seed);
+    gradflow::Trainer trainer(*model, gradflow::TrainOptions{16, true, 5, {}});
+    for (int64_t epoch = 0; epoch < 5; ++epoch)
+      losses[side].push_back(trainer.train_epoch(model->spec().train_data, epoch).loss);
+    ++side;
+  }
+  CHECK(losses[0] == losses[1]);
+  CHECK(losses[0].back() < losses[0].front());
+}
+
+TEST_CASE("a 1000 x 784 ubyte IDX column takes a byte per pixel", "[data_files][idx][column]") {
+  TempDir dir;
+  std::string pixels(1000 * 784, '\0');
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<char>(i % 251);
+  write_file(dir / "images.idx", idx_header(0x08, {1000, 28, 28}) + pixels);
+  write_file(dir / "labels.idx", idx_header(0x08, {1000}) + std::string(1000, '\1'));
+  const std::string yaml = "graph: m\ninputs:\n  x: {shape: [784]}\n  y: {shape: [1]}\nnodes:\n"
+                           "  - {name: fc, op: linear, inputs: [x], units: 10}\n"
+                           "  - {name: loss, op: cross_entropy, inputs: [fc, y]}\n"
+                           "data:\n  train:\n    x: {idx: " + dir / "images.idx" + ", scale: 0.5}\n"
+                           "    y: {idx: " + dir / "labels.idx" + "}\n";
+  const auto model = build_model(yaml);
+  const Column& images = model->spec().train_data.columns.at("x");
+  REQUIRE(images.is_bytes());
+  CHECK(images.bytes() == 784'000);  // not the 3,136,000 of floats
+  CHECK(images.value(784 * 3 + 5) == static_cast<float>((784 * 3 + 5) % 251) * 0.5f);
+  CHECK(model->spec().train_data.columns.at("y").bytes() == 1000 * 4);
+}
+
+TEST_CASE("Column: float columns wrap tensors, byte columns map through their table", "[column]") {
+  const Column floats = Tensor({3, 2}, {1, 2, 3, 4, 5, 6});
+  CHECK_FALSE(floats.is_bytes());
+  CHECK(floats.rows() == 3);
+  CHECK(floats.bytes() == 24);
+  const std::vector<int64_t> rows{2, 0};
+  Tensor batch;
+  floats.gather(rows, batch);
+  CHECK(values(batch) == std::vector<float>{5, 6, 1, 2});
+  CHECK(values(floats.select(rows).floats()) == std::vector<float>{5, 6, 1, 2});
+
+  gradflow::ByteTable table{};
+  for (size_t b = 0; b < table.size(); ++b) table[b] = static_cast<float>(b) - 0.5f;
+  const Column bytes = Column::from_bytes(std::string("\x00\x01\xff\x10\x20\x30", 6), {3, 2}, table);
+  CHECK(bytes.is_bytes());
+  CHECK(bytes.bytes() == 6);
+  bytes.gather(rows, batch);
+  CHECK(values(batch) == std::vector<float>{31.5f, 47.5f, -0.5f, 0.5f});
+  CHECK(bytes.value(2) == 254.5f);
+  CHECK_THROWS_AS(bytes.floats(), std::logic_error);
+  CHECK_THROWS_AS(Column::from_bytes("abc", {2, 2}, table), std::invalid_argument);
 }

@@ -1,10 +1,12 @@
-// Samples in memory: one tensor per graph input, [samples, ...sample shape].
+// Samples in memory: one column per graph input, [samples, ...sample shape].
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <span>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "gradflow/tensor.hpp"
@@ -22,8 +24,55 @@ struct ColumnOrigin {
   std::string describe(int64_t sample) const;  // "digits.csv.gz: row 17"
 };
 
+// The float each of the 256 byte values stands for in a byte column.
+using ByteTable = std::array<float, 256>;
+
+// One input's samples, [samples, ...sample shape], stored as floats or as bytes. Byte columns
+// hold image pixels at a quarter of the memory (as torchvision keeps MNIST as uint8): each
+// byte becomes its float through the column's table when rows are gathered into a batch, so
+// the model sees exactly the floats a float column would hold.
+class Column {
+ public:
+  Column() = default;
+  // Implicit: a float column is just its tensor, wherever a Dataset is built from tensors.
+  Column(Tensor values) : storage_(std::move(values)) {}
+  // `bytes` holds the samples' values row-major in `shape` (a std::string so that a file's
+  // buffer moves in without a copy); byte b reads as table[b].
+  static Column from_bytes(std::string bytes, Shape shape, const ByteTable& table);
+
+  bool is_bytes() const { return std::holds_alternative<Bytes>(storage_); }
+  const Shape& shape() const;
+  int64_t rows() const;               // samples
+  Shape sample_shape() const;         // the shape without the sample axis
+  int64_t value_count() const;        // all values of all samples
+  float value(int64_t i) const;       // value i (row-major) as the model sees it (label checks)
+  int64_t bytes() const;              // the memory the values take
+
+  // Copies the samples at `indices`, in that order, into `batch`, resized to
+  // [indices.size(), ...sample shape]; allocates only when `batch` must grow.
+  void gather(std::span<const int64_t> indices, Tensor& batch) const;
+  // The samples at `indices` as a column of the same storage kind.
+  Column select(std::span<const int64_t> indices) const;
+
+  // The values of a float column, to fill in place (Predictor); std::logic_error for bytes.
+  Tensor& floats();
+  const Tensor& floats() const;
+
+ private:
+  struct Bytes {
+    std::string values;
+    Shape shape;
+    ByteTable table;
+  };
+
+  int64_t row_size() const;  // values per sample
+
+  // A variant, not both members: copying a column copies only what it holds.
+  std::variant<Tensor, Bytes> storage_;
+};
+
 struct Dataset {
-  std::map<std::string, Tensor> columns;
+  std::map<std::string, Column> columns;
   int64_t size = 0;
   std::map<std::string, ColumnOrigin> origins;  // only for columns read from files
 
