@@ -252,10 +252,7 @@ Tensor::Tensor(Shape shape, std::span<const float> values) {
 Tensor::Tensor(Shape shape, std::initializer_list<float> values)
     : Tensor(std::move(shape), std::span<const float>(values.begin(), values.size())) {}
 
-Tensor::Tensor(const Tensor& other) {
-  resize(other.shape_);
-  std::copy(other.data(), other.data() + size_, data());
-}
+Tensor::Tensor(const Tensor& other) { copy_from(other); }
 
 Tensor::Tensor(Tensor&& other) noexcept
     : shape_(std::move(other.shape_)),
@@ -277,11 +274,20 @@ Tensor& Tensor::operator=(Tensor&& other) noexcept {
 }
 
 Tensor& Tensor::operator=(const Tensor& other) {
-  if (this != &other) {
-    resize(other.shape_);
-    std::copy(other.data(), other.data() + size_, data());
-  }
+  if (this != &other) copy_from(other);
   return *this;
+}
+
+// An empty tensor (default-constructed or moved-from: shape [] but no value, unlike a scalar)
+// copies as empty; resizing to its shape would read one value from no storage.
+void Tensor::copy_from(const Tensor& other) {
+  if (other.size_ == 0) {
+    shape_ = other.shape_;
+    size_ = 0;
+    return;
+  }
+  resize(other.shape_);
+  std::copy(other.data(), other.data() + size_, data());
 }
 
 namespace {

@@ -91,6 +91,7 @@ class Tensor {
   // Grows the storage to hold n values (charging the memory budget; `shape` names the
   // tensor in its error) and sets size_.
   void reserve(int64_t n, const Shape& shape);
+  void copy_from(const Tensor& other);
 
   Shape shape_;
   int64_t size_ = 0;
