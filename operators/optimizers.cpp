@@ -128,7 +128,7 @@ class Sgd final : public ParamOptimizer {
 };
 
 struct AdamConstants {
-  float b1, b2, one_minus_b1, one_minus_b2, eps, l2, step_size, bc2_sqrt, decay_factor;
+  float b1, b2, one_minus_b1, one_minus_b2, eps, l2, step_size, inv_bc2_sqrt, decay_factor;
 };
 
 // ThreadSanitizer builds get one baseline version: target_clones' ifunc resolver runs during
@@ -147,8 +147,10 @@ struct AdamConstants {
 #endif
 
 // Adam's elementwise update, compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run
-// time (it is ~20% of an MNIST step). ISO C++ mode turns off FMA contraction, so every variant
-// rounds exactly alike and results stay bit-identical across machines' dispatch.
+// time (it is ~20% of an MNIST step). -ffp-contract=off (CMakeLists.txt) keeps FMA out, so every
+// variant rounds alike and results do not depend on which one a machine dispatches to. One
+// division per element, not torch's two (sqrt(v) times 1/sqrt(bc2)): divisions and square
+// roots share one unit, and this loop is bound by it.
 GRADFLOW_CPU_DISPATCH void adam_update(
     float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
     const AdamConstants& c) {
@@ -157,7 +159,7 @@ GRADFLOW_CPU_DISPATCH void adam_update(
     const float grad = g[k] + c.l2 * p[k];
     m[k] = m[k] * c.b1 + c.one_minus_b1 * grad;
     v[k] = v[k] * c.b2 + c.one_minus_b2 * grad * grad;
-    const float denom = std::sqrt(v[k]) / c.bc2_sqrt + c.eps;
+    const float denom = std::sqrt(v[k]) * c.inv_bc2_sqrt + c.eps;
     p[k] -= c.step_size * m[k] / denom;
   }
 }
@@ -202,7 +204,7 @@ class AdamFamily : public ParamOptimizer {
  private:
   struct StepScalars {
     float step_size;      // lr / bias_correction1
-    float bc2_sqrt;       // sqrt(bias_correction2)
+    float inv_bc2_sqrt;   // 1 / sqrt(bias_correction2)
     float decay_factor;   // 1 − lr·wd for AdamW, else 1
   };
 
@@ -220,7 +222,7 @@ class AdamFamily : public ParamOptimizer {
     const double bias_correction1 = 1.0 - std::pow(beta1_, step);
     const double bias_correction2 = 1.0 - std::pow(beta2_, step);
     scalars_[i] = {static_cast<float>(lr_ / bias_correction1),
-                   static_cast<float>(std::sqrt(bias_correction2)),
+                   static_cast<float>(1.0 / std::sqrt(bias_correction2)),
                    static_cast<float>(decoupled_ ? 1.0 - lr_ * weight_decay_ : 1.0)};
   }
 
@@ -231,7 +233,7 @@ class AdamFamily : public ParamOptimizer {
     const AdamConstants c{static_cast<float>(beta1_), static_cast<float>(beta2_),
                           static_cast<float>(1.0 - beta1_), static_cast<float>(1.0 - beta2_),
                           static_cast<float>(eps_), decoupled_ ? 0.0f : static_cast<float>(weight_decay_),
-                          s.step_size, s.bc2_sqrt, s.decay_factor};
+                          s.step_size, s.inv_bc2_sqrt, s.decay_factor};
     adam_update(params_[i].value->data() + begin, params_[i].grad->data() + begin, exp_avg_[i].data() + begin,
                 exp_avg_sq_[i].data() + begin, end - begin, c);
   }
