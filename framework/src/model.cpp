@@ -25,9 +25,10 @@ std::string node_label(const ComputeNode& n) { return fmt::format("node '{}' (op
 // The stages of Model::build, each recording diagnostics and carrying on where it can.
 class ModelBuilder {
  public:
-  ModelBuilder(const GraphSpec& spec, const Registry& registry, Diagnostics& diagnostics)
-      : spec_(spec), registry_(registry), diagnostics_(diagnostics), model_(new Model) {
-    model_->spec_ = spec;
+  // The model owns the spec (moved in, so its data sets are not held twice); the stages read it there.
+  ModelBuilder(GraphSpec spec, const Registry& registry, Diagnostics& diagnostics)
+      : model_(new Model), spec_(model_->spec_), registry_(registry), diagnostics_(diagnostics) {
+    model_->spec_ = std::move(spec);
   }
 
   std::unique_ptr<Model> build() {
@@ -353,17 +354,17 @@ class ModelBuilder {
     model_->scheduler_ = std::make_unique<Scheduler>(std::move(forward), std::move(backward), std::move(labels));
   }
 
+  std::unique_ptr<Model> model_;
   const GraphSpec& spec_;
   const Registry& registry_;
   Diagnostics& diagnostics_;
-  std::unique_ptr<Model> model_;
   std::vector<const NodeSpec*> node_specs_;       // parallel to model_->nodes_
   std::vector<const NodeSpec*> optimizer_specs_;
 };
 
-std::unique_ptr<Model> Model::build(const GraphSpec& spec, const Registry& registry, Diagnostics& diagnostics) {
+std::unique_ptr<Model> Model::build(GraphSpec spec, const Registry& registry, Diagnostics& diagnostics) {
   kernels::initialize();
-  return ModelBuilder(spec, registry, diagnostics).build();
+  return ModelBuilder(std::move(spec), registry, diagnostics).build();
 }
 
 Model::~Model() = default;
@@ -564,7 +565,7 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& file, const Regis
   Diagnostics diagnostics;
   GraphSpec spec = parse_graph_file(file, registry, diagnostics, options);
   diagnostics.throw_if_any();
-  auto model = Model::build(spec, registry, diagnostics);
+  auto model = Model::build(std::move(spec), registry, diagnostics);
   diagnostics.throw_if_any();
   return model;
 }

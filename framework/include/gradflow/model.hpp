@@ -57,7 +57,8 @@ struct OptimizerNode {
 class Model {
  public:
   // Builds and checks the graph. Problems go to `diagnostics`; returns null when any was found.
-  static std::unique_ptr<Model> build(const GraphSpec& spec, const Registry& registry,
+  // The model keeps the spec, data sets included: move it in to keep one copy of the data.
+  static std::unique_ptr<Model> build(GraphSpec spec, const Registry& registry,
                                       Diagnostics& diagnostics);
   ~Model();
   Model(const Model&) = delete;
