@@ -17,6 +17,21 @@ OpSchema activation_schema(std::string name, std::string summary,
   return {std::move(name), OpKind::Layer, std::move(summary), 1, 1, std::move(attributes)};
 }
 
+// The elementwise loops, compiled per instruction set (GRADFLOW_CPU_DISPATCH, kernels.hpp);
+// distinct (__restrict) buffers let them vectorise.
+template <class Fn>
+GRADFLOW_CPU_DISPATCH void apply_values(const Fn& fn, const float* __restrict x, float* __restrict y, int64_t begin,
+                                        int64_t end) {
+  for (int64_t i = begin; i < end; ++i) y[i] = fn.value(x[i]);
+}
+
+template <class Fn>
+GRADFLOW_CPU_DISPATCH void apply_derivatives(const Fn& fn, const float* __restrict x, const float* __restrict y,
+                                             const float* __restrict dy, float* __restrict dx, int64_t begin,
+                                             int64_t end) {
+  for (int64_t i = begin; i < end; ++i) dx[i] = dy[i] * fn.derivative(x[i], y[i]);
+}
+
 // Fn provides: static OpSchema schema(); Fn(const Attributes&); float value(float x) const;
 // float derivative(float x, float y) const, where y = value(x) (sigmoid and tanh are
 // cheapest from y, relu from x).
@@ -37,11 +52,8 @@ class Elementwise final : public Operator {
     output.resize(x.shape());
     const float* in = x.data();
     float* out = output.data();
-    kernels::for_tiles(x.size(), kernels::kElementwiseGrain, [&](int64_t begin, int64_t end) {
-      const float* __restrict a = in;  // distinct buffers: lets the loop vectorise
-      float* __restrict y = out;
-      for (int64_t i = begin; i < end; ++i) y[i] = fn_.value(a[i]);
-    });
+    kernels::for_tiles(x.size(), kernels::kElementwiseGrain,
+                       [&](int64_t begin, int64_t end) { apply_values(fn_, in, out, begin, end); });
   }
 
   void backward(std::span<const Tensor* const> inputs, const Tensor& output,
@@ -54,13 +66,8 @@ class Elementwise final : public Operator {
     const float* out = output.data();
     const float* g = grad_output.data();
     float* dx = gx->data();
-    kernels::for_tiles(x.size(), kernels::kElementwiseGrain, [&](int64_t begin, int64_t end) {
-      const float* __restrict a = in;  // distinct buffers: lets the loop vectorise
-      const float* __restrict y = out;
-      const float* __restrict dy = g;
-      float* __restrict d = dx;
-      for (int64_t i = begin; i < end; ++i) d[i] = dy[i] * fn_.derivative(a[i], y[i]);
-    });
+    kernels::for_tiles(x.size(), kernels::kElementwiseGrain,
+                       [&](int64_t begin, int64_t end) { apply_derivatives(fn_, in, out, g, dx, begin, end); });
   }
 
   double flops_per_sample() const override { return static_cast<double>(sample_size_); }

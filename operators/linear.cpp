@@ -17,6 +17,23 @@ namespace {
 // so the split (over units, never over rows) cannot change a single bit of the result.
 constexpr int64_t kBiasUnitTile = 64;
 
+// y[r, :] += b for rows [begin, end) of a [rows, units] matrix. Compiled per instruction set
+// (GRADFLOW_CPU_DISPATCH, kernels.hpp), as is sum_rows.
+GRADFLOW_CPU_DISPATCH void add_rows(const float* __restrict b, float* __restrict y, int64_t units, int64_t begin,
+                                    int64_t end) {
+  for (int64_t r = begin; r < end; ++r)
+    for (int64_t u = 0; u < units; ++u) y[r * units + u] += b[u];
+}
+
+// sum[u] = the sum over all rows of g[r, u], for units [begin, end); rows outer: contiguous
+// reads, and the same order of additions for every unit.
+GRADFLOW_CPU_DISPATCH void sum_rows(const float* __restrict g, float* __restrict sum, int64_t rows, int64_t units,
+                                    int64_t begin, int64_t end) {
+  for (int64_t u = begin; u < end; ++u) sum[u] = 0.0f;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t u = begin; u < end; ++u) sum[u] += g[r * units + u];
+}
+
 void fill_uniform(Tensor& t, Rng& rng, double low, double high) {
   for (float& v : t.values()) v = static_cast<float>(rng.uniform(low, high));
 }
@@ -128,20 +145,14 @@ class Linear final : public Operator {
     const float* b = params_[1].value.data();
     float* y = output.data();
     const int64_t grain = std::max<int64_t>(1, kernels::kElementwiseGrain / units_);
-    kernels::for_tiles(rows, grain, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r)
-        for (int64_t u = 0; u < units_; ++u) y[r * units_ + u] += b[u];
-    });
+    kernels::for_tiles(rows, grain, [&](int64_t begin, int64_t end) { add_rows(b, y, units_, begin, end); });
   }
 
   void bias_grad(const Tensor& grad_output, int64_t rows) {
     const float* g = grad_output.data();
     float* gb = params_[1].grad.data();
-    kernels::for_tiles(units_, kBiasUnitTile, [&](int64_t begin, int64_t end) {
-      for (int64_t u = begin; u < end; ++u) gb[u] = 0.0f;
-      for (int64_t r = 0; r < rows; ++r)  // rows outer: contiguous reads, same order per unit
-        for (int64_t u = begin; u < end; ++u) gb[u] += g[r * units_ + u];
-    });
+    kernels::for_tiles(units_, kBiasUnitTile,
+                       [&](int64_t begin, int64_t end) { sum_rows(g, gb, rows, units_, begin, end); });
   }
 
   int64_t units_;

@@ -70,6 +70,32 @@ class ParamOptimizer : public Optimizer {
   std::vector<ParamRef> params_;
 };
 
+// SGD's elementwise updates, compiled per instruction set (GRADFLOW_CPU_DISPATCH, kernels.hpp);
+// the invariant branches are unswitched out of the loops by the compiler.
+GRADFLOW_CPU_DISPATCH void sgd_update(float* __restrict p, const float* __restrict g, int64_t n, float lr,
+                                      float weight_decay) {
+  for (int64_t k = 0; k < n; ++k) {
+    float d = g[k];
+    if (weight_decay != 0.0f) d += weight_decay * p[k];
+    p[k] -= lr * d;
+  }
+}
+
+struct MomentumConstants {
+  float lr, momentum, weight_decay;
+  bool nesterov;
+};
+
+GRADFLOW_CPU_DISPATCH void sgd_momentum_update(float* __restrict p, const float* __restrict g, float* __restrict buf,
+                                               int64_t n, const MomentumConstants& c) {
+  for (int64_t k = 0; k < n; ++k) {
+    float d = g[k];
+    if (c.weight_decay != 0.0f) d += c.weight_decay * p[k];
+    buf[k] = c.momentum * buf[k] + d;
+    p[k] -= c.lr * (c.nesterov ? d + c.momentum * buf[k] : buf[k]);
+  }
+}
+
 class Sgd final : public ParamOptimizer {
  public:
   static OpSchema schema() {
@@ -107,17 +133,12 @@ class Sgd final : public ParamOptimizer {
   // A zero-initialised buffer gives exactly that on the first step (momentum·0 + d_p = d_p),
   // so no "first step" flag has to be stored in checkpoints.
   void update(size_t i, int64_t begin, int64_t end) override {
-    float* p = params_[i].value->data();
-    const float* g = params_[i].grad->data();
-    float* buf = momentum_ != 0.0f ? buffers_[i].data() : nullptr;
-    for (int64_t k = begin; k < end; ++k) {
-      float d = g[k];
-      if (weight_decay_ != 0.0f) d += weight_decay_ * p[k];
-      if (buf) {
-        buf[k] = momentum_ * buf[k] + d;
-        d = nesterov_ ? d + momentum_ * buf[k] : buf[k];
-      }
-      p[k] -= lr_ * d;
+    float* p = params_[i].value->data() + begin;
+    const float* g = params_[i].grad->data() + begin;
+    if (momentum_ == 0.0f) {
+      sgd_update(p, g, end - begin, lr_, weight_decay_);
+    } else {
+      sgd_momentum_update(p, g, buffers_[i].data() + begin, end - begin, {lr_, momentum_, weight_decay_, nesterov_});
     }
   }
 
@@ -131,25 +152,8 @@ struct AdamConstants {
   float b1, b2, one_minus_b1, one_minus_b2, eps, l2, step_size, inv_bc2_sqrt, decay_factor;
 };
 
-// ThreadSanitizer builds get one baseline version: target_clones' ifunc resolver runs during
-// relocation, before TSan's runtime is initialised, and crashes the binary at start-up.
-#if defined(__SANITIZE_THREAD__)
-#define GRADFLOW_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GRADFLOW_TSAN 1
-#endif
-#endif
-#ifdef GRADFLOW_TSAN
-#define GRADFLOW_CPU_DISPATCH
-#else
-#define GRADFLOW_CPU_DISPATCH [[gnu::target_clones("avx512f", "avx2", "default")]]
-#endif
-
-// Adam's elementwise update, compiled for AVX-512, AVX2 and baseline x86-64 and chosen at run
-// time (it is ~20% of an MNIST step). -ffp-contract=off (CMakeLists.txt) keeps FMA out, so every
-// variant rounds alike and results do not depend on which one a machine dispatches to. One
-// division per element, not torch's two (sqrt(v) times 1/sqrt(bc2)): divisions and square
+// Adam's elementwise update (~20% of an MNIST step), compiled per instruction set
+// (GRADFLOW_CPU_DISPATCH, kernels.hpp). One division per element, not torch's two (sqrt(v) times 1/sqrt(bc2)): divisions and square
 // roots share one unit, and this loop is bound by it.
 GRADFLOW_CPU_DISPATCH void adam_update(
     float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
