@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "gradflow/data_files.hpp"
 #include "yaml_util.hpp"
@@ -17,7 +18,17 @@ namespace {
 
 const std::vector<std::string> kSourceKeys = {"csv", "idx", "columns", "header", "delimiter", "scale", "normalize"};
 
-// "0:64" (half-open, like Python) or a list of column indices.
+// More columns than any table has; it also bounds what a range may expand to (a fuzzed
+// "92:8547758070" took minutes and gigabytes to expand).
+constexpr int64_t kMaxColumns = int64_t{1} << 24;
+
+// The whole of `text` as an integer: "92plugins" is not 92.
+bool parse_whole(std::string_view text, int64_t& value) {
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+// "0:64" (half-open, like Python, at most kMaxColumns) or a list of column indices.
 std::optional<std::vector<int64_t>> parse_columns(const YAML::Node& node) {
   std::vector<int64_t> columns;
   if (node.IsSequence()) {
@@ -36,9 +47,9 @@ std::optional<std::vector<int64_t>> parse_columns(const YAML::Node& node) {
     return std::vector<int64_t>{*single};
   }
   int64_t begin = 0, end = 0;
-  const char* s = text.data();
-  if (std::from_chars(s, s + colon, begin).ec != std::errc{} ||
-      std::from_chars(s + colon + 1, s + text.size(), end).ec != std::errc{} || begin < 0 || end <= begin)
+  if (!parse_whole(std::string_view(text).substr(0, colon), begin) ||
+      !parse_whole(std::string_view(text).substr(colon + 1), end) || begin < 0 || end <= begin ||
+      end - begin > kMaxColumns)
     return std::nullopt;
   for (int64_t c = begin; c < end; ++c) columns.push_back(c);
   return columns;
@@ -149,7 +160,8 @@ class SourceReader {
     }
     if (const YAML::Node c = mapping_["columns"]) {
       auto columns = parse_columns(c);
-      if (!columns) return error(c, "'columns' must be a range like \"0:64\" or a list of column numbers"), std::nullopt;
+      if (!columns) return error(c, fmt::format("'columns' must be a range like \"0:64\" (at most {} columns) or a list of column numbers",
+                                        kMaxColumns)), std::nullopt;
       options.columns = *columns;
     }
     return options;

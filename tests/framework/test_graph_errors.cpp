@@ -125,3 +125,14 @@ data:
         dir / "g.yaml" + ":7:3: error: data.train.y (" + dir / "d.csv" +
             ": row 4) has label 7, but node 'loss' (op cross_entropy) expects a class index in [0, 3)");
 }
+
+TEST_CASE("a column range with trailing text, reversed or beyond any table is refused", "[errors]") {
+  const std::string expected =
+      "g.yaml:15:30: error: data for input 'x': 'columns' must be a range like \"0:64\" (at most 16777216 columns) or a "
+      "list of column numbers";
+  for (const std::string range : {"92plugins:8547758070", "0:2x", "5:3", "0:16777217"}) {
+    INFO(range);
+    CHECK(errors_of(replace(kXor, "x: [[0, 0], [0, 1], [1, 0], [1, 1]]", "x: {csv: d.csv, columns: \"" + range + "\"}")) ==
+          Lines{expected});
+  }
+}
