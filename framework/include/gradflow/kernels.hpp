@@ -28,6 +28,13 @@
 #else
 #define GRADFLOW_CPU_DISPATCH [[gnu::target_clones("avx512f", "avx2", "default")]]
 #endif
+// The same for a function template. Clang 14 cannot multiversion templates: its builds (the
+// sanitizer trees) get the baseline version.
+#if defined(__clang__)
+#define GRADFLOW_CPU_DISPATCH_TEMPLATE
+#else
+#define GRADFLOW_CPU_DISPATCH_TEMPLATE GRADFLOW_CPU_DISPATCH
+#endif
 
 namespace gradflow::kernels {
 
