@@ -20,15 +20,15 @@ OpSchema activation_schema(std::string name, std::string summary,
 // The elementwise loops, compiled per instruction set (GRADFLOW_CPU_DISPATCH_TEMPLATE, kernels.hpp);
 // distinct (__restrict) buffers let them vectorise.
 template <class Fn>
-GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_values(const Fn& fn, const float* __restrict x, float* __restrict y, int64_t begin,
-                                        int64_t end) {
+GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_values(const Fn& fn, const float* __restrict x, float* __restrict y,
+                                                 int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) y[i] = fn.value(x[i]);
 }
 
 template <class Fn>
-GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_derivatives(const Fn& fn, const float* __restrict x, const float* __restrict y,
-                                             const float* __restrict dy, float* __restrict dx, int64_t begin,
-                                             int64_t end) {
+GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_derivatives(const Fn& fn, const float* __restrict x,
+                                                      const float* __restrict y, const float* __restrict dy,
+                                                      float* __restrict dx, int64_t begin, int64_t end) {
   for (int64_t i = begin; i < end; ++i) dx[i] = dy[i] * fn.derivative(x[i], y[i]);
 }
 
