@@ -43,8 +43,11 @@ class FlushDenormals final : public tbb::task_scheduler_observer {
 std::string blas_core() { return blas::core_name(); }
 
 void initialize() {
-  static FlushDenormals observer;  // lives for the process: every worker, now and later
+  // This thread first: the observer below starts oneTBB's arena, whose default task context
+  // captures the creating thread's floating-point mode and imposes it on every task run in
+  // it, on every thread (the observer alone left tasks without flush-to-zero).
   FlushDenormals::set_current_thread();
+  static FlushDenormals observer;  // lives for the process: every worker, now and later
   blas::sgemm();  // chooses the kernels while this is the only thread that could read the environment
 }
 

@@ -7,6 +7,10 @@
 #include <cmath>
 
 #include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <xmmintrin.h>
+
+#include <atomic>
 
 #include "gradflow/kernels.hpp"
 #include "gradflow/rng.hpp"
@@ -66,4 +70,23 @@ TEST_CASE("gemm tiles running at once on two threads give the one-thread bits, e
   };
   const auto reference = product(1);
   for (int run = 0; run < 20; ++run) REQUIRE(product(2) == reference);
+}
+
+// Each ctest entry is a fresh process, so initialize() here is the process's first TBB use, as
+// in graph-runner. oneTBB imposes its arena's captured floating-point mode on every task: the
+// mode must be flush-to-zero there too, on both threads (it was not: Adam slowed by half once
+// its second moments went denormal).
+TEST_CASE("flush-to-zero and denormals-are-zero hold inside TBB tasks", "[kernels]") {
+  kernels::initialize();
+  const tbb::global_control two(tbb::global_control::max_allowed_parallelism, 2);
+  constexpr unsigned kFtzDaz = 0x8040;
+  std::atomic<int> tasks{0}, without{0};
+  tbb::parallel_for(0, 256, [&](int) {
+    ++tasks;
+    if ((_mm_getcsr() & kFtzDaz) != kFtzDaz) ++without;
+  });
+  CHECK(tasks == 256);
+  CHECK(without == 0);
+  volatile float denormal = 1e-39f;  // DAZ reads it as zero
+  CHECK(denormal * 1.0f == 0.0f);
 }
