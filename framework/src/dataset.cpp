@@ -3,7 +3,70 @@
 #include <algorithm>
 #include <stdexcept>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace gradflow {
+
+namespace {
+
+// target[i] = table[source[i]] for i < count: the byte columns' pixel-to-float step, once per
+// value of every batch (9% of an MNIST epoch at batch 256 as a scalar loop).
+void lookup_scalar(const unsigned char* source, int64_t count, const ByteTable& table, float* target) {
+  for (int64_t i = 0; i < count; ++i) target[i] = table[source[i]];
+}
+
+#if defined(__x86_64__)
+// The same lookup 16 bytes at a time with the whole table in 16 AVX-512 registers: eight
+// two-register permutes pick by the low 5 bits of each byte, three rounds of blends by bits 5-7.
+// A lookup, so exactly table[b]. 4-5x the scalar loop here, where a gather instruction gave
+// 1.3-1.7x (GCC emits no gathers for the scalar loop under its generic tuning).
+__attribute__((target("avx512f"))) void lookup_avx512(const unsigned char* source, int64_t count,
+                                                      const ByteTable& table, float* target) {
+  __m512 t[16];
+  for (int r = 0; r < 16; ++r) t[r] = _mm512_loadu_ps(table.data() + 16 * r);
+  const __m512i bit5 = _mm512_set1_epi32(32), bit6 = _mm512_set1_epi32(64), bit7 = _mm512_set1_epi32(128);
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16) {
+    // maskz with every lane set: the unmasked form trips GCC 12's -Wmaybe-uninitialized (PR105593)
+    const __m512i b = _mm512_maskz_cvtepu8_epi32(
+        0xFFFF, _mm_loadu_si128(reinterpret_cast<const __m128i*>(source + i)));
+    __m512 q[8];
+    for (int p = 0; p < 8; ++p) q[p] = _mm512_permutex2var_ps(t[2 * p], b, t[2 * p + 1]);
+    const __mmask16 m5 = _mm512_test_epi32_mask(b, bit5);
+    const __mmask16 m6 = _mm512_test_epi32_mask(b, bit6);
+    const __mmask16 m7 = _mm512_test_epi32_mask(b, bit7);
+    const __m512 low = _mm512_mask_blend_ps(m6, _mm512_mask_blend_ps(m5, q[0], q[1]),
+                                            _mm512_mask_blend_ps(m5, q[2], q[3]));
+    const __m512 high = _mm512_mask_blend_ps(m6, _mm512_mask_blend_ps(m5, q[4], q[5]),
+                                             _mm512_mask_blend_ps(m5, q[6], q[7]));
+    _mm512_storeu_ps(target + i, _mm512_mask_blend_ps(m7, low, high));
+  }
+  lookup_scalar(source + i, count - i, table, target + i);
+}
+#endif
+
+using LookupFn = void (*)(const unsigned char*, int64_t, const ByteTable&, float*);
+
+LookupFn choose_lookup() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return lookup_avx512;
+#endif
+  return lookup_scalar;
+}
+
+void prefetch(const unsigned char* bytes, int64_t count) {
+  for (int64_t offset = 0; offset < count; offset += 64) __builtin_prefetch(bytes + offset);
+}
+
+void lookup(const unsigned char* source, int64_t count, const ByteTable& table, float* target) {
+  static const LookupFn chosen = choose_lookup();
+  chosen(source, count, table, target);
+}
+
+}  // namespace
 
 void gather_rows(const Tensor& column, std::span<const int64_t> indices, Tensor& batch) {
   const int64_t row = column.rank() > 1 ? column.size() / column.dim(0) : 1;
@@ -68,9 +131,12 @@ void Column::gather(std::span<const int64_t> indices, Tensor& batch) const {
   batch.resize(b->shape, 0, static_cast<int64_t>(indices.size()));
   const auto* source = reinterpret_cast<const unsigned char*>(b->values.data());
   float* target = batch.data();
-  for (int64_t index : indices) {
-    const unsigned char* pixels = source + index * row;
-    for (int64_t j = 0; j < row; ++j) target[j] = b->table[pixels[j]];
+  // Shuffled rows of a data set larger than the caches: fetch the next rows while this one is
+  // converted, or the loop waits on memory (the hardware prefetcher cannot guess the order).
+  constexpr size_t kRowsAhead = 2;
+  for (size_t k = 0; k < indices.size(); ++k) {
+    if (k + kRowsAhead < indices.size()) prefetch(source + indices[k + kRowsAhead] * row, row);
+    lookup(source + indices[k] * row, row, b->table, target);
     target += row;
   }
 }

@@ -590,3 +590,31 @@ TEST_CASE("Column: float columns wrap tensors, byte columns map through their ta
   CHECK_THROWS_AS(bytes.floats(), std::logic_error);
   CHECK_THROWS_AS(Column::from_bytes("abc", {2, 2}, table), std::invalid_argument);
 }
+
+// The batch gather looks bytes up 16 at a time (AVX-512 permutes where the CPU has them): every
+// one of the 256 entries, at every position in a row, and rows whose length is not a multiple
+// of 16 must give exactly table[b].
+TEST_CASE("Column: the vectorised byte lookup gives exactly the table's entry for every byte", "[column]") {
+  gradflow::ByteTable table{};
+  for (size_t b = 0; b < table.size(); ++b)  // distinct values, both signs, no pattern to guess
+    table[b] = (static_cast<float>((b * 97) % 256) - 127.5f) / 3.0f;
+  for (const int64_t row : {1, 15, 16, 17, 37, 784}) {
+    const int64_t rows = 600 / row + 3;
+    std::string bytes(static_cast<size_t>(rows * row), '\0');
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 7 + i / 256) % 256);
+    const Column column = Column::from_bytes(bytes, {rows, row}, table);
+    std::vector<int64_t> order;
+    for (int64_t r = rows - 1; r >= 0; r -= 2) order.push_back(r);
+    Tensor batch;
+    column.gather(order, batch);
+    REQUIRE(batch.size() == static_cast<int64_t>(order.size()) * row);
+    int64_t mismatches = 0;
+    for (size_t k = 0; k < order.size(); ++k)
+      for (int64_t j = 0; j < row; ++j) {
+        const float want = table[static_cast<unsigned char>(bytes[static_cast<size_t>(order[k] * row + j)])];
+        if (std::memcmp(&batch[static_cast<int64_t>(k) * row + j], &want, sizeof want) != 0) ++mismatches;
+      }
+    INFO("row length " << row);
+    CHECK(mismatches == 0);
+  }
+}
