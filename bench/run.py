@@ -99,6 +99,58 @@ def stats(samples):
             "samples": samples}
 
 
+def figure_of(driver_result):
+    """A driver's JSON as a figure: stats of its samples, its metric, and torch_bench's
+    per-library sgemm samples where present."""
+    fig = stats(driver_result["samples"]) | {"metric": driver_result["metric"]}
+    for k in ("samples_torch", "samples_numpy"):
+        if k in driver_result:
+            fig[k] = driver_result[k]
+    return fig
+
+
+def round_fractions(W):
+    """The large MLP's GFLOP/s over the best sgemm of the same round, round by round (the
+    sgemm runs interleaved with it; torch's figure is the better of torch.mm and numpy)."""
+    large = W["large"]["gradflow"][2].get("round_medians")
+    gf = W["sgemm"]["gradflow"][2].get("round_medians")
+    if not large or not gf:
+        return None
+    ceilings = list(gf)
+    t2 = W["sgemm"]["torch"].get(2, {})
+    if t2.get("round_medians"):
+        n = len(t2["round_medians"])
+        for lib in ("samples_torch", "samples_numpy"):
+            if lib in t2:
+                per = len(t2[lib]) // n
+                for i in range(n):
+                    ceilings[i] = max(ceilings[i], statistics.median(t2[lib][i * per:(i + 1) * per]))
+    return [l / c for l, c in zip(large, ceilings)]
+
+
+class CpuSteal:
+    """Share of CPU time the hypervisor gave to other guests while a workload ran (the
+    'steal' column of /proc/stat): on a shared VM this is the noise in every figure."""
+
+    def __init__(self):
+        self.start = self.read()
+
+    @staticmethod
+    def read():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(x) for x in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
+
+    def percent(self):
+        end = self.read()
+        if not self.start or not end or end[1] == self.start[1]:
+            return None
+        return 100.0 * (end[0] - self.start[0]) / (end[1] - self.start[1])
+
+
 class Bench:
     def __init__(self, a):
         self.a = a
@@ -127,17 +179,23 @@ class Bench:
     def peers(self):
         return [s for s, ok in (("torch", self.py), ("libtorch", self.lt)) if ok]
 
-    def timed_workload(self, workload, gf_threads):
-        """gradflow at each of gf_threads; each peer at 1 and 2 threads."""
+    def timed_workload(self, workload, gf_threads, measured=None):
+        """gradflow at each of gf_threads; each peer at 1 and 2 threads. `measured` holds
+        (side, threads) figures already taken by interleaved()."""
         reps = self.plan[workload][2]
         row = {"gradflow": {}, "torch": {}, "libtorch": {}}
+        for (side, t), figure in (measured or {}).items():
+            row[side][t] = figure
         for t in gf_threads:
-            r = self.side("gradflow", workload, t, reps)
-            row["gradflow"][t] = stats(r["samples"]) | {"metric": r["metric"]}
+            if t not in row["gradflow"]:
+                r = self.side("gradflow", workload, t, reps)
+                row["gradflow"][t] = stats(r["samples"]) | {"metric": r["metric"]}
         for peer in self.peers():
             if workload == "sgemm" and peer == "libtorch":
                 continue
             for t in (1, 2):
+                if t in row[peer]:
+                    continue
                 if t == 2 and workload.startswith("mnist") and not self.a.smoke:
                     # On a loaded machine torch's 2-thread OpenMP runs can be 10x slower than
                     # its 1-thread runs; a tenth of an epoch shows that without spending minutes.
@@ -147,11 +205,29 @@ class Bench:
                                                          "extrapolated_from_samples": 6000}
                         continue
                 r = self.side(peer, workload, t, reps)
-                row[peer][t] = stats(r["samples"]) | {"metric": r["metric"]}
-                for k in ("samples_torch", "samples_numpy"):
-                    if k in r:
-                        row[peer][t][k] = r[k]
+                row[peer][t] = figure_of(r)
         return row
+
+    def interleaved(self, configs, rounds):
+        """Runs every (workload, side, threads) of configs once per round, round after round, and
+        pools each one's samples. The figures compared with each other (1 against 2 threads,
+        the large MLP against the sgemm ceiling) then share the same spells of a shared
+        machine's drifting speed, instead of each getting whichever spell it ran in.
+        Returns {workload: {(side, threads): figure}}, each figure with its per-round medians."""
+        runs = {c: [] for c in configs}
+        for _ in range(rounds):
+            for c in configs:
+                workload, side, threads = c
+                runs[c].append(self.side(side, workload, threads, self.plan[workload][2]))
+        out = {}
+        for (workload, side, threads), rs in runs.items():
+            merged = {"metric": rs[0]["metric"], "samples": [x for r in rs for x in r["samples"]]}
+            for k in ("samples_torch", "samples_numpy"):
+                if k in rs[0]:
+                    merged[k] = [x for r in rs for x in r[k]]
+            out.setdefault(workload, {})[(side, threads)] = figure_of(merged) | {
+                "round_medians": [statistics.median(r["samples"]) for r in rs]}
+        return out
 
     def memory(self):
         row = {}
@@ -252,17 +328,20 @@ def report(res):
     g = large["gradflow"][2]
     tb, lb = best(large["torch"], False), best(large["libtorch"], False)
     frac = g["median"] / ceiling["gflops"]
+    per_round = round_range(ceiling.get("round_fractions"), "{:.0%}")
     rows.append(["3 large mlp b1024, gf 2t", "GFLOP/s", fmt(g),
                  fmt(tb[1]) + f" @{tb[0]}t" if tb else "n/a", fmt(lb[1]) + f" @{lb[0]}t" if lb else "n/a",
-                 f"{frac:.0%} of {ceiling['gflops']:.1f}", f">=90% of sgemm ({ceiling['source']})",
-                 status(frac >= 0.9)])
+                 f"{frac:.0%} of {ceiling['gflops']:.1f}" + per_round,
+                 f">=90% of sgemm ({ceiling['source']})", status(frac >= 0.9)])
 
     wide = W["wide"]
-    sp = wide["gradflow"][1]["median"] / wide["gradflow"][2]["median"]
+    g1, g2 = wide["gradflow"][1], wide["gradflow"][2]
+    sp = g1["median"] / g2["median"]
+    rounds = [a / b for a, b in zip(g1.get("round_medians", []), g2.get("round_medians", []))]
     peer_sp = [f"{n} {w_[1]['median'] / w_[2]['median']:.2f}x" for n, w_ in
                (("torch", wide["torch"]), ("libtorch", wide["libtorch"])) if w_]
-    rows.append(["4 wide, speed-up 1t->2t", "ms/step", f"1t {fmt(wide['gradflow'][1], 1e3)}; "
-                 f"2t {fmt(wide['gradflow'][2], 1e3)}", ", ".join(peer_sp) or "n/a", "", f"{sp:.2f}x",
+    rows.append(["4 wide, speed-up 1t->2t", "ms/step", f"1t {fmt(g1, 1e3)}; 2t {fmt(g2, 1e3)}",
+                 ", ".join(peer_sp) or "n/a", "", f"{sp:.2f}x" + round_range(rounds, "{:.2f}x"),
                  ">=1.8x", status(sp >= 1.8)])
 
     mem = res["memory"]
@@ -278,6 +357,13 @@ def report(res):
                  fmt(fs.get("libtorch"), 1e3),
                  f"{fs['torch']['median'] / g['median']:.1f}x" if g and "torch" in fs else "n/a", "(none)", ""])
     return rows
+
+
+def round_range(values, form):
+    """' (rounds 1.71x-1.93x)': the spread of a ratio taken round by round, where there were rounds."""
+    if not values or len(values) < 2:
+        return ""
+    return f" (rounds {form.format(min(values))}-{form.format(max(values))})"
 
 
 SMOKE_MODE = False  # smoke figures are too small to judge targets by
@@ -322,10 +408,22 @@ def main():
     res = {"mode": "smoke" if a.smoke else "full", "machine": {"cpus": os.cpu_count(), "uname": os.uname().release,
                                                                  "loadavg_at_start": os.getloadavg()},
            "notes": b.notes, "workloads": {}}
+    # The wide graph's 1- and 2-thread runs alternate, as do the large MLP and the sgemm
+    # ceilings it is measured against (Bench.interleaved); the rest run one after another.
+    rounds = 1 if a.smoke else 4
+    pair_configs = {"wide": [("wide", "gradflow", 1), ("wide", "gradflow", 2)],
+                    "large": [("large", "gradflow", 2), ("sgemm", "gradflow", 2)] +
+                             ([("sgemm", "torch", 2)] if b.py else [])}
+    measured = {}
+    res["steal_pct"] = {}
     for w, gf_threads in (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [2]),
                           ("wide", [1, 2]), ("sgemm", [1, 2])):
         print(f"running {w} ...", file=sys.stderr, flush=True)
-        res["workloads"][w] = b.timed_workload(w, gf_threads)
+        steal = CpuSteal()
+        if w in pair_configs:
+            measured |= b.interleaved(pair_configs[w], rounds)
+        res["workloads"][w] = b.timed_workload(w, gf_threads, measured.get(w))
+        res["steal_pct"][w] = steal.percent()
     # The ceiling: the best 2-thread sgemm measured here (gradflow's own TBB-split serial
     # OpenBLAS, torch.mm, numpy.matmul on OpenBLAS-OpenMP).
     s = res["workloads"]["sgemm"]
@@ -334,7 +432,8 @@ def main():
         t2 = s["torch"][2]
         cands += [(statistics.median(t2[k]), k.split("_")[1] + " 2t") for k in ("samples_torch", "samples_numpy") if k in t2]
     g, src = max(cands)
-    res["sgemm_ceiling"] = {"gflops": g, "source": src, "candidates": {c[1]: c[0] for c in cands}}
+    res["sgemm_ceiling"] = {"gflops": g, "source": src, "candidates": {c[1]: c[0] for c in cands},
+                            "round_fractions": round_fractions(res["workloads"])}
     print("running memory, first_step ...", file=sys.stderr, flush=True)
     res["memory"] = b.memory()
     res["first_step"] = b.first_step()
@@ -348,6 +447,9 @@ def main():
     print_table(rows)
     for n in b.notes:
         print("note: " + n)
+    steal = ", ".join(f"{w} {p:.0f}%" for w, p in res["steal_pct"].items() if p is not None)
+    if steal:
+        print(f"CPU time taken by the hypervisor (steal) during each workload: {steal}")
     print("load average (1, 5, 15 min) at start %.2f %.2f %.2f, at end %.2f %.2f %.2f on %d cpus" % (
         *res["machine"]["loadavg_at_start"], *res["machine"]["loadavg_at_end"], os.cpu_count()))
     if res.get("xor_agreement"):
