@@ -71,6 +71,15 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one", "[e2e][che
   const std::string graph = source_path("graphs/two_tower.yaml");
   REQUIRE(run_graph_runner("train " + graph + " --epochs 40 --save " + (dir / "full.st") + " --metrics " + (dir / "full.jsonl")).status == 0);
   REQUIRE(run_graph_runner("train " + graph + " --epochs 15 --save " + (dir / "part.st") + " --metrics " + (dir / "resumed.jsonl")).status == 0);
+  {  // As if killed after logging epochs 16 and 17 (mid-write on a third) but before their
+     // checkpoint: the resumed run must log them once, not twice.
+    std::istringstream full_lines(read_file(dir / "full.jsonl"));
+    std::string line;
+    std::ofstream log(dir / "resumed.jsonl", std::ios::app);
+    for (int epoch = 1; epoch <= 17 && std::getline(full_lines, line); ++epoch)
+      if (epoch > 15) log << line << "\n";
+    log << "{\"epoch\":18,\"lo";
+  }
   const RunResult resumed = run_graph_runner("train " + graph + " --epochs 40 --resume " + (dir / "part.st") + " --save " +
                                              (dir / "resumed.st") + " --metrics " + (dir / "resumed.jsonl"));
   REQUIRE(resumed.status == 0);

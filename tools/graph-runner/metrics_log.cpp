@@ -4,17 +4,53 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 #include <utility>
 
 namespace gradflow::runner {
 
-MetricsLog::MetricsLog(std::string path, bool append)
+MetricsLog::MetricsLog(std::string path, std::optional<int64_t> resumed_epoch)
     : path_(std::move(path)),
-      fd_(::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644)) {
+      fd_(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (resumed_epoch ? 0 : O_TRUNC), 0644)) {
   if (fd_ < 0) fail(errno);
+  if (resumed_epoch) cut_after_epoch(*resumed_epoch);
+}
+
+namespace {
+// The "epoch" of one metrics line, or nothing for a line this tool did not write.
+std::optional<int64_t> epoch_of(std::string_view line) {
+  const auto json = nlohmann::json::parse(line, nullptr, false);
+  if (!json.is_object() || !json.contains("epoch") || !json["epoch"].is_number_integer()) return std::nullopt;
+  return json["epoch"].get<int64_t>();
+}
+}  // namespace
+
+// Cuts the file at the first line of a later epoch than `epoch`, or at a torn last line (no
+// newline). Lines it does not recognise stay: they are not ours to drop.
+void MetricsLog::cut_after_epoch(int64_t epoch) {
+  std::string text;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::pread(fd_, buffer, sizeof buffer, static_cast<off_t>(text.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(errno);
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  size_t keep = 0;
+  while (keep < text.size()) {
+    const size_t end = text.find('\n', keep);
+    if (end == std::string::npos) break;  // torn: the write that ended here never finished
+    const auto line_epoch = epoch_of(std::string_view(text).substr(keep, end - keep));
+    if (line_epoch && *line_epoch > epoch) break;
+    keep = end + 1;
+  }
+  if (keep < text.size() && ::ftruncate(fd_, static_cast<off_t>(keep)) != 0) fail(errno);
 }
 
 MetricsLog::~MetricsLog() { ::close(fd_); }

@@ -1,6 +1,8 @@
 #pragma once
 // train --metrics: one JSON line per epoch.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace gradflow::runner {
@@ -10,7 +12,10 @@ namespace gradflow::runner {
 // is silently short, or ends in a torn line that breaks a resumed run's log, would mislead.
 class MetricsLog {
  public:
-  MetricsLog(std::string path, bool append);
+  // A new run truncates the file. A run resumed from a checkpoint of epoch `resumed_epoch`
+  // keeps the lines of epochs up to it and cuts the rest: a run killed after logging an epoch
+  // but before checkpointing it logs that epoch again, and the log must hold it once.
+  MetricsLog(std::string path, std::optional<int64_t> resumed_epoch);
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
   ~MetricsLog();
@@ -19,6 +24,7 @@ class MetricsLog {
 
  private:
   [[noreturn]] void fail(int error) const;
+  void cut_after_epoch(int64_t epoch);
 
   std::string path_;
   int fd_;

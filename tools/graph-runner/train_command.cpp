@@ -188,7 +188,8 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   Trainer trainer(model, options);
   trainer.set_steps(state.step);
   std::optional<MetricsLog> metrics;
-  if (!args.metrics.empty() && rank0) metrics.emplace(args.metrics, !args.resume.empty());
+  if (!args.metrics.empty() && rank0)
+    metrics.emplace(args.metrics, args.resume.empty() ? std::nullopt : std::optional<int64_t>(state.epoch));
   const int64_t batch = options.batch_size > 0 ? std::min(options.batch_size, spec.train_data.size) : spec.train_data.size;
   if (rank0)
     fmt::print("training '{}': {} parameters, {} training samples{}, batch {}, {} epoch{}{}\n", spec.name,
