@@ -410,7 +410,7 @@ def main():
            "notes": b.notes, "workloads": {}}
     # The wide graph's 1- and 2-thread runs alternate, as do the large MLP and the sgemm
     # ceilings it is measured against (Bench.interleaved); the rest run one after another.
-    rounds = 1 if a.smoke else 4
+    rounds = 1 if a.smoke else 6
     pair_configs = {"wide": [("wide", "gradflow", 1), ("wide", "gradflow", 2)],
                     "large": [("large", "gradflow", 2), ("sgemm", "gradflow", 2)] +
                              ([("sgemm", "torch", 2)] if b.py else [])}
