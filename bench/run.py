@@ -3,7 +3,7 @@
 side on this machine, prints a table of medians [min, max] and the ratios, and writes the same
 as JSON. Standard library only: the drivers do the work (bench/README.md).
 
-    python3 bench/run.py --gradflow-bench BUILD/bench/gradflow-bench            # full, ~6 min
+    python3 bench/run.py --gradflow-bench BUILD/bench/gradflow-bench            # full, ~3 min
     python3 bench/run.py --smoke --gradflow-bench BUILD/bench/gradflow-bench    # CI, seconds
 """
 import argparse
