@@ -26,7 +26,7 @@ export GRADFLOW_SKIP_SLOW=1
 # Nested builds in the tests (the out-of-tree plugin SDK) must use the same compiler: a plugin's
 # build fingerprint names it, and gradflow refuses a plugin built by another.
 export CC=clang-14 CXX=clang++-14
-common=(-DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14
+common=(-DCMAKE_CXX_COMPILER=clang++-14
         -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
         -DGRADFLOW_BUILD_BENCH=OFF)
 

@@ -399,7 +399,7 @@ TEST_CASE("read_idx reads Fashion-MNIST's test labels", "[data_files][idx][datas
     const Tensor t = read_idx(images);
     CHECK(t.shape() == Shape{10000, 28, 28});
     CHECK(std::all_of(t.values().begin(), t.values().end(),
-                      [](float v) { return v >= 0 && v <= 255 && v == static_cast<int>(v); }));
+                      [](float v) { return v >= 0 && v <= 255 && v == static_cast<float>(static_cast<int>(v)); }));
   }
 }
 
