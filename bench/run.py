@@ -188,8 +188,7 @@ class Bench:
             row[side][t] = figure
         for t in gf_threads:
             if t not in row["gradflow"]:
-                r = self.side("gradflow", workload, t, reps)
-                row["gradflow"][t] = stats(r["samples"]) | {"metric": r["metric"]}
+                row["gradflow"][t] = figure_of(self.side("gradflow", workload, t, reps))
         for peer in self.peers():
             if workload == "sgemm" and peer == "libtorch":
                 continue

@@ -20,8 +20,9 @@ void lookup_scalar(const unsigned char* source, int64_t count, const ByteTable& 
 #if defined(__x86_64__)
 // The same lookup 16 bytes at a time with the whole table in 16 AVX-512 registers: eight
 // two-register permutes pick by the low 5 bits of each byte, three rounds of blends by bits 5-7.
-// A lookup, so exactly table[b]. 4-5x the scalar loop here, where a gather instruction gave
-// 1.3-1.7x (GCC emits no gathers for the scalar loop under its generic tuning).
+// A lookup, so exactly table[b]. With the prefetch in Column::gather it took the batch gather
+// from 8.9% to about 5% of a batch-256 MNIST epoch (perf), where a gather instruction had given
+// 1.3-1.7x on the loop (GCC emits no gathers for the scalar loop under its generic tuning).
 __attribute__((target("avx512f"))) void lookup_avx512(const unsigned char* source, int64_t count,
                                                       const ByteTable& table, float* target) {
   __m512 t[16];
