@@ -1,10 +1,12 @@
 // gradflow's side of the benchmark (bench/README.md): runs one workload at a given thread
 // count and prints one JSON object with every repetition's figure; bench/run.py does the
 // statistics and the comparison with the peers (bench/torch_bench.py, bench/libtorch_bench.cpp).
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <numeric>
@@ -96,6 +98,33 @@ std::vector<double> time_steps(gf::Model& model, const gf::Dataset& data, int64_
   return out;
 }
 
+// The OpenBLAS files mapped in this process (/proc/self/maps) with the kernel family OpenBLAS
+// chose, for bench/run.py to print next to the peers' (issue 17): gradflow loads OpenBLAS's
+// pthreads build by path (framework/src/compute/blas.cpp), whatever the environment says.
+// Asking for the core loads OpenBLAS if the workload did not, so the file is there to be read.
+json openblas_mapped() {
+  std::string core;
+  try {
+    core = gf::kernels::blas_core();
+  } catch (const std::exception& e) {
+    core = std::string("not loaded: ") + e.what();
+  }
+  json files = json::array();
+  std::ifstream maps("/proc/self/maps");
+  std::vector<std::string> seen;
+  for (std::string line; std::getline(maps, line);) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    if (path.find("openblas") == std::string::npos && path.find("/libblas.so") == std::string::npos)
+      continue;
+    if (std::find(seen.begin(), seen.end(), path) != seen.end()) continue;
+    seen.push_back(path);
+    files.push_back({{"path", path}, {"core", core}});
+  }
+  return files;
+}
+
 // The multiply-adds of one training step of an MLP, times two: forward and weight gradient
 // for every layer, input gradient for every layer but the first (its input is data).
 double mlp_step_flops(int64_t batch, const std::vector<int64_t>& widths) {
@@ -130,7 +159,7 @@ int main(int argc, char** argv) {
                             static_cast<size_t>(threads));
   json out{{"side", "gradflow"}, {"workload", workload}, {"threads", threads}};
   auto load = [&](const char* file) {
-    auto model = gf::load_model(std::filesystem::path(graphs) / file, gf::default_registry());
+    auto model = gf::load_graph(std::filesystem::path(graphs) / file, gf::default_registry()).model;
     model->init_parameters(model->spec().seed);
     return model;
   };
@@ -213,6 +242,7 @@ int main(int argc, char** argv) {
     std::cerr << "gradflow-bench: " << workload << ": " << e.what() << "\n";
     return 1;
   }
+  out["blas"] = openblas_mapped();
   std::cout << out.dump() << std::endl;
   return 0;
 }

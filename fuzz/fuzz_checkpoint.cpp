@@ -39,7 +39,7 @@ std::unique_ptr<gradflow::Model> make_model() {
   auto spec = gradflow::parse_graph_text(kGraph, "fuzz.yaml", gradflow::default_registry(),
                                          diagnostics);
   diagnostics.throw_if_any();
-  auto model = gradflow::Model::build(spec, gradflow::default_registry(), diagnostics);
+  auto model = gradflow::Model::build(spec.graph, gradflow::default_registry(), diagnostics);
   diagnostics.throw_if_any();
   model->init_parameters(7);
   return model;

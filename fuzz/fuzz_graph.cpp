@@ -1,4 +1,4 @@
-// libFuzzer target: graph-file text -> parse_graph_text -> Model::build (the validated graph).
+// libFuzzer target: graph-file text -> parse_graph_text -> Model::build with the data checks (the validated graph).
 // Expected rejections are diagnostics or std::exception; anything else is a finding.
 #include <cstddef>
 #include <cstdint>
@@ -30,10 +30,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A plugins: list must not dlopen arbitrary paths from fuzz input.
     options.load_plugin = [](const std::filesystem::path&, const gradflow::SourceLocation&,
                              gradflow::Diagnostics&) {};
-    gradflow::GraphSpec spec =
-        gradflow::parse_graph_text(text, "fuzz.yaml", registry, diagnostics, options);
+    gradflow::GraphFile file = gradflow::parse_graph_text(text, "fuzz.yaml", registry, diagnostics, options);
     if (!diagnostics.empty()) return 0;
-    auto model = gradflow::Model::build(spec, registry, diagnostics);
+    auto model = gradflow::Model::build(file.graph, registry, diagnostics,
+                                        [&](const gradflow::Model& built, gradflow::Diagnostics& found) {
+                                          gradflow::check_targets(built, file.data, found);
+                                        });
     (void)model;
   } catch (const std::exception&) {
   }

@@ -34,7 +34,8 @@ GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_derivatives(const Fn& fn, const float*
 
 // Fn provides: static OpSchema schema(); Fn(const Attributes&); float value(float x) const;
 // float derivative(float x, float y) const, where y = value(x) (sigmoid and tanh are
-// cheapest from y, relu from x).
+// cheapest from y, relu from x); optionally static constexpr bool kDecisions = true when
+// every value is 0 or 1.
 template <class Fn>
 class Elementwise final : public Operator {
  public:
@@ -45,6 +46,11 @@ class Elementwise final : public Operator {
     const Shape& shape = single_input(input_shapes, Fn::kName);
     sample_size_ = numel(shape);
     return shape;
+  }
+
+  bool outputs_decisions() const override {
+    if constexpr (requires { Fn::kDecisions; }) return Fn::kDecisions;
+    return false;
   }
 
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
@@ -126,6 +132,7 @@ struct LeakyReluFn {
 // stop all learning; the contract (graph-format.md) is a straight-through identity instead.
 struct StepFn {
   static constexpr const char* kName = "step";
+  static constexpr bool kDecisions = true;
   static OpSchema schema() {
     return activation_schema(kName,
                              "1 where x >= 0 else 0; backward passes the gradient through "

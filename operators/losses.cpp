@@ -49,6 +49,11 @@ class ReducedLoss : public Loss {
  protected:
   explicit ReducedLoss(const Attributes& attrs) : mean_(attrs.get_string("reduction") == "mean") {}
 
+ public:
+  Reduction reduction() const override { return mean_ ? Reduction::Mean : Reduction::Sum; }
+
+ protected:
+
   // `count` is what a mean divides by: elements, or samples for cross_entropy.
   void write_scalar(Tensor& output, double sum, int64_t count) const {
     output.resize(Shape{});
@@ -70,7 +75,7 @@ struct TermGrad {
 };
 
 // A loss that is a sum of per-element terms f(p, t). Fn provides kName, schema(),
-// Fn(const Attributes&), value(p, t), grad(p, t) -> TermGrad, reports_accuracy(op) and
+// Fn(const Attributes&), value(p, t), grad(p, t) -> TermGrad, reports_accuracy(producer) and
 // correct(p, t) for one element.
 template <class Fn>
 class PointwiseLoss final : public ReducedLoss {
@@ -114,8 +119,8 @@ class PointwiseLoss final : public ReducedLoss {
     });
   }
 
-  bool reports_accuracy(std::string_view prediction_op) const override {
-    return Fn::reports_accuracy(prediction_op);
+  bool reports_accuracy(const Operator* prediction_producer) const override {
+    return Fn::reports_accuracy(prediction_producer);
   }
 
   // A sample counts when every one of its elements is right.
@@ -144,7 +149,7 @@ struct MseFn {
   double value(double p, double t) const { return (p - t) * (p - t); }
   TermGrad grad(double p, double t) const { return {2.0 * (p - t), -2.0 * (p - t)}; }
   // Exact equality only means something for discrete outputs: the perceptron's step.
-  static bool reports_accuracy(std::string_view op) { return op == "step"; }
+  static bool reports_accuracy(const Operator* producer) { return producer && producer->outputs_decisions(); }
   bool correct(float p, float t) const { return p == t; }
 };
 
@@ -164,7 +169,7 @@ struct BceFn {
     // torch's binary_cross_entropy_backward guards the denominator with 1e-12.
     return {(p - t) / std::max((1.0 - p) * p, 1e-12), clamped_log(1.0 - p) - clamped_log(p)};
   }
-  static bool reports_accuracy(std::string_view) { return true; }
+  static bool reports_accuracy(const Operator*) { return true; }
   bool correct(float p, float t) const { return (p >= 0.5f) == (t >= 0.5f); }
 };
 
@@ -185,7 +190,7 @@ struct BceWithLogitsFn {
     const double sigmoid = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
     return {sigmoid - t, -x};
   }
-  static bool reports_accuracy(std::string_view) { return true; }
+  static bool reports_accuracy(const Operator*) { return true; }
   // σ(x) ≥ ½ ⇔ x ≥ 0
   bool correct(float x, float t) const { return (x >= 0.0f) == (t >= 0.5f); }
 };
@@ -207,7 +212,7 @@ struct HuberFn {
     const double g = std::clamp(p - t, -delta, delta);
     return {g, -g};
   }
-  static bool reports_accuracy(std::string_view) { return false; }
+  static bool reports_accuracy(const Operator*) { return false; }
   bool correct(float, float) const { return false; }
   double delta;
 };
@@ -285,7 +290,17 @@ class CrossEntropy final : public ReducedLoss {
     }
   }
 
-  bool reports_accuracy(std::string_view) const override { return true; }
+  bool reports_accuracy(const Operator*) const override { return true; }
+
+  // A class index fed from data must be an integer in [0, classes).
+  std::optional<std::string> check_target(float value, const Shape& prediction_shape,
+                                          const Shape& target_shape) const override {
+    if (numel(target_shape) != 1 || prediction_shape.empty()) return std::nullopt;
+    const int64_t classes = prediction_shape.back();
+    if (value >= 0.0f && value < static_cast<float>(classes) && value == static_cast<float>(static_cast<int64_t>(value)))
+      return std::nullopt;
+    return fmt::format("expects a class index in [0, {})", classes);
+  }
 
   int64_t count_correct(const Tensor& prediction, const Tensor& target) const override {
     const int64_t c = prediction.cols();

@@ -11,21 +11,22 @@ namespace gradflow::test {
 // Every diagnostic that parsing and building `yaml` reports, formatted as graph-runner
 // prints them, with the file named "g.yaml".
 inline std::vector<std::string> errors_of(const std::string& yaml) {
-  Diagnostics diagnostics;
-  GraphSpec spec = parse_graph_text(yaml, "g.yaml", default_registry(), diagnostics);
-  if (diagnostics.empty()) Model::build(spec, default_registry(), diagnostics);
   std::vector<std::string> lines;
-  for (const Diagnostic& d : diagnostics.list()) lines.push_back(d.format());
+  try {
+    load_graph_text(yaml, "g.yaml", default_registry());
+  } catch (const GraphError& e) {
+    for (const Diagnostic& d : e.diagnostics()) lines.push_back(d.format());
+  }
   return lines;
 }
 
+// The graph of `yaml` built, with the data sets its `data:` names.
+inline LoadedGraph load(const std::string& yaml, const Registry& registry = default_registry()) {
+  return load_graph_text(yaml, "g.yaml", registry);
+}
+
 inline std::unique_ptr<Model> build(const std::string& yaml, const Registry& registry = default_registry()) {
-  Diagnostics diagnostics;
-  GraphSpec spec = parse_graph_text(yaml, "g.yaml", registry, diagnostics);
-  diagnostics.throw_if_any();
-  auto model = Model::build(spec, registry, diagnostics);
-  diagnostics.throw_if_any();
-  return model;
+  return load(yaml, registry).model;
 }
 
 // A valid XOR graph; tests replace parts of it to make it wrong.

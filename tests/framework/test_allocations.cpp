@@ -47,12 +47,12 @@ data:
 
 int64_t allocations_per_steps(SchedulePolicy policy, int threads) {
   tbb::global_control control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-  auto model = test::build(kMlp);
+  auto [model, data] = test::load(kMlp);
   model->scheduler().set_policy(policy);
   model->init_parameters(1);
   const std::vector<int64_t> batch = {0, 1, 1, 0, 1, 0, 0, 1};  // 8 samples: every path splits
   auto step = [&] {
-    model->load_batch(model->spec().train_data, batch);
+    model->load_batch(data.train, batch);
     model->forward();
     model->backward();
     model->optimizer_step();

@@ -461,13 +461,8 @@ std::string pixel_graph(const std::string& pixels, const std::string& labels) {
          "    y: {idx: " + labels + "}\n";
 }
 
-std::unique_ptr<gradflow::Model> build_model(const std::string& yaml) {
-  gradflow::Diagnostics diagnostics;
-  gradflow::GraphSpec spec = gradflow::parse_graph_text(yaml, "g.yaml", gradflow::default_registry(), diagnostics);
-  diagnostics.throw_if_any();
-  auto model = gradflow::Model::build(spec, gradflow::default_registry(), diagnostics);
-  diagnostics.throw_if_any();
-  return model;
+gradflow::LoadedGraph build_model(const std::string& yaml) {
+  return gradflow::load_graph_text(yaml, "g.yaml", gradflow::default_registry());
 }
 
 std::vector<float> gather_all(const Column& column) {
@@ -492,11 +487,11 @@ TEST_CASE("a ubyte IDX source loads as bytes that gather the float path's exact 
   const PixelFiles files = write_pixel_files(dir, 40);
   const auto as_bytes = build_model(pixel_graph(files.bytes, files.labels));
   const auto as_floats = build_model(pixel_graph(files.shorts, files.labels));
-  const Column& pixels = as_bytes->spec().train_data.columns.at("x");
-  const Column& reference = as_floats->spec().train_data.columns.at("x");
+  const Column& pixels = as_bytes.data.train.columns.at("x");
+  const Column& reference = as_floats.data.train.columns.at("x");
   REQUIRE(pixels.is_bytes());
   REQUIRE_FALSE(reference.is_bytes());
-  CHECK_FALSE(as_bytes->spec().train_data.columns.at("y").is_bytes());  // labels stay floats
+  CHECK_FALSE(as_bytes.data.train.columns.at("y").is_bytes());  // labels stay floats
   CHECK(pixels.shape() == Shape{40, 12});
   CHECK(pixels.sample_shape() == Shape{12});
   CHECK(pixels.rows() == 40);
@@ -513,7 +508,7 @@ TEST_CASE("a ubyte IDX source loads as bytes that gather the float path's exact 
   }
   SECTION("select and a train/test split keep bytes") {
     const std::vector<int64_t> rows{5, 1, 38};
-    const Dataset subset = as_bytes->spec().train_data.select(rows);
+    const Dataset subset = as_bytes.data.train.select(rows);
     const Column& picked = subset.columns.at("x");
     CHECK(picked.is_bytes());
     CHECK(picked.shape() == Shape{3, 12});
@@ -524,10 +519,10 @@ TEST_CASE("a ubyte IDX source loads as bytes that gather the float path's exact 
     CHECK(subset.columns.at("y").value(2) == 38 % 3);
 
     const std::string split = pixel_graph(files.bytes, files.labels) + "  split: 0.25\n";
-    const auto model = build_model(split);
-    CHECK(model->spec().train_data.columns.at("x").is_bytes());
-    CHECK(model->spec().test_data.columns.at("x").is_bytes());
-    CHECK(model->spec().train_data.size + model->spec().test_data.size == 40);
+    const auto loaded = build_model(split);
+    CHECK(loaded.data.train.columns.at("x").is_bytes());
+    CHECK(loaded.data.test.columns.at("x").is_bytes());
+    CHECK(loaded.data.train.size + loaded.data.test.size == 40);
   }
 }
 
@@ -537,12 +532,12 @@ TEST_CASE("training on a byte column gives the float path's losses exactly", "[d
   std::vector<double> losses[2];
   int side = 0;
   for (const std::string& pixels : {files.bytes, files.shorts}) {
-    auto model = build_model(pixel_graph(pixels, files.labels));
-    REQUIRE(model->spec().train_data.columns.at("x").is_bytes() == (side == 0));
+    auto [model, data] = build_model(pixel_graph(pixels, files.labels));
+    REQUIRE(data.train.columns.at("x").is_bytes() == (side == 0));
     model->init_parameters(model->spec().seed);
     gradflow::Trainer trainer(*model, gradflow::TrainOptions{16, true, 5, {}});
     for (int64_t epoch = 0; epoch < 5; ++epoch)
-      losses[side].push_back(trainer.train_epoch(model->spec().train_data, epoch).loss);
+      losses[side].push_back(trainer.train_epoch(data.train, epoch).loss);
     ++side;
   }
   CHECK(losses[0] == losses[1]);
@@ -560,12 +555,12 @@ TEST_CASE("a 1000 x 784 ubyte IDX column takes a byte per pixel", "[data_files][
                            "  - {name: loss, op: cross_entropy, inputs: [fc, y]}\n"
                            "data:\n  train:\n    x: {idx: " + dir / "images.idx" + ", scale: 0.5}\n"
                            "    y: {idx: " + dir / "labels.idx" + "}\n";
-  const auto model = build_model(yaml);
-  const Column& images = model->spec().train_data.columns.at("x");
+  const auto loaded = build_model(yaml);
+  const Column& images = loaded.data.train.columns.at("x");
   REQUIRE(images.is_bytes());
   CHECK(images.bytes() == 784'000);  // not the 3,136,000 of floats
   CHECK(images.value(784 * 3 + 5) == static_cast<float>((784 * 3 + 5) % 251) * 0.5f);
-  CHECK(model->spec().train_data.columns.at("y").bytes() == 1000 * 4);
+  CHECK(loaded.data.train.columns.at("y").bytes() == 1000 * 4);
 }
 
 TEST_CASE("Column: float columns wrap tensors, byte columns map through their table", "[column]") {

@@ -117,9 +117,12 @@ data:
     y: {csv: d.csv, header: true, columns: [1]}
 )";
   gradflow::Diagnostics diagnostics;
-  auto spec = gradflow::parse_graph_text(yaml, dir / "g.yaml", gradflow::default_registry(), diagnostics);
+  auto file = gradflow::parse_graph_text(yaml, dir / "g.yaml", gradflow::default_registry(), diagnostics);
   REQUIRE(diagnostics.empty());
-  gradflow::Model::build(spec, gradflow::default_registry(), diagnostics);
+  gradflow::Model::build(file.graph, gradflow::default_registry(), diagnostics,
+                         [&](const gradflow::Model& model, gradflow::Diagnostics& found) {
+                           gradflow::check_targets(model, file.data, found);
+                         });
   REQUIRE(diagnostics.size() == 1);
   CHECK(diagnostics.list()[0].format() ==
         dir / "g.yaml" + ":7:3: error: data.train.y (" + dir / "d.csv" +

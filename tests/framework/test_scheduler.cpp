@@ -57,7 +57,7 @@ Registry& test_registry() {
   return registry;
 }
 
-std::unique_ptr<Model> build_with_test_ops(const std::string& yaml) { return test::build(yaml, test_registry()); }
+LoadedGraph load_with_test_ops(const std::string& yaml) { return test::load(yaml, test_registry()); }
 
 const char* const kTwoSpinningBranches = R"(
 inputs: {x: {shape: [4]}}
@@ -100,12 +100,12 @@ data:
 
 std::vector<double> loss_curve(int threads, SchedulePolicy policy) {
   tbb::global_control control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-  auto model = test::build(wide_graph());
+  auto [model, data] = test::load(wide_graph());
   model->scheduler().set_policy(policy);
   model->init_parameters(model->spec().seed);
   Trainer trainer(*model, TrainOptions{64, true, 3, {}});
   std::vector<double> losses;
-  for (int epoch = 0; epoch < 4; ++epoch) losses.push_back(trainer.train_epoch(model->spec().train_data, epoch).loss);
+  for (int epoch = 0; epoch < 4; ++epoch) losses.push_back(trainer.train_epoch(data.train, epoch).loss);
   for (const ParamRef& p : model->parameters())
     losses.insert(losses.end(), p.value->data(), p.value->data() + std::min<int64_t>(16, p.value->size()));
   return losses;
@@ -115,9 +115,9 @@ std::vector<double> loss_curve(int threads, SchedulePolicy policy) {
 
 TEST_CASE("independent branches overlap in time under the flow graph", "[scheduler]") {
   tbb::global_control control(tbb::global_control::max_allowed_parallelism, 2);
-  auto model = build_with_test_ops(kTwoSpinningBranches);
+  auto [model, data] = load_with_test_ops(kTwoSpinningBranches);
   model->scheduler().set_policy(SchedulePolicy::Parallel);
-  model->load_batch(model->spec().train_data, std::vector<int64_t>{0});
+  model->load_batch(data.train, std::vector<int64_t>{0});
   SpinOp::intervals.clear();
   model->forward();
   REQUIRE(SpinOp::intervals.size() == 2);
@@ -129,9 +129,9 @@ TEST_CASE("independent branches overlap in time under the flow graph", "[schedul
 }
 
 TEST_CASE("the sequential policy runs the same branches one after the other", "[scheduler]") {
-  auto model = build_with_test_ops(kTwoSpinningBranches);
+  auto [model, data] = load_with_test_ops(kTwoSpinningBranches);
   model->scheduler().set_policy(SchedulePolicy::Sequential);
-  model->load_batch(model->spec().train_data, std::vector<int64_t>{0});
+  model->load_batch(data.train, std::vector<int64_t>{0});
   SpinOp::intervals.clear();
   model->forward();
   REQUIRE(SpinOp::intervals.size() == 2);
@@ -158,9 +158,9 @@ TEST_CASE("an exception in a node names the node, op and pass", "[scheduler]") {
   const std::string yaml = test::replace(kTwoSpinningBranches, "{name: right, op: spin, inputs: [x], millis: 150}",
                                          "{name: right, op: spin, inputs: [x], fail: true}");
   for (auto policy : {SchedulePolicy::Sequential, SchedulePolicy::Parallel}) {
-    auto model = build_with_test_ops(yaml);
+    auto [model, data] = load_with_test_ops(yaml);
     model->scheduler().set_policy(policy);
-    model->load_batch(model->spec().train_data, std::vector<int64_t>{0});
+    model->load_batch(data.train, std::vector<int64_t>{0});
     REQUIRE_THROWS_WITH(model->forward(), "node 'right' (op spin) failed in the forward pass: boom");
     // The graph stays usable after a failed step.
     REQUIRE_THROWS_WITH(model->forward(), "node 'right' (op spin) failed in the forward pass: boom");

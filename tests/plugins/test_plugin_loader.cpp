@@ -77,7 +77,7 @@ TEST_CASE("a plugin built for another API version is refused, naming both versio
   const size_t count = fresh.registry.names().size();
   CHECK(load_error(fresh.registry, GF_BAD_VERSION_PLUGIN) ==
         std::string(GF_BAD_VERSION_PLUGIN) +
-            ": plugin built for gradflow plugin API 3, this gradflow supports 2");
+            ": plugin built for gradflow plugin API 4, this gradflow supports 3");
   CHECK(fresh.registry.names().size() == count);
 }
 
@@ -99,7 +99,7 @@ TEST_CASE("the plugin side of the handshake refuses another host version or buil
   host.build_fingerprint = GRADFLOW_BUILD_FINGERPRINT;
   CHECK(init(&host, &result) == GRADFLOW_PLUGIN_ERR_API_VERSION);
   CHECK(result.api_version == GRADFLOW_PLUGIN_API_VERSION);
-  CHECK(std::string(result.error) == "plugin built for gradflow plugin API 2, this gradflow supports 7");
+  CHECK(std::string(result.error) == "plugin built for gradflow plugin API 3, this gradflow supports 7");
 
   host.api_version = GRADFLOW_PLUGIN_API_VERSION;
   host.build_fingerprint = "gradflow 9.9.9; gcc 3; libstdc++ cxx11-abi=0";
@@ -172,14 +172,11 @@ TEST_CASE("an exception in a plugin operator names the node and operator") {
                                 "  - {name: loss, op: mse, inputs: [bad, y]}\n"
                                 "  - {name: opt, op: sgd, inputs: [loss], lr: 0.1}\n"
                                 "data: {train: {x: [[0, 1]], y: [[1]]}}\n";
-      Diagnostics diagnostics;
-      GraphSpec spec = parse_graph_text(graph, "g.yaml", fresh.registry, diagnostics);
-      REQUIRE(diagnostics.empty());
-      auto model = Model::build(spec, fresh.registry, diagnostics);
+      auto [model, data] = load_graph_text(graph, "g.yaml", fresh.registry);
       REQUIRE(model);
       model->init_parameters(0);
       const std::vector<int64_t> first{0};
-      model->load_batch(model->spec().train_data, first);
+      model->load_batch(data.train, first);
       const std::string expected = std::string("node 'bad' (op test_throw) failed in the ") + pass +
                                    " pass: test_throw: asked to fail in " + pass;
       try {

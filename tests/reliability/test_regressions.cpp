@@ -44,12 +44,7 @@ std::string slurp(const fs::path& path) {
 }
 
 std::unique_ptr<Model> xor_model() {
-  Diagnostics diagnostics;
-  GraphSpec spec = parse_graph_file(fs::path(GRADFLOW_SOURCE_DIR) / "graphs/xor.yaml",
-                                    default_registry(), diagnostics);
-  diagnostics.throw_if_any();
-  auto model = Model::build(spec, default_registry(), diagnostics);
-  diagnostics.throw_if_any();
+  auto model = load_graph(fs::path(GRADFLOW_SOURCE_DIR) / "graphs/xor.yaml", default_registry()).model;
   model->init_parameters(7);
   return model;
 }
@@ -74,8 +69,10 @@ TEST_CASE("graph regressions go through parse_graph_text and Model::build", "[re
       Diagnostics diagnostics;
       ParseOptions options;
       options.load_plugin = [](const fs::path&, const SourceLocation&, Diagnostics&) {};
-      GraphSpec spec = parse_graph_text(slurp(file), "fuzz.yaml", default_registry(), diagnostics, options);
-      if (diagnostics.empty()) Model::build(spec, default_registry(), diagnostics);
+      GraphFile parsed = parse_graph_text(slurp(file), "fuzz.yaml", default_registry(), diagnostics, options);
+      if (diagnostics.empty())
+        Model::build(parsed.graph, default_registry(), diagnostics,
+                     [&](const Model& model, Diagnostics& found) { check_targets(model, parsed.data, found); });
       refused = !diagnostics.empty();
     } catch (const std::exception&) {
     }
@@ -91,8 +88,8 @@ TEST_CASE("out-of-memory-sized graphs are refused with a clear error", "[reliabi
     INFO(name);
     const fs::path file = kRegressions / "graph" / name;
     Diagnostics diagnostics;
-    GraphSpec spec = parse_graph_text(slurp(file), "g.yaml", default_registry(), diagnostics);
-    if (diagnostics.empty()) Model::build(spec, default_registry(), diagnostics);
+    GraphFile parsed = parse_graph_text(slurp(file), "g.yaml", default_registry(), diagnostics);
+    if (diagnostics.empty()) Model::build(parsed.graph, default_registry(), diagnostics);
     REQUIRE_FALSE(diagnostics.empty());
     const std::string first = diagnostics.list().front().format();
     CHECK((first.find("over the limit of 2^31") != std::string::npos ||
@@ -109,10 +106,10 @@ TEST_CASE("a graph over the memory budget is refused before it allocates", "[rel
   const FuzzMemoryLimit limit;
   const int64_t held = memory_in_use();
   Diagnostics diagnostics;
-  GraphSpec spec = parse_graph_text(slurp(kRegressions / "graph" / "huge_valid_weight.yaml"), "g.yaml",
-                                    default_registry(), diagnostics);
+  GraphFile parsed = parse_graph_text(slurp(kRegressions / "graph" / "huge_valid_weight.yaml"), "g.yaml",
+                                      default_registry(), diagnostics);
   REQUIRE(diagnostics.empty());
-  CHECK(Model::build(spec, default_registry(), diagnostics) == nullptr);
+  CHECK(Model::build(parsed.graph, default_registry(), diagnostics) == nullptr);
   REQUIRE_FALSE(diagnostics.empty());
   CHECK_THAT(diagnostics.list().front().format(),
              Catch::StartsWith("g.yaml:6:5: error: node 'fc1' (op linear): a tensor of shape [10000, 100000] "

@@ -32,22 +32,3 @@ Command add_gradcheck(CLI::App& app);
 Command add_plot(CLI::App& app);
 
 }  // namespace gradflow::runner
-
-#include <tbb/global_control.h>
-
-#include <memory>
-
-#include "gradflow/model.hpp"
-
-namespace gradflow::runner {
-
-void add_common_options(CLI::App& command, CommonOptions& options);
-
-// A loaded graph under the requested thread count: TBB is the only pool.
-struct Session {
-  std::unique_ptr<tbb::global_control> threads;
-  std::unique_ptr<Model> model;
-};
-Session open_session(const CommonOptions& options);
-
-}  // namespace gradflow::runner

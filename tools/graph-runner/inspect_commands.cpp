@@ -8,50 +8,13 @@
 #include <unistd.h>
 
 #include "commands.hpp"
+#include "session.hpp"
 #include "gradflow/gradcheck.hpp"
+#include "gradflow/trainer.hpp"
 #include "gradflow/plugin.hpp"
 #include "gradflow/scheduler.hpp"
 
 namespace gradflow::runner {
-
-namespace {
-// --plugin PATH of the chosen command (one command runs per process), loaded by open_session
-// (or by `ops`) after the libraries on GRADFLOW_PLUGIN_PATH.
-std::vector<std::string>& plugin_paths() {
-  static std::vector<std::string> paths;
-  return paths;
-}
-void add_plugin_option(CLI::App& command) {
-  command.add_option("--plugin", plugin_paths(), "load an operator plugin (shared library); repeatable")
-      ->type_name("PATH")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->allow_extra_args(false);  // one path per --plugin: `--plugin a.so graph.yaml` works
-}
-void load_requested_plugins() {
-  load_plugins_from_environment(default_registry());
-  for (const std::string& path : plugin_paths()) load_plugin(path, default_registry());
-}
-}  // namespace
-
-void add_common_options(CLI::App& command, CommonOptions& options) {
-  command.add_option("graph", options.graph, "graph file (YAML)")->required()->check(CLI::ExistingFile);
-  command.add_option("--threads", options.threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
-  add_plugin_option(command);
-}
-
-Session open_session(const CommonOptions& options) {
-  Session session;
-  if (options.threads > 0)
-    session.threads = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
-                                                            static_cast<size_t>(options.threads));
-  load_requested_plugins();  // --plugin and GRADFLOW_PLUGIN_PATH: errors print "error: ..."
-  ParseOptions parse;
-  parse.seed = options.seed;
-  parse.load_plugin = graph_plugin_loader(default_registry());  // `plugins:`: diagnostics
-  session.model = load_model(options.graph, default_registry(), parse);
-  return session;
-}
 
 namespace {
 
@@ -195,10 +158,10 @@ Command add_gradcheck(CLI::App& app) {
   return {command, [options] {
             Session session = open_session(*options);
             Model& model = *session.model;
-            const Dataset& data = model.spec().train_data;
+            const Dataset& data = session.data.train;
             if (data.empty()) throw std::invalid_argument("gradcheck needs training data in the graph file");
             model.init_parameters(model.spec().seed);
-            const int64_t batch = model.spec().train.batch_size > 0 ? std::min(model.spec().train.batch_size, data.size) : data.size;
+            const int64_t batch = batch_size_for(model.spec().train.batch_size, data.size);
             std::vector<int64_t> first(static_cast<size_t>(batch));
             for (int64_t i = 0; i < batch; ++i) first[static_cast<size_t>(i)] = i;
             model.load_batch(data, first);

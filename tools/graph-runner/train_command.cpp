@@ -11,11 +11,13 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "session.hpp"
 #include "metrics_log.hpp"
 #include "plot.hpp"
 #include "gradflow/atomic_file.hpp"
 #include "gradflow/checkpoint.hpp"
 #include "gradflow/data_files.hpp"
+#include "gradflow/mpi_launch.hpp"
 #include "gradflow/scheduler.hpp"
 #include "gradflow/trainer.hpp"
 #ifdef GRADFLOW_WITH_MPI
@@ -143,9 +145,10 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   Session session = open_session(args);
   Model& model = *session.model;
   const GraphSpec& spec = model.spec();
+  const DataSets& data = session.data;
   if (model.optimizers().empty())
     throw file_error(spec.file.string(), "the graph has no optimizer node: nothing to train");
-  if (spec.train_data.empty())
+  if (data.train.empty())
     throw file_error(spec.file.string(), "the graph has no training data (data.train)");
   model.scheduler().set_policy(parse_policy(args.scheduler));
   model.set_check_numerics(args.check_numerics);
@@ -174,7 +177,7 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
                                            model.parameter_count()),
                                hash_file(spec.file.string()) ^ static_cast<uint64_t>(model.parameter_count()));
     const std::string run = fmt::format("{}/{}/{}/{}/{}/{}/{}", options.batch_size, options.seed, options.shuffle,
-                                        epochs, spec.train_data.size, state.epoch, state.step);
+                                        epochs, data.train.size, state.epoch, state.step);
     mpi->check_same_everywhere("training options (batch size, seed, epochs, data size, resumed epoch and step)",
                                std::hash<std::string>{}(run));
     mpi->check_same_everywhere("initial weights (--resume checkpoint or seed)", hash_parameters(model));
@@ -190,11 +193,11 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   std::optional<MetricsLog> metrics;
   if (!args.metrics.empty() && rank0)
     metrics.emplace(args.metrics, args.resume.empty() ? std::nullopt : std::optional<int64_t>(state.epoch));
-  const int64_t batch = options.batch_size > 0 ? std::min(options.batch_size, spec.train_data.size) : spec.train_data.size;
+  const int64_t batch = batch_size_for(options.batch_size, data.train.size);
   if (rank0)
     fmt::print("training '{}': {} parameters, {} training samples{}, batch {}, {} epoch{}{}\n", spec.name,
-               model.parameter_count(), spec.train_data.size,
-               spec.test_data.empty() ? "" : fmt::format(", {} test samples", spec.test_data.size), batch, epochs,
+               model.parameter_count(), data.train.size,
+               data.test.empty() ? "" : fmt::format(", {} test samples", data.test.size), batch, epochs,
                epochs == 1 ? "" : "s", parallel_note);
   const auto start = Clock::now();
   const int64_t first = state.epoch;
@@ -203,9 +206,9 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   for (int64_t epoch = first; epoch < epochs; ++epoch) {
     bar.start_epoch(epoch + 1, epochs, batch);
     EpochMetrics m;
-    m.train = trainer.train_epoch(spec.train_data, epoch);
+    m.train = trainer.train_epoch(data.train, epoch);
     bar.clear();
-    if (!spec.test_data.empty()) m.test = trainer.evaluate(spec.test_data);
+    if (!data.test.empty()) m.test = trainer.evaluate(data.test);
     m.epoch = epoch + 1;
     m.elapsed_s = seconds_since(start);
     state = {m.epoch, trainer.steps()};
@@ -229,10 +232,17 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   return 0;
 }
 
+// Under an MPI launcher the process trains as one rank, or refuses before it reads data or
+// touches a file when it cannot be one (built without MPI, or the launcher is another MPI's).
 int run_train(const TrainArgs& args) {
+  const MpiLaunch launch = detect_mpi_launch();
 #ifdef GRADFLOW_WITH_MPI
-  if (launched_by_mpi()) {
+  if (launch.launched()) {
     MpiRuntime mpi;
+    if (const auto problem = launch_problem(launch, mpi.size())) {
+      fmt::print(stderr, "error: {}\n", *problem);
+      return 1;
+    }
     TrainArgs local = args;
     // Ranks sharing a host share its cores: by default each takes its share of them.
     if (const char* per_host = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE"); per_host && local.threads == 0)
@@ -254,6 +264,8 @@ int run_train(const TrainArgs& args) {
       mpi.abort(fmt::format("error: {}", e.what()), 1);
     }
   }
+#else
+  if (const auto problem = launch_problem(launch, std::nullopt)) throw std::runtime_error(*problem);
 #endif
   return train(args, nullptr);
 }
@@ -272,8 +284,8 @@ Session open_with_weights(const WeightsArgs& args) {
 int run_eval(const WeightsArgs& args) {
   Session session = open_with_weights(args);
   Model& model = *session.model;
-  const bool on_test = !model.spec().test_data.empty();
-  const Dataset& data = on_test ? model.spec().test_data : model.spec().train_data;
+  const bool on_test = !session.data.test.empty();
+  const Dataset& data = on_test ? session.data.test : session.data.train;
   if (data.empty()) throw file_error(model.spec().file.string(), "the graph has no data to evaluate");
   Trainer trainer(model, TrainOptions{model.spec().train.batch_size, false, 0, {}});
   const Evaluation e = trainer.evaluate(data);
@@ -314,8 +326,8 @@ int run_predict(const WeightsArgs& args) {
   const std::vector<int> outputs = model.output_values();
   const std::vector<int> inputs = model.inputs_needed_for(outputs);
   const Dataset data = !args.input.empty()        ? read_prediction_input(args.input, model, inputs)
-                       : model.spec().test_data.empty() ? model.spec().train_data
-                                                         : model.spec().test_data;
+                       : session.data.test.empty() ? session.data.train
+                                                                   : session.data.test;
   std::vector<std::string> header;
   for (int v : outputs) {
     const Value& value = model.values()[static_cast<size_t>(v)];

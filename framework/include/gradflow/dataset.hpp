@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "gradflow/diagnostics.hpp"
 #include "gradflow/tensor.hpp"
 
 namespace gradflow {
@@ -79,6 +80,13 @@ struct Dataset {
   bool empty() const { return size == 0; }
   // The samples at `indices`, in that order (a seeded train/test split, a shuffled batch).
   Dataset select(std::span<const int64_t> indices) const;
+};
+
+// The data sets a graph file's `data:` section names. The caller that reads them owns them.
+struct DataSets {
+  Dataset train;
+  Dataset test;         // empty when the file has none
+  SourceLocation where; // the `data:` key, where errors about the data as a whole point
 };
 
 // Copies the samples at `indices` of `column` into `batch`, resized to [indices.size(), ...].

@@ -23,10 +23,6 @@
 
 namespace gradflow {
 
-// Whether this process was started by mpirun / a PMI launcher (environment only: MPI is not
-// initialised). Without it, graph-runner runs exactly as a single process.
-bool launched_by_mpi();
-
 // Thrown identically on every rank when they do not run the same thing (graph file, options,
 // initial or resumed weights): every rank can then exit cleanly, without MPI_Abort.
 struct RanksDisagree : std::runtime_error {

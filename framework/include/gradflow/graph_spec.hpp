@@ -1,5 +1,6 @@
-// A graph file as written (../shared/graph-format.md), checked field by field but not yet
-// built into a DAG: that is Model::build's job (model.hpp).
+// A graph file as written (docs/graph-format.md), checked field by field but not yet built
+// into a DAG: that is Model::build's job (model.hpp). The data sets its `data:` section names
+// are read beside it and belong to the caller, never to the graph.
 #pragma once
 
 #include <cstdint>
@@ -49,10 +50,7 @@ struct GraphSpec {
   std::vector<InputSpec> inputs;
   std::vector<NodeSpec> nodes;
   std::vector<std::string> outputs;  // empty: the prediction input of the first loss
-  Dataset train_data;
-  Dataset test_data;  // empty when the file has none
   TrainSpec train;
-  SourceLocation data_where;
 
   const InputSpec* find_input(const std::string& name) const;
 };
@@ -67,13 +65,19 @@ struct ParseOptions {
   std::optional<uint64_t> seed;  // overrides the file's `seed:` (graph-runner --seed)
 };
 
+// A graph file read whole: its graph and the data sets of its `data:` section.
+struct GraphFile {
+  GraphSpec graph;
+  DataSets data;
+};
+
 // Reads and checks a graph file against `registry`. Every problem found goes to `diagnostics`;
 // the result is meaningful only when no error was recorded.
-GraphSpec parse_graph_file(const std::filesystem::path& file, const Registry& registry,
+GraphFile parse_graph_file(const std::filesystem::path& file, const Registry& registry,
                            Diagnostics& diagnostics, const ParseOptions& options = {});
 
 // The same, from text (tests; `file` names it in messages).
-GraphSpec parse_graph_text(const std::string& text, const std::filesystem::path& file,
+GraphFile parse_graph_text(const std::string& text, const std::filesystem::path& file,
                            const Registry& registry, Diagnostics& diagnostics,
                            const ParseOptions& options = {});
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gradflow/dataset.hpp"
+#include "gradflow/diagnostics.hpp"
 #include "gradflow/graph_spec.hpp"
 #include "gradflow/operator.hpp"
 #include "gradflow/registry.hpp"
@@ -44,6 +45,8 @@ struct ComputeNode {
   std::vector<Tensor*> input_grad_ptrs;
   bool runs_backward = false;
   SourceLocation where;
+
+  std::string label() const;  // "node 'NAME' (op OP)", as messages name a node
 };
 
 struct OptimizerNode {
@@ -54,12 +57,20 @@ struct OptimizerNode {
   std::vector<ParamRef> params;
 };
 
+class Model;
+// A check that runs on a graph once its shapes are known, before build() decides (a loader's
+// check of the data against the losses): what it reports makes build() fail too. Nodes whose
+// shapes could not be inferred have no `impl`.
+using ModelCheck = std::function<void(const Model&, Diagnostics&)>;
+
+// A built graph and its passes: topology, shapes and operators (fixed once built), the batch
+// buffers, and forward, backward and the optimizer step on the scheduler. It holds no data:
+// the caller loads batches from data sets it owns.
 class Model {
  public:
   // Builds and checks the graph. Problems go to `diagnostics`; returns null when any was found.
-  // The model keeps the spec, data sets included: move it in to keep one copy of the data.
-  static std::unique_ptr<Model> build(GraphSpec spec, const Registry& registry,
-                                      Diagnostics& diagnostics);
+  static std::unique_ptr<Model> build(GraphSpec spec, const Registry& registry, Diagnostics& diagnostics,
+                                      const ModelCheck& check = {});
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
@@ -70,10 +81,16 @@ class Model {
   const std::vector<OptimizerNode>& optimizers() const { return optimizers_; }
   std::vector<int> topological_order() const { return order_; }
   int find_value(const std::string& name) const;  // -1 when absent
+  // Which values `value_ids` depend on (themselves included), indexed by value id.
+  std::vector<bool> values_needed_for(const std::vector<int>& value_ids) const;
+  // The operator whose output is value `v`; null for a graph input.
+  const Operator* producer_of(int v) const;
 
   // Every trainable parameter, named "<node>.<param>", in topological node order.
   std::vector<ParamRef> parameters();
   int64_t parameter_count() const;
+  // Compute node `n`'s parameters and their gradients: what data-parallel training reduces.
+  std::span<Parameter> node_parameters(int n);
   // Draws initial weights from streams derived from (seed, node name).
   void init_parameters(uint64_t seed);
 
@@ -105,10 +122,10 @@ class Model {
   // node, its op and the pass.
   void set_check_numerics(bool on) { check_numerics_ = on; }
 
-  // Called after each node's backward has written its parameters' gradients, from the thread
-  // that ran it (possibly a TBB worker, possibly concurrently for independent nodes): lets
-  // data-parallel training start reducing a gradient while the rest of backward runs.
-  using GradientsReady = std::function<void(ComputeNode&)>;
+  // Called with a node's index after its backward has written its parameters' gradients, from
+  // the thread that ran it (possibly a TBB worker, possibly concurrently for independent
+  // nodes): lets data-parallel training start reducing a gradient while backward runs.
+  using GradientsReady = std::function<void(int node)>;
   void set_on_gradients_ready(GradientsReady callback) { on_gradients_ready_ = std::move(callback); }
 
  private:
@@ -134,8 +151,23 @@ class Model {
 
 namespace gradflow {
 
-// Parses and builds a graph file; throws GraphError with every problem found.
-std::unique_ptr<Model> load_model(const std::filesystem::path& file, const Registry& registry,
-                                  const ParseOptions& options = {});
+// A graph file loaded for running: the built model and the data sets the file names, which
+// belong to the caller.
+struct LoadedGraph {
+  std::unique_ptr<Model> model;
+  DataSets data;
+};
+
+// Parses a graph file, reads its data, builds the graph and checks the data's targets against
+// its losses; throws GraphError with every problem found.
+LoadedGraph load_graph(const std::filesystem::path& file, const Registry& registry,
+                       const ParseOptions& options = {});
+// The same from text (tests; `file` names it in messages and anchors relative data paths).
+LoadedGraph load_graph_text(const std::string& text, const std::filesystem::path& file, const Registry& registry,
+                            const ParseOptions& options = {});
+
+// Reports every target column of `data` that a loss reading it rejects (Loss::check_target:
+// a class index outside [0, classes), for instance), naming the data file and row.
+void check_targets(const Model& model, const DataSets& data, Diagnostics& diagnostics);
 
 }  // namespace gradflow

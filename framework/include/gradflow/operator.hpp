@@ -69,17 +69,34 @@ class Operator {
   // Rough floating-point work per sample of one forward pass; the scheduler runs cheap
   // nodes inline rather than paying for a task.
   virtual double flops_per_sample() const { return 0.0; }
+
+  // Whether every output value is exactly 0 or 1, a hard decision (as `step` gives): a loss
+  // that counts exact matches (mse) reports accuracy only over such a prediction.
+  virtual bool outputs_decisions() const { return false; }
 };
 
-// A loss: inputs are (prediction, target), output a scalar of shape [].
+// How a loss combines the terms of a batch: their mean or their sum.
+enum class Reduction { Mean, Sum };
+
+// A loss: inputs are (prediction, target), output a scalar of shape []. It describes itself to
+// the framework through these virtuals, so that a plugin loss is treated like a built-in one.
 class Loss : public Operator {
  public:
-  // Whether accuracy applies when the prediction comes from an operator named
-  // `prediction_op` (mse counts only over a `step` output, for instance).
-  virtual bool reports_accuracy(std::string_view /*prediction_op*/) const { return false; }
+  // Data-parallel training weighs each rank's share of a batch by it.
+  virtual Reduction reduction() const { return Reduction::Mean; }
+  // Whether accuracy applies when the prediction is the output of `prediction_producer` (null
+  // when the prediction is a graph input): mse counts only over hard decisions, for instance.
+  virtual bool reports_accuracy(const Operator* /*prediction_producer*/) const { return false; }
   // Number of samples of the batch whose prediction is right.
   virtual int64_t count_correct(const Tensor& /*prediction*/, const Tensor& /*target*/) const {
     return 0;
+  }
+  // Checks one target value fed from a data set, for a prediction of sample shape
+  // `prediction_shape` and a target of sample shape `target_shape`. Returns what was expected
+  // when the value is wrong (e.g. "expects a class index in [0, 10)"), nothing when it is fine.
+  virtual std::optional<std::string> check_target(float /*value*/, const Shape& /*prediction_shape*/,
+                                                  const Shape& /*target_shape*/) const {
+    return std::nullopt;
   }
 };
 

@@ -22,7 +22,9 @@
 
 #include <stdint.h>
 
-#define GRADFLOW_PLUGIN_API_VERSION 2  /* 2: Tensor storage carries its size (memory budget) */
+/* 2: Tensor storage carries its size (memory budget). 3: operators describe themselves
+   (Operator::outputs_decisions; Loss::reduction, reports_accuracy(producer), check_target). */
+#define GRADFLOW_PLUGIN_API_VERSION 3
 
 /* The one symbol a plugin exports. */
 #define GRADFLOW_PLUGIN_ENTRY_SYMBOL "gradflow_plugin_init"

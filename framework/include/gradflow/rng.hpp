@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string_view>
 
 namespace gradflow {
@@ -20,6 +21,8 @@ class Rng {
   double uniform(double low, double high);
   double normal(double mean = 0.0, double stddev = 1.0);  // Box-Muller
   uint64_t below(uint64_t n);             // [0, n), unbiased
+  // Puts `order` in a random order (Fisher-Yates, last position first).
+  void shuffle(std::span<int64_t> order);
 
  private:
   std::mt19937_64 engine_;

@@ -58,6 +58,9 @@ struct TrainOptions {
   GradientSync* sync = nullptr;
 };
 
+// The batch size a run uses: the requested one, at most the data set (0: the whole set).
+int64_t batch_size_for(int64_t requested, int64_t samples);
+
 class Trainer {
  public:
   Trainer(Model& model, TrainOptions options);

@@ -24,8 +24,12 @@ Evaluation RunningEvaluation::result() const {
 
 Trainer::Trainer(Model& model, TrainOptions options) : model_(model), options_(std::move(options)) {}
 
+int64_t batch_size_for(int64_t requested, int64_t samples) {
+  return requested > 0 ? std::min(requested, samples) : samples;
+}
+
 int64_t Trainer::batch_size_for(const Dataset& data) const {
-  return options_.batch_size > 0 ? std::min(options_.batch_size, data.size) : data.size;
+  return gradflow::batch_size_for(options_.batch_size, data.size);
 }
 
 // Fisher-Yates from a stream derived from (seed, epoch): no RNG state to carry across epochs.
@@ -33,9 +37,7 @@ std::vector<int64_t> Trainer::epoch_order(int64_t size, int64_t epoch) const {
   std::vector<int64_t> order(static_cast<size_t>(size));
   std::iota(order.begin(), order.end(), int64_t{0});
   if (!options_.shuffle) return order;
-  Rng rng = Rng::derive(options_.seed, "shuffle", static_cast<uint64_t>(epoch));
-  for (int64_t i = size - 1; i > 0; --i)
-    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng.below(static_cast<uint64_t>(i + 1)))]);
+  Rng::derive(options_.seed, "shuffle", static_cast<uint64_t>(epoch)).shuffle(order);
   return order;
 }
 

@@ -1,6 +1,6 @@
 #include "gradflow/kernels.hpp"
 
-#include "blas.hpp"
+#include "compute/blas.hpp"
 
 #include <tbb/task_scheduler_observer.h>
 #include <xmmintrin.h>

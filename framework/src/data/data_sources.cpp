@@ -1,6 +1,6 @@
 // File data sources: {csv: FILE, columns, header, delimiter} or {idx: FILE}, both optionally
 // gzipped, then optional `scale` and `normalize: {mean, std}` (docs/graph-extensions.md).
-#include "data_sources.hpp"
+#include "data/data_sources.hpp"
 
 #include <fmt/format.h>
 
@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "gradflow/data_files.hpp"
-#include "yaml_util.hpp"
+#include "core/yaml_util.hpp"
 
 namespace gradflow {
 

@@ -103,7 +103,7 @@ Predictor Predictor::load(const std::filesystem::path& graph, const std::filesys
   impl->run([&] {
     ParseOptions parse;
     parse.load_plugin = graph_plugin_loader(default_registry());  // the file's `plugins:`
-    impl->model = load_model(graph, default_registry(), parse);
+    impl->model = load_graph(graph, default_registry(), parse).model;
     load_weights(checkpoint, *impl->model);
   });
   const Model& model = *impl->model;

@@ -1,5 +1,6 @@
 // Builds a Model from a GraphSpec: resolves names, checks the DAG (Boost.Graph), infers
-// shapes, instantiates operators and plans the gradient buffers. All problems are reported.
+// shapes, instantiates operators and plans the gradient buffers and the scheduler's passes.
+// Every stage reports what it finds and carries on, so one run reports all problems.
 #include "gradflow/model.hpp"
 
 #include <boost/graph/adjacency_list.hpp>
@@ -7,7 +8,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
 #include <map>
 #include <set>
 
@@ -18,16 +18,12 @@ namespace gradflow {
 
 using Dag = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS>;
 
-namespace {
-std::string node_label(const ComputeNode& n) { return fmt::format("node '{}' (op {})", n.name, n.op); }
-}  // namespace
-
 // The stages of Model::build, each recording diagnostics and carrying on where it can.
 class ModelBuilder {
  public:
   // The model owns the spec (moved in, so its data sets are not held twice); the stages read it there.
-  ModelBuilder(GraphSpec spec, const Registry& registry, Diagnostics& diagnostics)
-      : model_(new Model), spec_(model_->spec_), registry_(registry), diagnostics_(diagnostics) {
+  ModelBuilder(GraphSpec spec, const Registry& registry, Diagnostics& diagnostics, const ModelCheck& check)
+      : model_(new Model), spec_(model_->spec_), registry_(registry), diagnostics_(diagnostics), check_(check) {
     model_->spec_ = std::move(spec);
   }
 
@@ -38,7 +34,7 @@ class ModelBuilder {
     if (!sort_topologically()) return nullptr;
     infer_shapes();
     connect_optimizers();
-    check_class_labels();
+    if (check_) check_(*model_, diagnostics_);
     if (diagnostics_.size() != before) return nullptr;
     plan_gradients();
     make_scheduler();
@@ -190,7 +186,7 @@ class ModelBuilder {
       for (size_t i = 0; i < node.inputs.size(); ++i)
         inputs += fmt::format("{}'{}' {}", i == 0 ? "" : (i + 1 == node.inputs.size() ? " and " : ", "),
                               spec.inputs[i], to_string(shapes[i]));
-      error(spec.where, fmt::format("{}: {}; its input{} {} {}", node_label(node), e.what(),
+      error(spec.where, fmt::format("{}: {}; its input{} {} {}", node.label(), e.what(),
                                     node.inputs.size() == 1 ? "" : "s", node.inputs.size() == 1 ? "is" : "are", inputs));
       node.impl.reset();
       return false;
@@ -250,49 +246,15 @@ class ModelBuilder {
     }
   }
 
+  // The nodes that `roots` (node ids) depend on, themselves included.
   std::set<int> upstream_nodes(const std::vector<int>& roots) const {
-    std::set<int> seen;
-    std::vector<int> stack(roots.begin(), roots.end());
-    while (!stack.empty()) {
-      const int n = stack.back();
-      stack.pop_back();
-      if (!seen.insert(n).second) continue;
-      for (int v : model_->nodes_[static_cast<size_t>(n)].inputs)
-        if (int p = model_->values_[static_cast<size_t>(v)].producer; p >= 0) stack.push_back(p);
-    }
-    return seen;
-  }
-
-  // A class-index target fed from data must hold integers in [0, classes).
-  void check_class_labels() {
-    for (const ComputeNode& node : model_->nodes_) {
-      if (node.op != "cross_entropy" || !node.impl || node.inputs.size() != 2) continue;
-      const Value& logits = model_->values_[static_cast<size_t>(node.inputs[0])];
-      const Value& target = model_->values_[static_cast<size_t>(node.inputs[1])];
-      if (target.producer >= 0 || numel(target.sample_shape) != 1 || logits.sample_shape.empty()) continue;
-      const int64_t classes = logits.sample_shape.back();
-      check_labels(spec_.train_data, "train", target.name, node, classes);
-      check_labels(spec_.test_data, "test", target.name, node, classes);
-    }
-  }
-
-  void check_labels(const Dataset& data, const char* split, const std::string& input, const ComputeNode& node,
-                    int64_t classes) {
-    auto column = data.columns.find(input);
-    if (column == data.columns.end()) return;
-    const Column& labels = column->second;
-    for (int64_t i = 0; i < labels.value_count(); ++i) {
-      const float label = labels.value(i);
-      if (label >= 0.0f && label < static_cast<float>(classes) && label == static_cast<float>(static_cast<int64_t>(label)))
-        continue;
-      auto origin = data.origins.find(input);
-      const std::string where = origin != data.origins.end()
-                                    ? fmt::format("data.{}.{} ({})", split, input, origin->second.describe(i))
-                                    : fmt::format("data.{}.{}: sample {}", split, input, i + 1);
-      error(spec_.data_where, fmt::format("{} has label {}, but {} expects a class index in [0, {})", where, label,
-                                          node_label(node), classes));
-      return;
-    }
+    std::vector<int> outputs;
+    for (int n : roots) outputs.push_back(model_->nodes_[static_cast<size_t>(n)].output);
+    const std::vector<bool> needed = model_->values_needed_for(outputs);
+    std::set<int> upstream;
+    for (int n : model_->order_)
+      if (needed[static_cast<size_t>(model_->nodes_[static_cast<size_t>(n)].output)]) upstream.insert(n);
+    return upstream;
   }
 
   // Which values need a gradient: downstream of a parameter and upstream of an optimised loss.
@@ -335,7 +297,7 @@ class ModelBuilder {
     forward.predecessors.resize(nodes.size());
     backward.predecessors.resize(nodes.size());
     std::vector<std::string> labels;
-    for (const ComputeNode& node : nodes) labels.push_back(node_label(node));
+    for (const ComputeNode& node : nodes) labels.push_back(node.label());
     for (int n : model_->order_) {
       const ComputeNode& node = nodes[static_cast<size_t>(n)];
       forward.order.push_back(n);
@@ -358,216 +320,15 @@ class ModelBuilder {
   const GraphSpec& spec_;
   const Registry& registry_;
   Diagnostics& diagnostics_;
+  const ModelCheck& check_;
   std::vector<const NodeSpec*> node_specs_;       // parallel to model_->nodes_
   std::vector<const NodeSpec*> optimizer_specs_;
 };
 
-std::unique_ptr<Model> Model::build(GraphSpec spec, const Registry& registry, Diagnostics& diagnostics) {
+std::unique_ptr<Model> Model::build(GraphSpec spec, const Registry& registry, Diagnostics& diagnostics,
+                                    const ModelCheck& check) {
   kernels::initialize();
-  return ModelBuilder(std::move(spec), registry, diagnostics).build();
-}
-
-Model::~Model() = default;
-
-int Model::find_value(const std::string& name) const {
-  for (size_t v = 0; v < values_.size(); ++v)
-    if (values_[v].name == name) return static_cast<int>(v);
-  return -1;
-}
-
-std::vector<ParamRef> Model::parameters() {
-  std::vector<ParamRef> params;
-  for (int n : order_) {
-    ComputeNode& node = nodes_[static_cast<size_t>(n)];
-    for (Parameter& p : node.impl->parameters()) params.push_back({node.name + "." + p.name, &p.value, &p.grad});
-  }
-  return params;
-}
-
-int64_t Model::parameter_count() const {
-  int64_t count = 0;
-  for (const ComputeNode& node : nodes_)
-    for (const Parameter& p : node.impl->parameters()) count += p.value.size();
-  return count;
-}
-
-void Model::init_parameters(uint64_t seed) {
-  for (ComputeNode& node : nodes_) {
-    Rng rng = Rng::derive(seed, "init:" + node.name);
-    node.impl->init_parameters(rng);
-  }
-}
-
-void Model::allocate_for_batch(int64_t batch) {
-  batch_ = batch;
-  for (Value& v : values_) {
-    const bool is_loss = v.producer >= 0 && nodes_[static_cast<size_t>(v.producer)].kind == OpKind::Loss;
-    const Shape shape = is_loss ? Shape{} : batched(batch, v.sample_shape);
-    v.data.resize(shape);
-    for (Tensor* slot : v.grad_slots) slot->resize(shape);
-    if (v.grad_slots.size() > 1) v.grad.resize(shape);
-  }
-}
-
-void Model::load_batch(const Dataset& data, std::span<const int64_t> indices) {
-  const auto batch = static_cast<int64_t>(indices.size());
-  if (batch != batch_) allocate_for_batch(batch);
-  for (Value& v : values_) {
-    if (v.producer >= 0) continue;
-    auto column = data.columns.find(v.name);
-    if (column != data.columns.end()) column->second.gather(indices, v.data);
-  }
-}
-
-namespace {
-// Throws when `t` holds a NaN or an Inf, saying which and where.
-void require_finite(const Tensor& t, const std::string& what) {
-  const float* p = t.data();
-  for (int64_t i = 0; i < t.size(); ++i)
-    if (!std::isfinite(p[i]))
-      throw std::domain_error(fmt::format("{} at element {} of {} (shape {})", std::isnan(p[i]) ? "NaN" : "Inf", i,
-                                          what, to_string(t.shape())));
-}
-
-double step_flops(const std::vector<ComputeNode>& nodes, int64_t batch) {
-  double flops = 0.0;
-  for (const ComputeNode& node : nodes) flops += node.impl->flops_per_sample();
-  return 3.0 * flops * static_cast<double>(batch);  // forward, and backward at about twice that
-}
-}  // namespace
-
-void Model::forward() {
-  scheduler_->run_forward(
-      [this](int n) {
-        ComputeNode& node = nodes_[static_cast<size_t>(n)];
-        node.impl->forward(node.input_ptrs, values_[static_cast<size_t>(node.output)].data);
-        if (check_numerics_) require_finite(values_[static_cast<size_t>(node.output)].data, "its output");
-      },
-      step_flops(nodes_, batch_));
-}
-
-std::vector<int> Model::inputs_needed_for(const std::vector<int>& value_ids) const {
-  std::vector<bool> needed(values_.size(), false);
-  for (int v : value_ids) needed[static_cast<size_t>(v)] = true;
-  for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
-    const ComputeNode& node = nodes_[static_cast<size_t>(*it)];
-    if (!needed[static_cast<size_t>(node.output)]) continue;
-    for (int v : node.inputs) needed[static_cast<size_t>(v)] = true;
-  }
-  std::vector<int> inputs;
-  for (size_t v = 0; v < values_.size(); ++v)
-    if (needed[v] && values_[v].producer < 0) inputs.push_back(static_cast<int>(v));
-  return inputs;
-}
-
-void Model::forward_to(const std::vector<int>& value_ids) {
-  std::vector<bool> needed(values_.size(), false);
-  for (int v : value_ids) needed[static_cast<size_t>(v)] = true;
-  std::vector<int> run;
-  for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
-    const ComputeNode& node = nodes_[static_cast<size_t>(*it)];
-    if (!needed[static_cast<size_t>(node.output)]) continue;
-    run.push_back(*it);
-    for (int v : node.inputs) needed[static_cast<size_t>(v)] = true;
-  }
-  for (auto it = run.rbegin(); it != run.rend(); ++it) {
-    ComputeNode& node = nodes_[static_cast<size_t>(*it)];
-    node.impl->forward(node.input_ptrs, values_[static_cast<size_t>(node.output)].data);
-  }
-}
-
-// Sums a fanned-out value's gradient slots into its `grad`, always in slot order.
-void Model::accumulate_grad(Value& value) {
-  Tensor& sum = value.grad;
-  const auto& slots = value.grad_slots;
-  kernels::for_tiles(sum.size(), kernels::kElementwiseGrain, [&](int64_t begin, int64_t end) {
-    float* out = sum.data();
-    std::copy(slots[0]->data() + begin, slots[0]->data() + end, out + begin);
-    for (size_t s = 1; s < slots.size(); ++s) {
-      const float* in = slots[s]->data();
-      for (int64_t i = begin; i < end; ++i) out[i] += in[i];
-    }
-  });
-}
-
-void Model::backward() {
-  static const Tensor loss_seed(Shape{}, {1.0f});  // d(sum of losses)/d(loss)
-  scheduler_->run_backward(
-      [this](int n) {
-        ComputeNode& node = nodes_[static_cast<size_t>(n)];
-        Value& out = values_[static_cast<size_t>(node.output)];
-        const Tensor* grad_output = &loss_seed;
-        if (node.kind != OpKind::Loss) {
-          if (out.grad_slots.size() == 1) {
-            grad_output = out.grad_slots.front();
-          } else {
-            accumulate_grad(out);
-            grad_output = &out.grad;
-          }
-        }
-        node.impl->backward(node.input_ptrs, out.data, *grad_output, node.input_grad_ptrs);
-        if (check_numerics_) {
-          for (size_t i = 0; i < node.input_grad_ptrs.size(); ++i)
-            if (node.input_grad_ptrs[i]) require_finite(*node.input_grad_ptrs[i], fmt::format("the gradient of input {}", i + 1));
-          for (const Parameter& p : node.impl->parameters()) require_finite(p.grad, "the gradient of parameter '" + p.name + "'");
-        }
-        if (on_gradients_ready_ && !node.impl->parameters().empty()) on_gradients_ready_(node);
-      },
-      step_flops(nodes_, batch_));
-}
-
-void Model::optimizer_step() {
-  for (OptimizerNode& opt : optimizers_) {
-    opt.impl->step();
-    if (!check_numerics_) continue;
-    for (const ParamRef& p : opt.params) {
-      try {
-        require_finite(*p.value, "'" + p.name + "'");
-      } catch (const std::exception& e) {
-        throw NodeError(fmt::format("optimizer '{}' (op {}) failed in the optimizer step: {}", opt.name, opt.op, e.what()));
-      }
-    }
-  }
-}
-
-double Model::objective() const {
-  double total = 0.0;
-  for (int n : metric_losses_) total += values_[static_cast<size_t>(nodes_[static_cast<size_t>(n)].output)].data[0];
-  return total;
-}
-
-std::optional<int64_t> Model::correct_count() const {
-  for (int n : metric_losses_) {
-    const ComputeNode& node = nodes_[static_cast<size_t>(n)];
-    const auto* loss = dynamic_cast<const Loss*>(node.impl.get());
-    const Value& prediction = values_[static_cast<size_t>(node.inputs[0])];
-    const std::string producer_op = prediction.producer >= 0 ? nodes_[static_cast<size_t>(prediction.producer)].op : "";
-    if (loss && loss->reports_accuracy(producer_op))
-      return loss->count_correct(prediction.data, values_[static_cast<size_t>(node.inputs[1])].data);
-  }
-  return std::nullopt;
-}
-
-std::vector<int> Model::output_values() const {
-  std::vector<int> outputs;
-  for (const std::string& name : spec_.outputs) outputs.push_back(find_value(name));
-  if (outputs.empty() && !metric_losses_.empty())
-    outputs.push_back(nodes_[static_cast<size_t>(metric_losses_.front())].inputs[0]);
-  return outputs;
-}
-
-}  // namespace gradflow
-
-namespace gradflow {
-
-std::unique_ptr<Model> load_model(const std::filesystem::path& file, const Registry& registry,
-                                  const ParseOptions& options) {
-  Diagnostics diagnostics;
-  GraphSpec spec = parse_graph_file(file, registry, diagnostics, options);
-  diagnostics.throw_if_any();
-  auto model = Model::build(std::move(spec), registry, diagnostics);
-  diagnostics.throw_if_any();
-  return model;
+  return ModelBuilder(std::move(spec), registry, diagnostics, check).build();
 }
 
 }  // namespace gradflow

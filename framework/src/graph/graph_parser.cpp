@@ -1,5 +1,5 @@
-// Parses a graph file (../shared/graph-format.md sections 1 and 2) into a GraphSpec.
-// Every check records a diagnostic and carries on, so one run reports all it can find.
+// Parses a graph file (docs/graph-format.md) into a GraphSpec; its `data:` section goes to the
+// data module. Every check records a diagnostic and carries on, so one run reports all it can find.
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -11,9 +11,9 @@
 #include <set>
 #include <sstream>
 
-#include "data_sources.hpp"
+#include "core/yaml_util.hpp"
+#include "data/data_section.hpp"
 #include "gradflow/graph_spec.hpp"
-#include "yaml_util.hpp"
 
 namespace gradflow {
 
@@ -30,11 +30,6 @@ const std::vector<std::string> kTopLevelKeys = {"graph", "seed", "plugins", "inp
 const std::vector<std::string> kTrainKeys = {"epochs", "batch_size", "shuffle", "checkpoint_every"};
 const std::vector<std::string> kReservedNodeKeys = {"name", "op", "inputs", "params"};
 
-std::string did_you_mean(const std::string& name, const std::vector<std::string>& known) {
-  const std::string close = closest_name(name, known);
-  return close.empty() ? "" : fmt::format("did you mean '{}'? ", close);
-}
-
 class GraphFileParser {
  public:
   GraphFileParser(std::filesystem::path file, const Registry& registry, Diagnostics& diagnostics,
@@ -47,19 +42,19 @@ class GraphFileParser {
     spec_.file = std::move(file);
   }
 
-  GraphSpec parse(const std::string& text) {
+  GraphFile parse(const std::string& text) {
     YAML::Node root;
     try {
       root = YAML::Load(text);
     } catch (const YAML::ParserException& e) {
       diagnostics_.error({file_, e.mark.line + 1, e.mark.column + 1},
                          "malformed YAML: " + e.msg);
-      return std::move(spec_);
+      return {std::move(spec_), {}};
     }
     if (!root.IsMap()) {
       error(root, "a graph file is a mapping with keys " + fmt::format("{}", fmt::join(kTopLevelKeys, ", ")) +
                       "; found " + describe(root));
-      return std::move(spec_);
+      return {std::move(spec_), {}};
     }
     check_keys(root, kTopLevelKeys, "top-level key");
     parse_header(root);
@@ -68,8 +63,11 @@ class GraphFileParser {
     parse_nodes(root["nodes"], root);
     parse_train(root["train"]);
     parse_outputs(root["outputs"]);
-    parse_data(root["data"]);
-    return std::move(spec_);
+    GraphFile result{std::move(spec_), {}};
+    // The data section is the data module's (data/data_section.cpp): the parser only hands it over.
+    if (const YAML::Node data = root["data"])
+      result.data = read_data_section(data, result.graph, file_, base_dir_, diagnostics_);
+    return result;
   }
 
  private:
@@ -79,12 +77,7 @@ class GraphFileParser {
 
   void check_keys(const YAML::Node& map, const std::vector<std::string>& known,
                   const std::string& what) {
-    for (const auto& item : map) {
-      const std::string key = item.first.as<std::string>();
-      if (std::find(known.begin(), known.end(), key) == known.end())
-        error(item.first, fmt::format("unknown {} '{}' ({}expected one of: {})", what, key,
-                                      did_you_mean(key, known), fmt::join(known, ", ")));
-    }
+    check_known_keys(map, known, what, file_, diagnostics_);
   }
 
   template <class T>
@@ -371,130 +364,6 @@ class GraphFileParser {
     }
   }
 
-  void parse_data(const YAML::Node& data) {
-    if (!data) return;
-    spec_.data_where = locate(file_, data);
-    if (!data.IsMap()) {
-      error(data, "'data' must be a mapping with 'train' (and optionally 'test', 'split')");
-      return;
-    }
-    check_keys(data, {"train", "test", "split"}, "key in 'data'");
-    if (data["train"]) spec_.train_data = parse_split(data["train"], "train");
-    if (data["test"]) spec_.test_data = parse_split(data["test"], "test");
-    if (const YAML::Node split = data["split"]) apply_split(split, data);
-  }
-
-  // `split: 0.3` holds out a seeded 30% of the training data as the test set.
-  void apply_split(const YAML::Node& split, const YAML::Node& data) {
-    auto fraction = scalar_as<double>(split);
-    if (!fraction || *fraction <= 0.0 || *fraction >= 1.0) {
-      error(split, "data.split must be a fraction between 0 and 1 (exclusive), got " + describe(split));
-      return;
-    }
-    if (data["test"]) {
-      error(split, "data.split and data.test exclude each other: the test set would be given twice");
-      return;
-    }
-    const int64_t n = spec_.train_data.size;
-    if (n < 2) return;
-    std::vector<int64_t> order(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
-    Rng rng = Rng::derive(spec_.seed, "data.split");
-    for (int64_t i = n - 1; i > 0; --i)
-      std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(rng.below(static_cast<uint64_t>(i + 1)))]);
-    const auto test_count = std::clamp<int64_t>(static_cast<int64_t>(std::llround(*fraction * static_cast<double>(n))), 1, n - 1);
-    std::span<const int64_t> all(order);
-    spec_.test_data = spec_.train_data.select(all.first(static_cast<size_t>(test_count)));
-    spec_.train_data = spec_.train_data.select(all.subspan(static_cast<size_t>(test_count)));
-  }
-
-  Dataset parse_split(const YAML::Node& split, const std::string& split_name) {
-    Dataset dataset;
-    if (!split.IsMap()) {
-      error(split, fmt::format("data.{} must map each graph input to its samples", split_name));
-      return dataset;
-    }
-    const YAML::Node* first = nullptr;
-    std::string first_name;
-    std::set<std::string> mentioned;
-    for (const auto& item : split) {
-      const std::string input_name = item.first.as<std::string>();
-      mentioned.insert(input_name);
-      const InputSpec* input = spec_.find_input(input_name);
-      if (!input) {
-        error(item.first, fmt::format("data.{}.{}: '{}' is not a graph input", split_name, input_name, input_name));
-        continue;
-      }
-      ColumnOrigin origin;
-      std::optional<Column> column =
-          item.second.IsMap()
-              ? read_file_source(item.second, file_, base_dir_, input_name, input->shape, diagnostics_, &origin)
-              : parse_inline(item.second, split_name, *input);
-      if (column && !origin.file.empty()) dataset.origins[input_name] = std::move(origin);
-      if (!column) continue;
-      const int64_t count = column->rows();
-      if (!first) {
-        first = &item.first;
-        first_name = input_name;
-        dataset.size = count;
-      } else if (count != dataset.size) {
-        error(item.first, fmt::format("data.{}.{} has {} samples but data.{}.{} has {}; every input needs one sample per example",
-                                      split_name, input_name, count, split_name, first_name, dataset.size));
-      }
-      dataset.columns[input_name] = std::move(*column);
-    }
-    for (const InputSpec& input : spec_.inputs)
-      if (!mentioned.count(input.name))
-        error(split, fmt::format("data.{} has no samples for input '{}'", split_name, input.name));
-    return dataset;
-  }
-
-  // Inline samples: a list with one entry per sample, each a (nested) list matching the
-  // input's shape, or a bare number when the shape holds one value.
-  std::optional<Tensor> parse_inline(const YAML::Node& samples, const std::string& split_name,
-                                     const InputSpec& input) {
-    const std::string where = fmt::format("data.{}.{}", split_name, input.name);
-    if (!samples.IsSequence() || samples.size() == 0) {
-      error(samples, fmt::format("{} must be a non-empty list of samples or a file source mapping like {{csv: FILE}}", where));
-      return std::nullopt;
-    }
-    const int64_t per_sample = numel(input.shape);
-    // Not reserved from the declared shape: a fuzzed [5000, 100000] made that 5 GB for 16
-    // written samples. Inline data is small; the vector grows with what the file holds.
-    std::vector<float> values;
-    bool ok = true;
-    for (size_t i = 0; i < samples.size(); ++i) {
-      const size_t before = values.size();
-      if (!flatten(samples[i], values)) {
-        ok = false;
-        continue;
-      }
-      const auto got = static_cast<int64_t>(values.size() - before);
-      if (got != per_sample) {
-        error(samples[i], fmt::format("{}: sample {} has {} value{}, expected {} (input '{}' has shape {})", where, i + 1,
-                                      got, got == 1 ? "" : "s", per_sample, input.name, to_string(input.shape)));
-        ok = false;
-      }
-    }
-    if (!ok) return std::nullopt;
-    return Tensor(batched(static_cast<int64_t>(samples.size()), input.shape), values);
-  }
-
-  bool flatten(const YAML::Node& node, std::vector<float>& values) {
-    if (node.IsSequence()) {
-      for (const YAML::Node& item : node)
-        if (!flatten(item, values)) return false;
-      return true;
-    }
-    auto v = scalar_as<double>(node);
-    if (!v) {
-      error(node, "a sample value must be a number, got " + describe(node));
-      return false;
-    }
-    values.push_back(static_cast<float>(*v));
-    return true;
-  }
-
   std::string file_;
   std::filesystem::path base_dir_;
   const Registry& registry_;
@@ -505,18 +374,18 @@ class GraphFileParser {
 
 }  // namespace
 
-GraphSpec parse_graph_text(const std::string& text, const std::filesystem::path& file,
+GraphFile parse_graph_text(const std::string& text, const std::filesystem::path& file,
                            const Registry& registry, Diagnostics& diagnostics,
                            const ParseOptions& options) {
   return GraphFileParser(file, registry, diagnostics, options).parse(text);
 }
 
-GraphSpec parse_graph_file(const std::filesystem::path& file, const Registry& registry,
+GraphFile parse_graph_file(const std::filesystem::path& file, const Registry& registry,
                            Diagnostics& diagnostics, const ParseOptions& options) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     diagnostics.error({file.string(), 0, 0}, "cannot open the graph file: " + std::string(std::strerror(errno)));
-    return GraphSpec{};
+    return GraphFile{};
   }
   std::stringstream text;
   text << in.rdbuf();

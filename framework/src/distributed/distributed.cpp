@@ -70,12 +70,6 @@ std::mutex& global_mpi_mutex() {
 
 }  // namespace
 
-bool launched_by_mpi() {
-  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"})
-    if (std::getenv(name)) return true;
-  return false;
-}
-
 MpiRuntime::MpiRuntime() {
   int provided = 0;
   MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
@@ -197,10 +191,10 @@ struct MpiGradientSync::State {
     MPI_Testall(static_cast<int>(next_launch), requests.data(), &done, MPI_STATUSES_IGNORE);
   }
 
-  void pack(int node_index, ComputeNode& node) {
+  void pack(int node_index) {
     float* out = buckets[static_cast<size_t>(bucket_of[static_cast<size_t>(node_index)])].buffer.data() +
                  offset_of[static_cast<size_t>(node_index)];
-    for (Parameter& p : node.impl->parameters()) {
+    for (const Parameter& p : model.node_parameters(node_index)) {
       const float* in = p.grad.data();
       const int64_t n = p.grad.size();
       if (weight == 1.0f) std::memcpy(out, in, static_cast<size_t>(n) * sizeof(float));
@@ -210,11 +204,10 @@ struct MpiGradientSync::State {
     }
   }
 
-  void on_ready(ComputeNode& node) {
-    const auto index = static_cast<int>(&node - model.nodes().data());
+  void on_ready(int index) {
     const int b = bucket_of[static_cast<size_t>(index)];
     if (b < 0) return;
-    pack(index, node);  // disjoint part of the bucket: no lock
+    pack(index);  // disjoint part of the bucket: no lock
     std::lock_guard lock(mutex);
     --buckets[static_cast<size_t>(b)].pending;
     launch_ready_locked();
@@ -245,19 +238,15 @@ MpiGradientSync::MpiGradientSync(const MpiRuntime& runtime, Model& model, int64_
   // Mean-reduced losses weigh each rank's gradient by its share of the batch; sum-reduced
   // ones add them. A graph mixing both cannot be split by weighting the summed gradient.
   const std::vector<ComputeNode>& nodes = model.nodes();
-  std::set<std::string> reductions;
-  for (const ComputeNode& node : nodes) {
-    if (node.kind != OpKind::Loss || !node.runs_backward) continue;
-    std::string reduction = "mean";  // a plugin loss without the attribute is taken as mean-reduced
-    for (const NodeSpec& spec : model.spec().nodes)
-      if (spec.name == node.name && spec.attributes.has("reduction")) reduction = spec.attributes.get_string("reduction");
-    reductions.insert(reduction);
-  }
+  std::set<Reduction> reductions;
+  for (const ComputeNode& node : nodes)
+    if (const auto* loss = dynamic_cast<const Loss*>(node.impl.get()); loss && node.runs_backward)
+      reductions.insert(loss->reduction());
   if (reductions.size() > 1 && runtime.size() > 1)
     throw std::runtime_error(
         "data-parallel training needs every optimised loss to use the same reduction (this graph mixes "
         "'mean' and 'sum')");
-  s.mean_reduced = reductions.empty() || *reductions.begin() != "sum";
+  s.mean_reduced = reductions.empty() || *reductions.begin() != Reduction::Sum;
 
   // Buckets in backward order (reverse topological), as PyTorch DDP: the first capped at 1 MiB
   // so that a reduction starts early, the others at `bucket_bytes`. A node is never split.
@@ -286,7 +275,7 @@ MpiGradientSync::MpiGradientSync(const MpiRuntime& runtime, Model& model, int64_
     if (b.buffer.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
       throw std::runtime_error("a gradient bucket exceeds MPI's int count; lower GRADFLOW_MPI_BUCKET_MB");
 
-  model.set_on_gradients_ready([this](ComputeNode& node) { state_->on_ready(node); });
+  model.set_on_gradients_ready([this](int node) { state_->on_ready(node); });
   s.progress = std::thread([this] { state_->progress_loop(); });
 }
 
@@ -350,11 +339,10 @@ void MpiGradientSync::finish_step() {
   }
   ++s.step;
   // The summed gradients back into the parameters, for the optimizer step.
-  std::vector<ComputeNode>& nodes = const_cast<std::vector<ComputeNode>&>(s.model.nodes());
   for (State::Bucket& b : s.buckets) {
     const float* in = b.buffer.data();
     for (int n : b.nodes)
-      for (Parameter& p : nodes[static_cast<size_t>(n)].impl->parameters()) {
+      for (Parameter& p : s.model.node_parameters(n)) {
         std::memcpy(p.grad.data(), in, static_cast<size_t>(p.grad.size()) * sizeof(float));
         in += p.grad.size();
       }

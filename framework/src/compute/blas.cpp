@@ -4,7 +4,7 @@
 // fifth of the speed of the AVX-512 ones on the same core. So gradflow does not link OpenBLAS:
 // it loads it on first use, and when the user has not chosen (OPENBLAS_CORETYPE unset) it first
 // names the kernel family that the CPU's features support, as newer OpenBLAS releases do.
-#include "blas.hpp"
+#include "compute/blas.hpp"
 
 #include <dlfcn.h>
 

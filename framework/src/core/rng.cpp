@@ -39,4 +39,8 @@ uint64_t Rng::below(uint64_t n) {
   return x % n;
 }
 
+void Rng::shuffle(std::span<int64_t> order) {
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[below(i)]);
+}
+
 }  // namespace gradflow

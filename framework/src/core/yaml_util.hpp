@@ -1,0 +1,61 @@
+// Small helpers over yaml-cpp shared by the graph-file parser and the data section.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gradflow/diagnostics.hpp"
+#include "gradflow/registry.hpp"  // closest_name
+
+namespace gradflow {
+
+inline SourceLocation locate(const std::string& file, const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.line < 0) return {file, 0, 0};
+  return {file, mark.line + 1, mark.column + 1};
+}
+
+// The text of a scalar for messages: "'abc'", or the kind of node when it is not a scalar.
+inline std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar: return "'" + node.Scalar() + "'";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    default: return "nothing";
+  }
+}
+
+// Typed reads that return nothing when the scalar does not parse as T.
+template <class T>
+std::optional<T> scalar_as(const YAML::Node& node) {
+  if (!node.IsScalar()) return std::nullopt;
+  T value;
+  if (!YAML::convert<T>::decode(node, value)) return std::nullopt;
+  return value;
+}
+
+// "did you mean 'x'? " when a known name is close to `name`, else "".
+inline std::string did_you_mean(const std::string& name, const std::vector<std::string>& known) {
+  const std::string close = closest_name(name, known);
+  return close.empty() ? "" : fmt::format("did you mean '{}'? ", close);
+}
+
+// Reports every key of `map` that is not in `known`: "unknown WHAT 'k' (expected one of: ...)".
+inline void check_known_keys(const YAML::Node& map, const std::vector<std::string>& known,
+                             const std::string& what, const std::string& file, Diagnostics& diagnostics) {
+  for (const auto& item : map) {
+    const std::string key = item.first.as<std::string>();
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      diagnostics.error(locate(file, item.first),
+                        fmt::format("unknown {} '{}' ({}expected one of: {})", what, key, did_you_mean(key, known),
+                                    fmt::join(known, ", ")));
+  }
+}
+
+}  // namespace gradflow
