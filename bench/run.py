@@ -5,8 +5,13 @@ as JSON. Standard library only: the drivers do the work (bench/README.md).
 
     python3 bench/run.py --gradflow-bench BUILD/bench/gradflow-bench            # full, ~3 min
     python3 bench/run.py --smoke --gradflow-bench BUILD/bench/gradflow-bench    # CI, seconds
+
+The peer (every torch and LibTorch child) runs with OpenBLAS's OpenMP build first on
+LD_LIBRARY_PATH, gradflow's children never (bench/peer_env.py); each child reports the OpenBLAS
+file mapped in its own process and its kernel family, and the run prints them per side.
 """
 import argparse
+import collections
 import json
 import os
 import statistics
@@ -16,8 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import peer_env  # bench/peer_env.py, next to this script
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+PEER_SIDES = ("torch", "libtorch")
 
 # (workload, gradflow threads, extra driver args, reps) per mode. The peer runs each at 1 and
 # 2 threads and its better figure counts.
@@ -48,48 +56,84 @@ def flat(args):
     return [str(x) for kv in args.items() for x in kv]
 
 
-def openblas_core_for_this_cpu():
-    """The OpenBLAS kernel family this CPU supports, as gradflow's blas.cpp picks it. OpenBLAS
-    0.3.21 does not recognise newer CPUs and falls back to generic SSE3 kernels; every side
-    (gradflow, torch, LibTorch, numpy) gets the same choice so the peer runs at its best too."""
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        return None
-    if all(f in flags for f in ("avx512f", "avx512bw", "avx512vl", "avx512dq")):
-        return "SkylakeX"
-    if "avx2" in flags and "fma" in flags:
-        return "Haswell"
-    return "Sandybridge" if "avx" in flags else None
-
-
-def run_child(cmd, env_threads=None):
-    """Runs cmd; returns (stdout, wall seconds, peak RSS in MiB). Uses wait4 so the peak
-    belongs to this child alone."""
-    env = dict(os.environ)
-    core = openblas_core_for_this_cpu()
-    if core and "OPENBLAS_CORETYPE" not in env:
-        env["OPENBLAS_CORETYPE"] = core
+def child_env(side, env_threads=None):
+    """The environment of one child: every side gets the same OpenBLAS kernel family
+    (peer_env.openblas_core_for_this_cpu); the peers get OpenBLAS's OpenMP build first on
+    LD_LIBRARY_PATH, gradflow never (issue 17)."""
+    env = peer_env.gradflow_environ() if side == "gradflow" else peer_env.peer_environ()
     if env_threads:  # OpenMP pools (torch's BLAS, numpy) size themselves from this at start
         env["OMP_NUM_THREADS"] = str(env_threads)
+    return env
+
+
+def openblas_in(pid, exe):
+    """The OpenBLAS files in /proc/<pid>/maps once the child runs `exe` (until its exec it is a
+    copy of this python) and has libopenblas itself mapped; None until then. The loader maps
+    libblas.so.3 and liblapack.so.3 too, in its own order: a second look a moment later gathers
+    those a first one caught mid-way."""
+    def look():
+        try:
+            if os.path.realpath(f"/proc/{pid}/exe") != exe:
+                return []
+            return peer_env.openblas_mapped(pid)
+        except OSError:
+            return []
+    first = look()
+    if not any("libopenblas" in os.path.basename(p) for p in first):
+        return None
+    time.sleep(0.1)
+    return first + [p for p in look() if p not in first]
+
+
+def run_child(cmd, env, watch_maps=False):
+    """Runs cmd; returns (stdout, wall seconds, peak RSS in MiB, OpenBLAS files). Uses wait4 so
+    the peak belongs to this child alone. With watch_maps, reads the child's /proc/<pid>/maps
+    every few milliseconds until an OpenBLAS file shows (for a child that cannot report it
+    itself), else the files are None."""
     start = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, env=env)
-        err = proc.stderr.read()
-        _, status, usage = os.wait4(proc.pid, 0)
+    mapped, done = None, None
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        if watch_maps:
+            exe = os.path.realpath(cmd[0])
+            while mapped is None:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    done = status, usage
+                    break
+                mapped = openblas_in(proc.pid, exe)
+                if mapped is None:
+                    time.sleep(0.005)
+        status, usage = done or os.wait4(proc.pid, 0)[1:]
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         text = out.read().decode()
+        err.seek(0)
+        errors = err.read().decode()
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}: {err.decode().strip()[-2000:]}")
-    return text, wall, usage.ru_maxrss / 1024.0
+        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {proc.returncode}: {errors.strip()[-2000:]}")
+    return text, wall, usage.ru_maxrss / 1024.0, mapped
+
+
+def probe_cores(paths, env):
+    """The kernel family of each OpenBLAS file, from a short python that loads them with the
+    child's environment (OPENBLAS_CORETYPE included): what a child that cannot call
+    openblas_get_corename itself chose when it loaded the same file."""
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); import peer_env; "
+            "print(json.dumps([peer_env.corename(p) for p in sys.argv[2:]]))")
+    r = subprocess.run([sys.executable, "-c", code, str(BENCH), *paths], env=env, capture_output=True, text=True)
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        return [None] * len(paths)
 
 
 def find_torch_python(explicit):
     """A python that imports torch: --python, this one, or Debian's (python3-torch)."""
     for exe in [explicit] if explicit else [sys.executable, "/usr/bin/python3"]:
-        if exe and subprocess.run([exe, "-c", "import torch"], capture_output=True).returncode == 0:
+        if exe and subprocess.run([exe, "-c", "import torch"], capture_output=True,
+                                  env=child_env("torch")).returncode == 0:
             return exe
     return None
 
@@ -159,6 +203,11 @@ class Bench:
         self.py = find_torch_python(a.python)
         self.lt = a.libtorch_bench if a.libtorch_bench and Path(a.libtorch_bench).exists() else None
         self.notes = []
+        # side -> Counter of the OpenBLAS files (path, core) its children mapped; how they were read
+        self.blas = {s: collections.Counter() for s in ("gradflow",) + PEER_SIDES}
+        self.blas_how = {}
+        self.core_cache = {}
+        self.watch_gradflow = False  # set when gradflow-bench does not report (built before it did)
         if not self.py:
             self.notes.append("PyTorch peer skipped: no python here imports torch (bench/setup_peer.sh)")
         if not self.lt:
@@ -171,10 +220,63 @@ class Bench:
         w = DRIVER_WORKLOAD.get(workload, workload)
         cmd = {"gradflow": self.gf, "torch": [self.py, str(BENCH / "torch_bench.py")],
                "libtorch": [self.lt]}[side] + [w] + flat(args)
-        text, wall, rss = run_child(cmd, env_threads=threads)
+        env = child_env(side, threads)
+        # gradflow-bench and torch_bench.py report their OpenBLAS themselves; the LibTorch twin
+        # (and a gradflow-bench built before it reported) is read from outside.
+        watch = side == "libtorch" or (side == "gradflow" and self.watch_gradflow)
+        text, wall, rss, mapped = run_child(cmd, env, watch_maps=watch)
         res = json.loads(text)
         res["peak_rss_mib"] = rss
+        self.record_blas(side, res.pop("blas", None), mapped, env)
         return res
+
+    def record_blas(self, side, reported, mapped, env):
+        if reported is not None:
+            files = [(f["path"], f.get("core")) for f in reported]
+            self.blas_how[side] = "in the process: /proc/self/maps and openblas_get_corename"
+        elif mapped:
+            key = (tuple(mapped), env.get("OPENBLAS_CORETYPE"), env.get("LD_LIBRARY_PATH"))
+            if key not in self.core_cache:
+                self.core_cache[key] = probe_cores(mapped, env)
+            files = list(zip(mapped, self.core_cache[key]))
+            self.blas_how[side] = ("from outside: /proc/<pid>/maps while it ran, core from a probe "
+                                   "that loads the same file in the same environment")
+        else:  # not reported, and not seen (or not watched: an older gradflow-bench)
+            self.watch_gradflow |= side == "gradflow"
+            self.blas[side][None] += 1
+            return
+        self.blas[side][tuple(files)] += 1
+
+    def blas_summary(self):
+        """{side: [{"files": [{"path", "core"}], "processes": n}], ...} and the printed lines."""
+        out, lines = {}, []
+        for side, seen in self.blas.items():
+            if not seen:
+                continue
+            out[side] = {"how": self.blas_how.get(side), "mapped": [
+                {"files": None if files is None else [{"path": p, "core": c} for p, c in files], "processes": n}
+                for files, n in seen.most_common()]}
+            total = sum(seen.values())
+            for files, n in seen.most_common():
+                what = ("not reported and not seen (a gradflow-bench built before it reported, or a "
+                        "child that ended before its maps were read)" if files is None else
+                        peer_env.describe([{"path": p, "core": c} for p, c in files]))
+                lines.append(f"OpenBLAS mapped by {side} ({n} of {total} processes): {what}")
+        return out, lines
+
+    def blas_problems(self):
+        """What contradicts the set-up: a peer on another OpenBLAS than the OpenMP build (where
+        it is installed), gradflow on the OpenMP build."""
+        d = peer_env.peer_blas_dir()
+        bad = []
+        for side, seen in self.blas.items():
+            for files in filter(None, seen):
+                libs = [p for p, _ in files if "libopenblas" in os.path.basename(p)]
+                if side in PEER_SIDES and d and (not libs or any(not p.startswith(d + "/") for p in libs)):
+                    bad.append(f"{side} did not map only {d}: {peer_env.describe([{'path': p, 'core': c} for p, c in files])}")
+                if side == "gradflow" and d and any(p.startswith(d + "/") for p, _ in files):
+                    bad.append(f"gradflow mapped the peer's OpenMP build: {[p for p, _ in files]}")
+        return bad
 
     def peers(self):
         return [s for s, ok in (("torch", self.py), ("libtorch", self.lt)) if ok]
@@ -248,19 +350,20 @@ class Bench:
             if side == "gradflow" and not Path(runner).exists():
                 self.notes.append(f"time to first step: {runner} not found, gradflow side skipped")
                 continue
-            row[side] = stats([run_child(cmd, env_threads=1)[1] for _ in range(reps)])
+            row[side] = stats([run_child(cmd, child_env(side, 1))[1] for _ in range(reps)])
         return row
 
     def xor_agreement(self):
         """Same initial weights on both sides: the first five losses must agree."""
         if not self.py:
             return None
-        g = json.loads(run_child(self.gf + ["xor", "--trace", "--steps", "1", "--reps", "1"])[0])
+        g = json.loads(run_child(self.gf + ["xor", "--trace", "--steps", "1", "--reps", "1"],
+                                 child_env("gradflow"))[0])
         with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
             json.dump(g, f)
             f.flush()
             t = json.loads(run_child([self.py, str(BENCH / "torch_bench.py"), "xor", "--init", f.name,
-                                      "--steps", "1", "--reps", "1"])[0])
+                                      "--steps", "1", "--reps", "1"], child_env("torch"))[0])
         diff = max(abs(x - y) for x, y in zip(g["losses"], t["losses"]))
         return {"gradflow": g["losses"], "torch": t["losses"], "max_abs_diff": diff, "ok": diff < 1e-5}
 
@@ -401,6 +504,14 @@ def main():
     global SMOKE_MODE
     SMOKE_MODE = a.smoke
     b = Bench(a)
+    peer = child_env("torch")
+    peer_line = (f"peer environment (torch, LibTorch): LD_LIBRARY_PATH={peer.get('LD_LIBRARY_PATH', '')} "
+                 f"OPENBLAS_CORETYPE={peer.get('OPENBLAS_CORETYPE', '')}; gradflow: "
+                 f"OPENBLAS_CORETYPE={child_env('gradflow').get('OPENBLAS_CORETYPE', '')}, no peer directory")
+    if not peer_env.peer_blas_dir():
+        b.notes.append("OpenBLAS's OpenMP build is not installed (bench/setup_peer.sh): the peer "
+                       "uses whatever libopenblas.so.0 the system points to")
+    print(peer_line, file=sys.stderr)
     for n in b.notes:
         print("note: " + n, file=sys.stderr)
     started = time.time()
@@ -440,12 +551,21 @@ def main():
         res["xor_agreement"] = b.xor_agreement()
     res["elapsed_s"] = time.time() - started
     res["machine"]["loadavg_at_end"] = os.getloadavg()
+    res["peer_environment"] = {k: peer.get(k) for k in ("LD_LIBRARY_PATH", "OPENBLAS_CORETYPE")}
+    res["blas"], blas_lines = b.blas_summary()
+    blas_bad = b.blas_problems()
+    res["blas"]["problems"] = blas_bad
 
     rows = report(res)
     res["table"] = rows
     print_table(rows)
     for n in b.notes:
         print("note: " + n)
+    print(peer_line)
+    for line in blas_lines:
+        print(line)
+    for line in blas_bad:
+        print("WARNING: " + line)
     steal = ", ".join(f"{w} {p:.0f}%" for w, p in res["steal_pct"].items() if p is not None)
     if steal:
         print(f"CPU time taken by the hypervisor (steal) during each workload: {steal}")
@@ -459,7 +579,8 @@ def main():
     print(f"wrote {a.out} ({res['elapsed_s']:.0f} s)")
     if a.smoke:  # harness checks only: every figure present and positive, xor losses agree
         figures = [s["median"] for w in res["workloads"].values() for side in w.values() for s in side.values()]
-        bad = [f for f in figures if not f > 0] or (res["xor_agreement"] and not res["xor_agreement"]["ok"])
+        bad = ([f for f in figures if not f > 0] or (res["xor_agreement"] and not res["xor_agreement"]["ok"])
+               or blas_bad)
         if bad:
             sys.exit("smoke: harness check failed")
 

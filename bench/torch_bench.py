@@ -1,14 +1,22 @@
 """The PyTorch (eager) side of the benchmark: the workloads of bench/gradflow_bench.cpp with
 the same shapes, initialisation (nn.Linear's default, which gradflow's torch_default matches),
-optimizer, data formula and timing; prints one JSON object. Run by bench/run.py."""
+optimizer, data formula and timing; prints one JSON object. Run by bench/run.py, which starts
+it with the peer's environment (bench/peer_env.py: OpenBLAS's OpenMP build first on
+LD_LIBRARY_PATH); run by hand, it re-executes itself with that environment before loading torch
+(GRADFLOW_PEER_ENV=0 keeps the environment as given). Its JSON names the OpenBLAS files mapped
+in this process and their kernel family ("blas")."""
 import argparse
 import json
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
-from torch import nn
+import peer_env  # bench/peer_env.py, next to this script
+
+peer_env.reexec_as_peer()
+
+import torch  # noqa: E402  (after the re-exec: the loader reads LD_LIBRARY_PATH at exec only)
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 
 def synthetic(n, features=784, classes=10):
@@ -148,7 +156,8 @@ def main():
         else:
             out.update(metric="s_per_step", samples=t)
     elif a.workload == "sgemm":
-        # torch.mm, and numpy's matmul (libblas.so.3: OpenBLAS OpenMP, OMP_NUM_THREADS from run.py).
+        # torch.mm, and numpy's matmul (libblas.so.3, from the OpenMP build's directory on the peer's
+        # LD_LIBRARY_PATH; OMP_NUM_THREADS from run.py).
         n, calls = a.batch or 1024, a.steps or 20
         out.update(batch=n, metric="gflops")
         mats = {"torch": (torch.full((n, n), 0.5), torch.full((n, n), 0.25), torch.mm)}
@@ -167,6 +176,8 @@ def main():
                 rates.append(2.0 * n ** 3 * calls / (time.perf_counter() - start) / 1e9)
             out["samples_" + name] = rates
         out["samples"] = max((out["samples_" + k] for k in mats), key=lambda s: sorted(s)[len(s) // 2])
+    if a.workload != "first_step":  # first_step times the whole process: nothing extra there
+        out["blas"] = peer_env.blas_report()
     json.dump(out, sys.stdout)
     print()
 

@@ -4,13 +4,29 @@
 10 epochs. Prints one line per epoch and the wall time including data loading.
 
 Usage: /usr/bin/python3 scripts/fashion_mnist_torch.py [--threads N] [--seed S]
+
+As the benchmark's peer it runs on OpenBLAS's OpenMP build (issue 17; bench/setup_peer.sh
+installs it): before loading torch the script re-executes itself with the peer's environment
+from bench/peer_env.py, the same bench/run.py gives torch, i.e. as if started as
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=<this CPU's family> \
+      /usr/bin/python3 scripts/fashion_mnist_torch.py --threads 1
+(OPENBLAS_CORETYPE: SkylakeX, Haswell or Sandybridge by the CPU's flags, unless already set).
+GRADFLOW_PEER_ENV=0 keeps the environment as given. Its first line names the OpenBLAS file
+mapped in this process and its kernel family, so the run shows what it ran on.
 """
 import argparse
 import gzip
+import os
 import struct
+import sys
 import time
 
-import torch
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+import peer_env  # noqa: E402  bench/peer_env.py
+
+peer_env.reexec_as_peer()
+
+import torch  # noqa: E402  (after the re-exec: the loader reads LD_LIBRARY_PATH at exec only)
 
 DATA = "/usr/share/datasets/fashion-mnist/"
 
@@ -36,6 +52,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
+    print("OpenBLAS mapped: " + peer_env.describe(peer_env.blas_report()), flush=True)
     start = time.time()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
