@@ -1,5 +1,5 @@
 // graph-runner: trains, evaluates, predicts, validates and draws gradflow graphs
-// (../shared/graph-format.md section 4). Exit status: 0 ok, 1 bad graph, data or checkpoint,
+// (docs/graph-format.md). Exit status: 0 ok, 1 bad graph, data or checkpoint,
 // 2 bad command line.
 #include <fmt/core.h>
 

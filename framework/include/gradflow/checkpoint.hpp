@@ -1,4 +1,4 @@
-// Checkpoints (../shared/graph-format.md section 3): a safetensors file holding every
+// Checkpoints (docs/graph-format.md, checkpoints; docs/checkpoints.md): a safetensors file holding every
 // parameter as "<node>.<param>" (PyTorch nn.Linear layout), every optimizer state tensor as
 // "<optimizer node>.<node>.<param>.<state>", and in __metadata__ the epoch, the step, the
 // seed, the optimizer counters and the graph name (docs/checkpoints.md lists every key).

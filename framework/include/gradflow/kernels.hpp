@@ -64,7 +64,7 @@ inline constexpr int64_t kElementwiseGrain = 1 << 15;
 // before any worker runs; safe to call again.
 void initialize();
 
-// The OpenBLAS kernel family in use, e.g. "SkylakeX" (framework/src/blas.cpp says how it is chosen).
+// The OpenBLAS kernel family in use, e.g. "SkylakeX" (framework/src/compute/blas.cpp says how it is chosen).
 std::string blas_core();
 
 // C[M,N] = alpha * op(A) * op(B) + beta * C, row-major; op(X) is X or its transpose.

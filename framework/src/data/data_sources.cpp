@@ -1,5 +1,5 @@
 // File data sources: {csv: FILE, columns, header, delimiter} or {idx: FILE}, both optionally
-// gzipped, then optional `scale` and `normalize: {mean, std}` (docs/graph-extensions.md).
+// gzipped, then optional `scale` and `normalize: {mean, std}` (docs/graph-format.md).
 #include "data/data_sources.hpp"
 
 #include <fmt/format.h>
