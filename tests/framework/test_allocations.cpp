@@ -47,7 +47,9 @@ data:
 
 int64_t allocations_per_steps(SchedulePolicy policy, int threads) {
   tbb::global_control control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-  auto [model, data] = test::load(kMlp);
+  LoadedGraph loaded = test::load(kMlp);
+  auto& model = loaded.model;
+  const DataSets& data = loaded.data;
   model->scheduler().set_policy(policy);
   model->init_parameters(1);
   const std::vector<int64_t> batch = {0, 1, 1, 0, 1, 0, 0, 1};  // 8 samples: every path splits

@@ -532,7 +532,9 @@ TEST_CASE("training on a byte column gives the float path's losses exactly", "[d
   std::vector<double> losses[2];
   int side = 0;
   for (const std::string& pixels : {files.bytes, files.shorts}) {
-    auto [model, data] = build_model(pixel_graph(pixels, files.labels));
+    gradflow::LoadedGraph loaded = build_model(pixel_graph(pixels, files.labels));
+    auto& model = loaded.model;
+    const gradflow::DataSets& data = loaded.data;
     REQUIRE(data.train.columns.at("x").is_bytes() == (side == 0));
     model->init_parameters(model->spec().seed);
     gradflow::Trainer trainer(*model, gradflow::TrainOptions{16, true, 5, {}});

@@ -100,7 +100,9 @@ data:
 
 std::vector<double> loss_curve(int threads, SchedulePolicy policy) {
   tbb::global_control control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-  auto [model, data] = test::load(wide_graph());
+  LoadedGraph loaded = test::load(wide_graph());
+  auto& model = loaded.model;
+  const DataSets& data = loaded.data;
   model->scheduler().set_policy(policy);
   model->init_parameters(model->spec().seed);
   Trainer trainer(*model, TrainOptions{64, true, 3, {}});
@@ -115,7 +117,9 @@ std::vector<double> loss_curve(int threads, SchedulePolicy policy) {
 
 TEST_CASE("independent branches overlap in time under the flow graph", "[scheduler]") {
   tbb::global_control control(tbb::global_control::max_allowed_parallelism, 2);
-  auto [model, data] = load_with_test_ops(kTwoSpinningBranches);
+  LoadedGraph loaded = load_with_test_ops(kTwoSpinningBranches);
+  auto& model = loaded.model;
+  const DataSets& data = loaded.data;
   model->scheduler().set_policy(SchedulePolicy::Parallel);
   model->load_batch(data.train, std::vector<int64_t>{0});
   SpinOp::intervals.clear();
@@ -129,7 +133,9 @@ TEST_CASE("independent branches overlap in time under the flow graph", "[schedul
 }
 
 TEST_CASE("the sequential policy runs the same branches one after the other", "[scheduler]") {
-  auto [model, data] = load_with_test_ops(kTwoSpinningBranches);
+  LoadedGraph loaded = load_with_test_ops(kTwoSpinningBranches);
+  auto& model = loaded.model;
+  const DataSets& data = loaded.data;
   model->scheduler().set_policy(SchedulePolicy::Sequential);
   model->load_batch(data.train, std::vector<int64_t>{0});
   SpinOp::intervals.clear();
@@ -158,7 +164,9 @@ TEST_CASE("an exception in a node names the node, op and pass", "[scheduler]") {
   const std::string yaml = test::replace(kTwoSpinningBranches, "{name: right, op: spin, inputs: [x], millis: 150}",
                                          "{name: right, op: spin, inputs: [x], fail: true}");
   for (auto policy : {SchedulePolicy::Sequential, SchedulePolicy::Parallel}) {
-    auto [model, data] = load_with_test_ops(yaml);
+    LoadedGraph loaded = load_with_test_ops(yaml);
+    auto& model = loaded.model;
+    const DataSets& data = loaded.data;
     model->scheduler().set_policy(policy);
     model->load_batch(data.train, std::vector<int64_t>{0});
     REQUIRE_THROWS_WITH(model->forward(), "node 'right' (op spin) failed in the forward pass: boom");

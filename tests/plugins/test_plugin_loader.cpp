@@ -172,7 +172,9 @@ TEST_CASE("an exception in a plugin operator names the node and operator") {
                                 "  - {name: loss, op: mse, inputs: [bad, y]}\n"
                                 "  - {name: opt, op: sgd, inputs: [loss], lr: 0.1}\n"
                                 "data: {train: {x: [[0, 1]], y: [[1]]}}\n";
-      auto [model, data] = load_graph_text(graph, "g.yaml", fresh.registry);
+      LoadedGraph loaded = load_graph_text(graph, "g.yaml", fresh.registry);
+      auto& model = loaded.model;
+      const DataSets& data = loaded.data;
       REQUIRE(model);
       model->init_parameters(0);
       const std::vector<int64_t> first{0};
