@@ -17,6 +17,14 @@ TEST_CASE("malformed YAML", "[errors]") {
   CHECK(errors_of(replace(kXor, "units: 4}", "units: 4")) == Lines{"g.yaml:9:3: error: malformed YAML: illegal block entry"});
 }
 
+TEST_CASE("an empty or blank graph file is an error at 1:1", "[errors]") {
+  const Lines expected{"g.yaml:1:1: error: the graph file is empty: a graph file is a mapping with keys graph, seed, "
+                       "plugins, inputs, nodes, data, train, outputs"};
+  CHECK(errors_of("") == expected);
+  CHECK(errors_of("  \n\n\t\n") == expected);
+  CHECK(errors_of("# only a comment\n") == expected);
+}
+
 TEST_CASE("unknown top-level key", "[errors]") {
   CHECK(errors_of(replace(kXor, "seed: 7", "sed: 7")) ==
         Lines{"g.yaml:2:1: error: unknown top-level key 'sed' (did you mean 'seed'? expected one of: graph, seed, plugins, "

@@ -1,6 +1,8 @@
 // graph-runner end to end: the example graphs train to their targets, checkpoints resume
 // bit-identically and are readable without gradflow, and bad input gets the right exit code.
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -104,6 +106,18 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one", "[e2e][che
     return out;
   };
   CHECK(losses(read_file(dir / "full.jsonl")) == losses(read_file(dir / "resumed.jsonl")));
+}
+
+TEST_CASE("--save writes the first checkpoint as soon as the first epoch ends", "[e2e][checkpoint]") {
+  // Killed after 3 s, long before its 10^8 epochs end: the checkpoint of the first epoch is
+  // there (the rate limit of one per 5 s used to leave nothing), whole, and loads.
+  TempDir dir;
+  const std::string ckpt = dir / "run.safetensors";
+  const std::string command = "timeout -s KILL 3 " + std::string(GRADFLOW_BINARY_DIR) + "/tools/graph-runner train " +
+                              source_path("graphs/xor.yaml") + " --epochs 100000000 --save " + ckpt + " >/dev/null 2>&1";
+  CHECK(std::system(command.c_str()) != 0);  // killed
+  REQUIRE(std::filesystem::exists(ckpt));
+  CHECK(run_graph_runner("eval " + source_path("graphs/xor.yaml") + " --weights " + ckpt).status == 0);
 }
 
 TEST_CASE("a checkpoint reads with an independent reader in PyTorch's nn.Linear layout", "[e2e][checkpoint]") {

@@ -109,17 +109,21 @@ bool worth_printing(int64_t epoch, int64_t first, int64_t epochs) {
 class CheckpointPacer {
  public:
   explicit CheckpointPacer(std::optional<int64_t> every) : every_(every) {}
+  // The first epoch a run completes is always saved, so a run killed soon after it has a
+  // checkpoint; then every `every` epochs, or at most one per 5 s, and the last.
   bool due(int64_t epoch, int64_t epochs) {
     if (epoch == epochs) return true;
     if (every_) return epoch % *every_ == 0;
-    if (Clock::now() - last_ < std::chrono::seconds(5)) return false;
+    if (any_ && Clock::now() - last_ < std::chrono::seconds(5)) return false;
+    any_ = true;
     last_ = Clock::now();
     return true;
   }
 
  private:
   std::optional<int64_t> every_;
-  Clock::time_point last_ = Clock::now();
+  bool any_ = false;        // whether a checkpoint was due yet in this run
+  Clock::time_point last_;  // when the last one was
 };
 
 struct TrainArgs : CommonOptions {

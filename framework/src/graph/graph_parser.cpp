@@ -51,6 +51,11 @@ class GraphFileParser {
                          "malformed YAML: " + e.msg);
       return {std::move(spec_), {}};
     }
+    if (root.IsNull() && root.Mark().line < 0) {  // nothing but blanks and comments: no line to point at
+      diagnostics_.error({file_, 1, 1}, "the graph file is empty: a graph file is a mapping with keys " +
+                                            fmt::format("{}", fmt::join(kTopLevelKeys, ", ")));
+      return {std::move(spec_), {}};
+    }
     if (!root.IsMap()) {
       error(root, "a graph file is a mapping with keys " + fmt::format("{}", fmt::join(kTopLevelKeys, ", ")) +
                       "; found " + describe(root));
