@@ -108,7 +108,7 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one", "[e2e][che
   CHECK(losses(read_file(dir / "full.jsonl")) == losses(read_file(dir / "resumed.jsonl")));
 }
 
-TEST_CASE("--save writes the first checkpoint as soon as the first epoch ends", "[e2e][checkpoint]") {
+TEST_CASE("train --save writes the first checkpoint as soon as the first epoch ends", "[e2e][checkpoint]") {
   // Killed after 3 s, long before its 10^8 epochs end: the checkpoint of the first epoch is
   // there (the rate limit of one per 5 s used to leave nothing), whole, and loads.
   TempDir dir;
