@@ -74,7 +74,7 @@ struct TermGrad {
   double target;
 };
 
-// A loss that is a sum of per-element terms f(p, t). Fn provides kName, schema(),
+// A loss that is a sum of per-element terms f(p, t). Fn provides kName, kClassRule, schema(),
 // Fn(const Attributes&), value(p, t), grad(p, t) -> TermGrad, reports_accuracy(producer) and
 // correct(p, t) for one element.
 template <class Fn>
@@ -122,6 +122,7 @@ class PointwiseLoss final : public ReducedLoss {
   bool reports_accuracy(const Operator* prediction_producer) const override {
     return Fn::reports_accuracy(prediction_producer);
   }
+  ClassRule class_rule() const override { return Fn::kClassRule; }
 
   // A sample counts when every one of its elements is right.
   int64_t count_correct(const Tensor& prediction, const Tensor& target) const override {
@@ -144,6 +145,7 @@ class PointwiseLoss final : public ReducedLoss {
 
 struct MseFn {
   static constexpr const char* kName = "mse";
+  static constexpr ClassRule kClassRule = ClassRule::None;
   static OpSchema schema() { return loss_schema(kName, "mean squared error (torch.nn.MSELoss)"); }
   explicit MseFn(const Attributes&) {}
   double value(double p, double t) const { return (p - t) * (p - t); }
@@ -158,6 +160,7 @@ double clamped_log(double x) { return std::max(std::log(x), -100.0); }
 
 struct BceFn {
   static constexpr const char* kName = "bce";
+  static constexpr ClassRule kClassRule = ClassRule::Probability;
   static OpSchema schema() {
     return loss_schema(kName, "binary cross-entropy on probabilities (torch.nn.BCELoss)");
   }
@@ -175,6 +178,7 @@ struct BceFn {
 
 struct BceWithLogitsFn {
   static constexpr const char* kName = "bce_with_logits";
+  static constexpr ClassRule kClassRule = ClassRule::Sigmoid;
   static OpSchema schema() {
     return loss_schema(kName,
                        "sigmoid + binary cross-entropy in one stable step "
@@ -197,6 +201,7 @@ struct BceWithLogitsFn {
 
 struct HuberFn {
   static constexpr const char* kName = "huber";
+  static constexpr ClassRule kClassRule = ClassRule::None;
   static OpSchema schema() {
     return loss_schema(kName, "quadratic within delta, linear beyond (torch.nn.HuberLoss)",
                        {bounded(attr("delta", AttrType::Float, AttrValue{1.0},
@@ -291,6 +296,7 @@ class CrossEntropy final : public ReducedLoss {
   }
 
   bool reports_accuracy(const Operator*) const override { return true; }
+  ClassRule class_rule() const override { return ClassRule::Softmax; }
 
   // A class index fed from data must be an integer in [0, classes).
   std::optional<std::string> check_target(float value, const Shape& prediction_shape,

@@ -19,7 +19,7 @@ TEST_CASE("malformed YAML", "[errors]") {
 
 TEST_CASE("an empty or blank graph file is an error at 1:1", "[errors]") {
   const Lines expected{"g.yaml:1:1: error: the graph file is empty: a graph file is a mapping with keys graph, seed, "
-                       "plugins, inputs, nodes, data, train, outputs"};
+                       "plugins, inputs, nodes, data, train, outputs, labels"};
   CHECK(errors_of("") == expected);
   CHECK(errors_of("  \n\n\t\n") == expected);
   CHECK(errors_of("# only a comment\n") == expected);
@@ -28,7 +28,7 @@ TEST_CASE("an empty or blank graph file is an error at 1:1", "[errors]") {
 TEST_CASE("unknown top-level key", "[errors]") {
   CHECK(errors_of(replace(kXor, "seed: 7", "sed: 7")) ==
         Lines{"g.yaml:2:1: error: unknown top-level key 'sed' (did you mean 'seed'? expected one of: graph, seed, plugins, "
-              "inputs, nodes, data, train, outputs)"});
+              "inputs, nodes, data, train, outputs, labels)"});
 }
 
 TEST_CASE("unknown op lists the known ones and the closest", "[errors]") {
@@ -146,4 +146,39 @@ TEST_CASE("a column range with trailing text, reversed or beyond any table is re
     CHECK(errors_of(replace(kXor, "x: [[0, 0], [0, 1], [1, 0], [1, 1]]", "x: {csv: d.csv, columns: \"" + range + "\"}")) ==
           Lines{expected});
   }
+}
+
+namespace {
+
+// Three classes from logits, with whatever `labels:` line is appended.
+std::string classifier_with(const std::string& labels_line) {
+  return R"(inputs:
+  x: {shape: [2]}
+  y: {shape: [1]}
+nodes:
+  - {name: logits, op: linear, inputs: [x], units: 3}
+  - {name: loss, op: cross_entropy, inputs: [logits, y]}
+)" + labels_line + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("labels: a list of unique non-empty names", "[errors][labels]") {
+  CHECK(errors_of(classifier_with("labels: [a, b, c]")).empty());
+  CHECK(errors_of(classifier_with("labels: abc")) ==
+        Lines{"g.yaml:7:9: error: 'labels' must be a list of class names, one per class, got 'abc'"});
+  CHECK(errors_of(classifier_with("labels: []")) ==
+        Lines{"g.yaml:7:9: error: 'labels' must be a list of class names, one per class, got an empty list"});
+  CHECK(errors_of(classifier_with("labels: [a, [b], '', a]")) ==
+        Lines{"g.yaml:7:13: error: a label must be a non-empty string, got a list",
+              "g.yaml:7:18: error: a label must be a non-empty string, got ''",
+              "g.yaml:7:22: error: label 'a' is already the name of class 0: labels must be unique"});
+}
+
+TEST_CASE("labels: as many as the classifier's classes", "[errors][labels]") {
+  CHECK(errors_of(classifier_with("labels: [a, b]")) ==
+        Lines{"g.yaml:7:9: error: 'labels' names 2 classes, but node 'loss' (op cross_entropy) classifies into 3"});
+  CHECK(errors_of(std::string(kXor) + "labels: [no, yes]\n") ==
+        Lines{"g.yaml:17:9: error: 'labels' names 2 classes, but no loss classifies its prediction (losses that do: "
+              "bce, bce_with_logits, cross_entropy)"});
 }

@@ -50,6 +50,8 @@ struct GraphSpec {
   std::vector<InputSpec> inputs;
   std::vector<NodeSpec> nodes;
   std::vector<std::string> outputs;  // empty: the prediction input of the first loss
+  std::vector<std::string> labels;   // class names, one per class; empty: classes by index
+  SourceLocation labels_where;       // the `labels:` list, for the check against the classes
   TrainSpec train;
 
   const InputSpec* find_input(const std::string& name) const;

@@ -114,6 +114,9 @@ class Model {
   std::optional<int64_t> correct_count() const;
   // The prediction input of the loss that reports accuracy / the default outputs.
   std::vector<int> output_values() const;
+  // The first loss objective() sums whose Loss::class_rule gives its prediction classes
+  // (class_count > 0): what predict --classes and eval's confusion matrix read; -1 when none.
+  int classifier() const;
 
   Scheduler& scheduler() { return *scheduler_; }
 

@@ -78,6 +78,26 @@ class Operator {
 // How a loss combines the terms of a batch: their mean or their sum.
 enum class Reduction { Mean, Sum };
 
+// How a loss's prediction names a class, so that predict and eval classify without knowing ops.
+enum class ClassRule {
+  None,         // not a classifier (regression)
+  Softmax,      // logits [C]: probabilities are the softmax over the last axis, C classes
+  Sigmoid,      // one logit per sample: class 1 with probability sigmoid(x), 2 classes
+  Probability,  // one probability per sample (already the probability of class 1), 2 classes
+};
+
+// The classes `rule` gives a prediction of sample shape `prediction_shape`; 0 when it gives
+// none (None, or a binary rule over more than one value per sample: multi-label, not classes).
+inline int64_t class_count(ClassRule rule, const Shape& prediction_shape) {
+  switch (rule) {
+    case ClassRule::Softmax: return prediction_shape.empty() ? 0 : prediction_shape.back();
+    case ClassRule::Sigmoid:
+    case ClassRule::Probability: return numel(prediction_shape) == 1 ? 2 : 0;
+    case ClassRule::None: break;
+  }
+  return 0;
+}
+
 // A loss: inputs are (prediction, target), output a scalar of shape []. It describes itself to
 // the framework through these virtuals, so that a plugin loss is treated like a built-in one.
 class Loss : public Operator {
@@ -98,6 +118,8 @@ class Loss : public Operator {
                                                   const Shape& /*target_shape*/) const {
     return std::nullopt;
   }
+  // How its prediction names a class (predict --classes, eval's confusion matrix).
+  virtual ClassRule class_rule() const { return ClassRule::None; }
 };
 
 // A parameter an optimizer updates, by its checkpoint name.

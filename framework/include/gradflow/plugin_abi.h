@@ -23,7 +23,8 @@
 #include <stdint.h>
 
 /* 2: Tensor storage carries its size (memory budget). 3: operators describe themselves
-   (Operator::outputs_decisions; Loss::reduction, reports_accuracy(producer), check_target). */
+   (Operator::outputs_decisions; Loss::reduction, reports_accuracy(producer), check_target,
+   class_rule). */
 #define GRADFLOW_PLUGIN_API_VERSION 3
 
 /* The one symbol a plugin exports. */

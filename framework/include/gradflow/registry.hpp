@@ -60,6 +60,10 @@ class Registry {
 void register_builtin_operators(Registrar& registrar);
 Registry& default_registry();
 
+// The loss ops whose class_rule classifies, sorted, for messages: each built with its default
+// attributes (a loss that needs an attribute to be built is left out).
+std::vector<std::string> classifying_losses(const Registry& registry);
+
 // The registered name closest to `name` (edit distance), or "" when nothing is close.
 std::string closest_name(std::string_view name, const std::vector<std::string>& candidates);
 

@@ -67,8 +67,11 @@ class Trainer {
 
   // Trains one epoch over `data`; `epoch` is 0-based and selects the shuffle.
   Evaluation train_epoch(const Dataset& data, int64_t epoch);
-  // Forward passes only, in order, over all of `data`.
-  Evaluation evaluate(const Dataset& data);
+  // Forward passes only, in order, over all of `data`. `after_forward`, when set, sees the
+  // model after each batch's forward pass (eval's confusion matrix); under data parallelism,
+  // this rank's batches only.
+  using BatchObserver = std::function<void(const Model&)>;
+  Evaluation evaluate(const Dataset& data, const BatchObserver& after_forward = {});
 
   int64_t steps() const { return steps_; }
   void set_steps(int64_t steps) { steps_ = steps; }

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -13,6 +12,7 @@
 
 #include "core/yaml_util.hpp"
 #include "data/data_section.hpp"
+#include "graph/attribute_parser.hpp"
 #include "gradflow/graph_spec.hpp"
 
 namespace gradflow {
@@ -25,8 +25,8 @@ const InputSpec* GraphSpec::find_input(const std::string& input_name) const {
 
 namespace {
 
-const std::vector<std::string> kTopLevelKeys = {"graph", "seed", "plugins", "inputs", "nodes",
-                                                "data",  "train", "outputs"};
+const std::vector<std::string> kTopLevelKeys = {"graph", "seed",  "plugins", "inputs", "nodes",
+                                                "data",  "train", "outputs", "labels"};
 const std::vector<std::string> kTrainKeys = {"epochs", "batch_size", "shuffle", "checkpoint_every"};
 const std::vector<std::string> kReservedNodeKeys = {"name", "op", "inputs", "params"};
 
@@ -68,6 +68,7 @@ class GraphFileParser {
     parse_nodes(root["nodes"], root);
     parse_train(root["train"]);
     parse_outputs(root["outputs"]);
+    parse_labels(root["labels"]);
     GraphFile result{std::move(spec_), {}};
     // The data section is the data module's (data/data_section.cpp): the parser only hands it over.
     if (const YAML::Node data = root["data"])
@@ -233,33 +234,9 @@ class GraphFileParser {
 
   void parse_attributes(const YAML::Node& entry, const std::string& label, const OpEntry& op,
                         NodeSpec& node) {
-    const OpSchema& schema = op.schema;
-    std::vector<std::string> known;
-    for (const AttrSpec& attr : schema.attributes) known.push_back(attr.name);
-    if (schema.kind == OpKind::Optimizer) parse_params(entry, label, node);
+    if (op.schema.kind == OpKind::Optimizer) parse_params(entry, label, node);
     else if (entry["params"]) error(entry["params"], fmt::format("{}: 'params' is only for optimizer nodes", label));
-
-    for (const auto& item : entry) {
-      const std::string key = item.first.as<std::string>();
-      if (std::find(kReservedNodeKeys.begin(), kReservedNodeKeys.end(), key) != kReservedNodeKeys.end()) continue;
-      if (std::find(known.begin(), known.end(), key) == known.end())
-        error(item.first, fmt::format("{}: unknown attribute '{}' for op '{}' ({}{})", label, key, schema.name,
-                                      did_you_mean(key, known),
-                                      known.empty() ? std::string("it takes no attributes")
-                                                    : fmt::format("known: {}", fmt::join(known, ", "))));
-    }
-    for (const AttrSpec& attr : schema.attributes) {
-      const YAML::Node value = entry[attr.name];
-      if (!value) {
-        if (attr.required())
-          error(entry, fmt::format("{}: op '{}' needs attribute '{}' ({})", label, schema.name, attr.name,
-                                   to_string(attr.type)));
-        else
-          node.attributes.set(attr.name, *attr.default_value);
-        continue;
-      }
-      if (auto parsed = parse_attribute(value, attr, label, schema.name)) node.attributes.set(attr.name, *parsed);
-    }
+    node.attributes = read_attributes(entry, label, op.schema, kReservedNodeKeys, file_, diagnostics_);
   }
 
   void parse_params(const YAML::Node& entry, const std::string& label, NodeSpec& node) {
@@ -271,59 +248,6 @@ class GraphFileParser {
     }
     for (const YAML::Node& p : params)
       if (auto name = read<std::string>(p, label + ": a 'params' entry", "a node name")) node.params.push_back(*name);
-  }
-
-  std::optional<AttrValue> parse_attribute(const YAML::Node& value, const AttrSpec& attr,
-                                           const std::string& label, const std::string& op) {
-    auto fail = [&](const std::string& why) {
-      error(value, fmt::format("{}: attribute '{}' of op '{}' {}, got {}", label, attr.name, op, why, describe(value)));
-      return std::optional<AttrValue>{};
-    };
-    switch (attr.type) {
-      case AttrType::Int: {
-        auto v = scalar_as<int64_t>(value);
-        if (!v) return fail("must be an integer");
-        if (!in_range(static_cast<double>(*v), attr)) return fail(range_text(attr));
-        return AttrValue{*v};
-      }
-      case AttrType::Float: {
-        auto v = scalar_as<double>(value);
-        if (!v || !std::isfinite(*v)) return fail("must be a number");
-        if (!in_range(*v, attr)) return fail(range_text(attr));
-        return AttrValue{*v};
-      }
-      case AttrType::Bool: {
-        auto v = scalar_as<bool>(value);
-        if (!v) return fail("must be true or false");
-        return AttrValue{*v};
-      }
-      case AttrType::String: {
-        auto v = scalar_as<std::string>(value);
-        if (!v) return fail("must be a string");
-        if (!attr.choices.empty() && std::find(attr.choices.begin(), attr.choices.end(), *v) == attr.choices.end())
-          return fail(fmt::format("must be one of {}", fmt::join(attr.choices, ", ")));
-        return AttrValue{*v};
-      }
-      case AttrType::StringList: {
-        if (!value.IsSequence()) return fail("must be a list of names");
-        std::vector<std::string> names;
-        for (const YAML::Node& item : value) {
-          auto v = scalar_as<std::string>(item);
-          if (!v) return fail("must be a list of names");
-          names.push_back(*v);
-        }
-        return AttrValue{names};
-      }
-    }
-    return std::nullopt;
-  }
-
-  static bool in_range(double v, const AttrSpec& attr) {
-    if (!attr.min) return true;
-    return attr.min_exclusive ? v > *attr.min : v >= *attr.min;
-  }
-  static std::string range_text(const AttrSpec& attr) {
-    return fmt::format("must be {} {}", attr.min_exclusive ? ">" : ">=", *attr.min);
   }
 
   void parse_train(const YAML::Node& train) {
@@ -366,6 +290,29 @@ class GraphFileParser {
       if (!names.count(*name))
         error(output, fmt::format("output '{}' is not a node or input of the graph", *name));
       spec_.outputs.push_back(*name);
+    }
+  }
+
+  // Class names; that their count is the classifier's is checked once shapes are known (load_graph).
+  void parse_labels(const YAML::Node& labels) {
+    if (!labels) return;
+    spec_.labels_where = locate(file_, labels);
+    if (!labels.IsSequence() || labels.size() == 0) {
+      error(labels, "'labels' must be a list of class names, one per class, got " +
+                        (labels.IsSequence() ? std::string("an empty list") : describe(labels)));
+      return;
+    }
+    for (const YAML::Node& entry : labels) {
+      const auto name = scalar_as<std::string>(entry);
+      if (!name || name->empty()) {
+        error(entry, "a label must be a non-empty string, got " + describe(entry));
+        continue;
+      }
+      const auto same = std::find(spec_.labels.begin(), spec_.labels.end(), *name);
+      if (same != spec_.labels.end())
+        error(entry, fmt::format("label '{}' is already the name of class {}: labels must be unique", *name,
+                                 same - spec_.labels.begin()));
+      spec_.labels.push_back(*name);
     }
   }
 

@@ -207,4 +207,14 @@ std::vector<int> Model::output_values() const {
   return outputs;
 }
 
+int Model::classifier() const {
+  for (int n : metric_losses_) {
+    const ComputeNode& node = nodes_[static_cast<size_t>(n)];
+    const auto* loss = dynamic_cast<const Loss*>(node.impl.get());
+    if (loss && class_count(loss->class_rule(), values_[static_cast<size_t>(node.inputs[0])].sample_shape) > 0)
+      return n;
+  }
+  return -1;
+}
+
 }  // namespace gradflow

@@ -34,6 +34,7 @@ class ModelBuilder {
     if (!sort_topologically()) return nullptr;
     infer_shapes();
     connect_optimizers();
+    choose_metric_losses();
     if (check_) check_(*model_, diagnostics_);
     if (diagnostics_.size() != before) return nullptr;
     plan_gradients();
@@ -285,10 +286,14 @@ class ModelBuilder {
       for (int v : node.inputs) node.input_ptrs.push_back(&values[static_cast<size_t>(v)].data);
     }
     for (OptimizerNode& opt : model_->optimizers_) opt.impl->setup(opt.params);
+  }
+
+  // Before the check, which may ask for the classifier among them.
+  void choose_metric_losses() {
     model_->metric_losses_ = model_->optimised_losses_;
     if (model_->metric_losses_.empty())
       for (int n : model_->order_)
-        if (nodes[static_cast<size_t>(n)].kind == OpKind::Loss) model_->metric_losses_.push_back(n);
+        if (model_->nodes_[static_cast<size_t>(n)].kind == OpKind::Loss) model_->metric_losses_.push_back(n);
   }
 
   void make_scheduler() {

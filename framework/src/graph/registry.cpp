@@ -25,6 +25,27 @@ std::vector<const OpEntry*> Registry::entries() const {
   return list;
 }
 
+std::vector<std::string> classifying_losses(const Registry& registry) {
+  std::vector<std::string> names;
+  for (const OpEntry* entry : registry.entries()) {
+    if (entry->schema.kind != OpKind::Loss) continue;
+    Attributes defaults;
+    bool complete = true;
+    for (const AttrSpec& attr : entry->schema.attributes) {
+      if (attr.default_value) defaults.set(attr.name, *attr.default_value);
+      complete = complete && attr.default_value.has_value();
+    }
+    try {
+      const auto op = complete ? entry->make_operator(defaults) : nullptr;
+      const auto* loss = dynamic_cast<const Loss*>(op.get());
+      if (loss && loss->class_rule() != ClassRule::None) names.push_back(entry->schema.name);
+    } catch (const std::exception&) {
+      // a constructor that refuses its defaults: it cannot be asked
+    }
+  }
+  return names;
+}
+
 std::vector<std::string> Registry::names() const {
   std::vector<std::string> list;
   for (const auto& [name, entry] : entries_) list.push_back(name);

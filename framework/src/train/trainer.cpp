@@ -129,7 +129,7 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
 }
 
 // Forward passes only, in order; under data parallelism each rank evaluates its shards.
-Evaluation Trainer::evaluate(const Dataset& data) {
+Evaluation Trainer::evaluate(const Dataset& data, const BatchObserver& after_forward) {
   if (data.empty()) return RunningEvaluation().result();
   const int64_t batch = std::max<int64_t>(batch_size_for(data), std::min<int64_t>(data.size, 1024));
   GradientSync& sync = this->sync();
@@ -144,6 +144,7 @@ Evaluation Trainer::evaluate(const Dataset& data) {
     const double weight = sync.loss_weight(hi - lo, global);
     model_.load_batch(data, all.subspan(static_cast<size_t>(begin + lo), static_cast<size_t>(hi - lo)));
     model_.forward();
+    if (after_forward) after_forward(model_);
     sums.add(model_.objective() * weight, model_.correct_count(), hi - lo, global);
   }
   return sums.reduce(sync);
