@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "gradflow/safetensors.hpp"
 #include "runner.hpp"
 
@@ -270,4 +272,129 @@ TEST_CASE("fashion_mnist_mlp.yaml reaches 88% test accuracy in 10 epochs", "[e2e
   TempDir dir("gradflow-fashion");
   REQUIRE(run_graph_runner("train " + source_path("graphs/fashion_mnist_mlp.yaml") + " --metrics " + (dir / "m.jsonl")).status == 0);
   CHECK(final_test_accuracy(read_file(dir / "m.jsonl")) >= 0.88);
+}
+
+namespace {
+
+std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    rows.emplace_back();
+    std::istringstream fields(line);
+    for (std::string f; std::getline(fields, f, ',');) rows.back().push_back(f);
+  }
+  return rows;
+}
+
+// digits_mlp.yaml trained once for the classification tests (0.1 s).
+const std::string& digits_weights() {
+  static TempDir dir("gradflow-digits");
+  static const std::string weights = dir / "digits.safetensors";
+  static const int status = run_graph_runner("train " + source_path("graphs/digits_mlp.yaml") + " --save " + weights).status;
+  REQUIRE(status == 0);
+  return weights;
+}
+
+}  // namespace
+
+TEST_CASE("predict --classes --probabilities on digits_mlp.yaml: labels in the header and rows that sum to 1",
+          "[e2e][classes]") {
+  const std::string predict = "predict " + source_path("graphs/digits_mlp.yaml") + " --weights " + digits_weights();
+  const RunResult both = run_graph_runner(predict + " --classes --probabilities");
+  REQUIRE(both.status == 0);
+  const auto rows = csv_rows(both.output);
+  REQUIRE(rows.size() == 540);  // the header and the 539 test samples
+  CHECK(rows[0] == std::vector<std::string>{"class", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
+  for (size_t r = 1; r < rows.size(); ++r) {
+    REQUIRE(rows[r].size() == 11);
+    double sum = 0.0, best = -1.0;
+    std::string argmax;
+    for (size_t k = 1; k < 11; ++k) {
+      const double p = std::stod(rows[r][k]);
+      sum += p;
+      if (p > best) {
+        best = p;
+        argmax = rows[0][k];
+      }
+    }
+    CHECK(sum == Approx(1.0).margin(1e-5));
+    CHECK(rows[r][0] == argmax);
+  }
+  const RunResult classes = run_graph_runner(predict + " --classes");
+  REQUIRE(classes.status == 0);
+  const auto class_rows = csv_rows(classes.output);
+  REQUIRE(class_rows.size() == 540);
+  CHECK(class_rows[0] == std::vector<std::string>{"class"});
+  for (size_t r = 1; r < rows.size(); ++r) CHECK(class_rows[r] == std::vector<std::string>{rows[r][0]});
+}
+
+TEST_CASE("eval --json on digits_mlp.yaml: the confusion matrix sums to the samples and its diagonal is the accuracy",
+          "[e2e][classes]") {
+  const RunResult r =
+      run_graph_runner("eval " + source_path("graphs/digits_mlp.yaml") + " --weights " + digits_weights() + " --json");
+  REQUIRE(r.status == 0);
+  const nlohmann::json e = nlohmann::json::parse(r.output);
+  CHECK(e["set"] == "test");
+  CHECK(e["samples"] == 539);
+  CHECK(e["classes"] == 10);
+  CHECK(e["labels"][3] == "3");
+  int64_t total = 0, diagonal = 0, support = 0;
+  for (size_t t = 0; t < 10; ++t)
+    for (size_t p = 0; p < 10; ++p) {
+      total += e["confusion"][t][p].get<int64_t>();
+      if (t == p) diagonal += e["confusion"][t][p].get<int64_t>();
+    }
+  for (const auto& s : e["support"]) support += s.get<int64_t>();
+  CHECK(total == 539);
+  CHECK(support == 539);
+  CHECK(static_cast<double>(diagonal) / 539.0 == Approx(e["accuracy"].get<double>()));
+  CHECK(e["precision"].size() == 10);
+  CHECK(e["recall"].size() == 10);
+
+  const RunResult text = run_graph_runner("eval " + source_path("graphs/digits_mlp.yaml") + " --weights " + digits_weights());
+  REQUIRE(text.status == 0);
+  CHECK(text.output.find("confusion matrix (rows: true class, columns: predicted class):\n    0   1") != std::string::npos);
+  CHECK(text.output.find("\nclass  precision   recall  support\n0 ") != std::string::npos);
+}
+
+TEST_CASE("predict --probabilities of a binary classifier with --input: probabilities by index without labels", "[e2e][classes]") {
+  TempDir dir("gradflow-binary");
+  std::ofstream(dir / "g.yaml") << R"(inputs:
+  x: {shape: [1]}
+  y: {shape: [1]}
+nodes:
+  - {name: fc, op: linear, inputs: [x], units: 1}
+  - {name: loss, op: bce_with_logits, inputs: [fc, y]}
+  - {name: opt, op: sgd, inputs: [loss], lr: 1.0}
+data:
+  train: {x: [[-2], [-1], [1], [2]], y: [[0], [0], [1], [1]]}
+train: {epochs: 200}
+)";
+  std::ofstream(dir / "in.csv") << "-3\n3\n";
+  REQUIRE(run_graph_runner("train " + (dir / "g.yaml") + " --save " + (dir / "w.st")).status == 0);
+  const RunResult r = run_graph_runner("predict " + (dir / "g.yaml") + " --weights " + (dir / "w.st") +
+                                       " --input " + (dir / "in.csv") + " --classes --probabilities");
+  REQUIRE(r.status == 0);
+  const auto rows = csv_rows(r.output);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0] == std::vector<std::string>{"class", "p[0]", "p[1]"});
+  CHECK(rows[1][0] == "0");
+  CHECK(rows[2][0] == "1");
+  CHECK(std::stod(rows[1][1]) + std::stod(rows[1][2]) == Approx(1.0).margin(1e-5));
+  CHECK(std::stod(rows[2][2]) > 0.9);
+}
+
+TEST_CASE("predict --classes without a classifying loss is an error; eval of a regression graph keeps one line",
+          "[e2e][classes]") {
+  TempDir dir("gradflow-regression");
+  const std::string graph = source_path("graphs/xor.yaml");
+  REQUIRE(run_graph_runner("train " + graph + " --save " + (dir / "w.st")).status == 0);
+  const RunResult r = run_graph_runner("predict " + graph + " --weights " + (dir / "w.st") + " --classes");
+  CHECK(r.status == 1);
+  CHECK(r.output == graph + ": error: predict --classes: no loss of the graph classifies its prediction (losses that do: "
+                            "bce, bce_with_logits, cross_entropy)\n");
+  const RunResult e = run_graph_runner("eval " + graph + " --weights " + (dir / "w.st"));
+  REQUIRE(e.status == 0);
+  CHECK_THAT(e.output, Catch::Matches("training set: 4 samples  loss [0-9.]+\n"));
 }

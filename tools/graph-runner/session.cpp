@@ -1,6 +1,8 @@
 // What every graph-file command shares: its common options, plugins, and the loaded session.
 #include "session.hpp"
 
+#include <fmt/format.h>
+
 #include "gradflow/plugin.hpp"
 
 namespace gradflow::runner {
@@ -46,6 +48,10 @@ Session open_session(const CommonOptions& options) {
   session.model = std::move(loaded.model);
   session.data = std::move(loaded.data);
   return session;
+}
+
+std::string percent(const std::optional<double>& fraction) {
+  return fraction ? fmt::format("{:.2f}%", *fraction * 100.0) : "";
 }
 
 }  // namespace gradflow::runner

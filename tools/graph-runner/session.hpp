@@ -6,6 +6,8 @@
 #include <tbb/global_control.h>
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "commands.hpp"
 #include "gradflow/dataset.hpp"
@@ -26,5 +28,8 @@ struct Session {
   DataSets data;
 };
 Session open_session(const CommonOptions& options);
+
+// A fraction as train and eval print it: "97.22%", or "" when there is none.
+std::string percent(const std::optional<double>& fraction);
 
 }  // namespace gradflow::runner

@@ -1,4 +1,4 @@
-// train, eval and predict: the commands that run a graph on data.
+// train: the command that trains a graph on its data (eval and predict: eval_commands.cpp).
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -16,7 +16,6 @@
 #include "plot.hpp"
 #include "gradflow/atomic_file.hpp"
 #include "gradflow/checkpoint.hpp"
-#include "gradflow/data_files.hpp"
 #include "gradflow/mpi_launch.hpp"
 #include "gradflow/scheduler.hpp"
 #include "gradflow/trainer.hpp"
@@ -36,10 +35,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string percent(const std::optional<double>& fraction) {
-  return fraction ? fmt::format("{:.2f}%", *fraction * 100.0) : "";
 }
 
 std::string format_epoch(const EpochMetrics& m, int64_t epochs) {
@@ -274,90 +269,6 @@ int run_train(const TrainArgs& args) {
   return train(args, nullptr);
 }
 
-struct WeightsArgs : CommonOptions {
-  std::string weights;
-  std::string input;
-};
-
-Session open_with_weights(const WeightsArgs& args) {
-  Session session = open_session(args);
-  load_checkpoint(args.weights, *session.model, LoadMode::WeightsOnly);
-  return session;
-}
-
-int run_eval(const WeightsArgs& args) {
-  Session session = open_with_weights(args);
-  Model& model = *session.model;
-  const bool on_test = !session.data.test.empty();
-  const Dataset& data = on_test ? session.data.test : session.data.train;
-  if (data.empty()) throw file_error(model.spec().file.string(), "the graph has no data to evaluate");
-  Trainer trainer(model, TrainOptions{model.spec().train.batch_size, false, 0, {}});
-  const Evaluation e = trainer.evaluate(data);
-  fmt::print("{} set: {} samples  loss {:.6f}{}\n", on_test ? "test" : "training", e.samples, e.loss,
-             e.accuracy ? "  accuracy " + percent(e.accuracy) : "");
-  return 0;
-}
-
-// CSV rows hold the values of the inputs that the outputs need, in the order `inputs:` lists them.
-Dataset read_prediction_input(const std::string& file, const Model& model, const std::vector<int>& inputs) {
-  const Tensor table = read_csv(file);
-  int64_t width = 0;
-  for (int v : inputs) width += numel(model.values()[static_cast<size_t>(v)].sample_shape);
-  if (table.cols() != width) {
-    std::vector<std::string> names;
-    for (int v : inputs) names.push_back(model.values()[static_cast<size_t>(v)].name);
-    throw file_error(file, fmt::format("has {} columns, but the outputs need {} values per row (inputs {})",
-                                                 table.cols(), width, fmt::join(names, ", ")));
-  }
-  Dataset data;
-  data.size = table.rows();
-  int64_t offset = 0;
-  for (int v : inputs) {
-    const Value& value = model.values()[static_cast<size_t>(v)];
-    const int64_t n = numel(value.sample_shape);
-    Tensor column(batched(data.size, value.sample_shape));
-    for (int64_t r = 0; r < data.size; ++r)
-      std::copy_n(table.data() + r * width + offset, n, column.data() + r * n);
-    data.columns[value.name] = std::move(column);
-    offset += n;
-  }
-  return data;
-}
-
-int run_predict(const WeightsArgs& args) {
-  Session session = open_with_weights(args);
-  Model& model = *session.model;
-  const std::vector<int> outputs = model.output_values();
-  const std::vector<int> inputs = model.inputs_needed_for(outputs);
-  const Dataset data = !args.input.empty()        ? read_prediction_input(args.input, model, inputs)
-                       : session.data.test.empty() ? session.data.train
-                                                                   : session.data.test;
-  std::vector<std::string> header;
-  for (int v : outputs) {
-    const Value& value = model.values()[static_cast<size_t>(v)];
-    const int64_t n = numel(value.sample_shape);
-    for (int64_t i = 0; i < n; ++i) header.push_back(n == 1 ? value.name : fmt::format("{}[{}]", value.name, i));
-  }
-  fmt::print("{}\n", fmt::join(header, ","));
-  constexpr int64_t kBatch = 1024;
-  for (int64_t begin = 0; begin < data.size; begin += kBatch) {
-    std::vector<int64_t> indices;
-    for (int64_t i = begin; i < std::min(data.size, begin + kBatch); ++i) indices.push_back(i);
-    model.load_batch(data, indices);
-    model.forward_to(outputs);
-    for (size_t r = 0; r < indices.size(); ++r) {
-      std::vector<std::string> row;
-      for (int v : outputs) {
-        const Tensor& t = model.values()[static_cast<size_t>(v)].data;
-        const int64_t n = t.size() / static_cast<int64_t>(indices.size());
-        for (int64_t i = 0; i < n; ++i) row.push_back(fmt::format("{:.6g}", t[static_cast<int64_t>(r) * n + i]));
-      }
-      fmt::print("{}\n", fmt::join(row, ","));
-    }
-  }
-  return 0;
-}
-
 }  // namespace
 
 Command add_train(CLI::App& app) {
@@ -378,24 +289,6 @@ Command add_train(CLI::App& app) {
   command->add_flag("--check-numerics", args->check_numerics,
                     "stop at the first NaN or Inf, naming the node and the pass; the last checkpoint is kept");
   return {command, [args] { return run_train(*args); }};
-}
-
-Command add_eval(CLI::App& app) {
-  auto args = std::make_shared<WeightsArgs>();
-  CLI::App* command = app.add_subcommand("eval", "loss and accuracy on the test set (or the training set)");
-  add_common_options(*command, *args);
-  command->add_option("--weights", args->weights, "checkpoint")->required()->check(CLI::ExistingFile);
-  return {command, [args] { return run_eval(*args); }};
-}
-
-Command add_predict(CLI::App& app) {
-  auto args = std::make_shared<WeightsArgs>();
-  CLI::App* command = app.add_subcommand("predict", "print the outputs for each sample as CSV");
-  add_common_options(*command, *args);
-  command->add_option("--weights", args->weights, "checkpoint")->required()->check(CLI::ExistingFile);
-  command->add_option("--input", args->input, "CSV of input values (default: the graph's test or training data)")
-      ->check(CLI::ExistingFile);
-  return {command, [args] { return run_predict(*args); }};
 }
 
 }  // namespace gradflow::runner
