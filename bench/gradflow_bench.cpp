@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
       auto model = load("mnist_mlp.yaml");
       batch = batch ? batch : 64;
       const auto data = synthetic_pixels(samples, 784, 10);
-      gf::Trainer trainer(*model, gf::TrainOptions{batch, true, 1, {}});
+      gf::Trainer trainer(*model, gf::TrainOptions::batches(batch, true, 1));
       std::vector<double> times;
       double loss = 0;
       for (int r = 0; r < reps; ++r) {

@@ -111,11 +111,18 @@ class Sgd final : public ParamOptimizer {
 
   explicit Sgd(const Attributes& attrs)
       : lr_(static_cast<float>(attrs.get_float("lr"))),
+        lr_double_(attrs.get_float("lr")),
         momentum_(static_cast<float>(attrs.get_float("momentum"))),
         nesterov_(attrs.get_bool("nesterov")),
         weight_decay_(static_cast<float>(attrs.get_float("weight_decay"))) {
     if (nesterov_ && momentum_ <= 0.0f)
       throw std::invalid_argument("sgd: nesterov requires a momentum above 0");
+  }
+
+  std::optional<double> learning_rate() const override { return lr_double_; }
+  void set_learning_rate(double lr) override {
+    lr_double_ = lr;
+    lr_ = static_cast<float>(lr);  // torch passes the Python double to a float kernel
   }
 
   void visit_state(StateVisitor& visitor) override {
@@ -142,7 +149,9 @@ class Sgd final : public ParamOptimizer {
     }
   }
 
-  float lr_, momentum_;
+  float lr_;
+  double lr_double_;
+  float momentum_;
   bool nesterov_;
   float weight_decay_;
   std::vector<Tensor> buffers_;
@@ -172,6 +181,9 @@ GRADFLOW_CPU_DISPATCH void adam_update(
 // shrinking the parameter directly (decoupled, AdamW).
 class AdamFamily : public ParamOptimizer {
  public:
+  std::optional<double> learning_rate() const override { return lr_; }
+  void set_learning_rate(double lr) override { lr_ = lr; }
+
   void visit_state(StateVisitor& visitor) override {
     for (size_t i = 0; i < params_.size(); ++i) {
       const std::string& name = params_[i].name;

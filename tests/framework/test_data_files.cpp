@@ -537,7 +537,7 @@ TEST_CASE("training on a byte column gives the float path's losses exactly", "[d
     const gradflow::DataSets& data = loaded.data;
     REQUIRE(data.train.columns.at("x").is_bytes() == (side == 0));
     model->init_parameters(model->spec().seed);
-    gradflow::Trainer trainer(*model, gradflow::TrainOptions{16, true, 5, {}});
+    gradflow::Trainer trainer(*model, gradflow::TrainOptions::batches(16, true, 5));
     for (int64_t epoch = 0; epoch < 5; ++epoch)
       losses[side].push_back(trainer.train_epoch(data.train, epoch).loss);
     ++side;

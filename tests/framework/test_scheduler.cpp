@@ -105,7 +105,7 @@ std::vector<double> loss_curve(int threads, SchedulePolicy policy) {
   const DataSets& data = loaded.data;
   model->scheduler().set_policy(policy);
   model->init_parameters(model->spec().seed);
-  Trainer trainer(*model, TrainOptions{64, true, 3, {}});
+  Trainer trainer(*model, TrainOptions::batches(64, true, 3));
   std::vector<double> losses;
   for (int epoch = 0; epoch < 4; ++epoch) losses.push_back(trainer.train_epoch(data.train, epoch).loss);
   for (const ParamRef& p : model->parameters())

@@ -125,7 +125,7 @@ int run_eval(const WeightsArgs& args) {
                      predicted_classes(classifier->rule, prediction));
     };
   }
-  Trainer trainer(model, TrainOptions{model.spec().train.batch_size, false, 0, {}});
+  Trainer trainer(model, TrainOptions::batches(model.spec().train.batch_size, false));
   const Evaluation e = trainer.evaluate(data, count_classes);
   const std::vector<std::string> names = classifier ? class_names(model.spec(), classifier->classes)
                                                     : std::vector<std::string>{};

@@ -34,6 +34,9 @@ std::vector<CurvePoint> read_metrics(const std::string& path) {
     p.accuracy = optional("accuracy");
     p.test_loss = optional("test_loss");
     p.test_accuracy = optional("test_accuracy");
+    p.val_loss = optional("val_loss");
+    p.val_accuracy = optional("val_accuracy");
+    p.lr = optional("lr");
     points.push_back(p);
   }
   if (points.empty()) throw std::runtime_error(path + " holds no epochs");
@@ -87,7 +90,8 @@ std::string panel(const std::vector<Series>& series, const std::string& title, d
                        kTop + ph + 16, x);
   svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"12\" text-anchor=\"middle\">epoch</text>\n",
                      x0 + kLeft + pw / 2, height - 8);
-  double legend_y = legend_at_bottom ? kTop + ph - 18.0 * static_cast<double>(series.size()) : kTop + 14;
+  const auto drawn = std::count_if(series.begin(), series.end(), [](const Series& s) { return !s.xy.empty(); });
+  double legend_y = legend_at_bottom ? kTop + ph - 18.0 * static_cast<double>(drawn) : kTop + 14;
   for (const Series& s : series) {
     if (s.xy.empty()) continue;
     std::string path;
@@ -106,23 +110,41 @@ std::string panel(const std::vector<Series>& series, const std::string& title, d
 }  // namespace
 
 std::string render_curves_svg(const std::vector<CurvePoint>& points, const std::string& title) {
-  Series loss{"train loss", "#1f77b4", false, {}}, test_loss{"test loss", "#ff7f0e", true, {}};
-  Series accuracy{"train accuracy", "#1f77b4", false, {}}, test_accuracy{"test accuracy", "#ff7f0e", true, {}};
+  Series loss{"train loss", "#1f77b4", false, {}}, val_loss{"validation loss", "#2ca02c", true, {}},
+      test_loss{"test loss", "#ff7f0e", true, {}};
+  Series accuracy{"train accuracy", "#1f77b4", false, {}}, val_accuracy{"validation accuracy", "#2ca02c", true, {}},
+      test_accuracy{"test accuracy", "#ff7f0e", true, {}};
+  Series lr{"learning rate", "#9467bd", false, {}};
+  auto add = [](Series& s, double x, std::optional<double> y, double scale = 1.0) {
+    if (y) s.xy.emplace_back(x, *y * scale);
+  };
   for (const CurvePoint& p : points) {
     loss.xy.emplace_back(p.epoch, p.loss);
-    if (p.test_loss) test_loss.xy.emplace_back(p.epoch, *p.test_loss);
-    if (p.accuracy) accuracy.xy.emplace_back(p.epoch, *p.accuracy * 100.0);
-    if (p.test_accuracy) test_accuracy.xy.emplace_back(p.epoch, *p.test_accuracy * 100.0);
+    add(val_loss, p.epoch, p.val_loss);
+    add(test_loss, p.epoch, p.test_loss);
+    add(accuracy, p.epoch, p.accuracy, 100.0);
+    add(val_accuracy, p.epoch, p.val_accuracy, 100.0);
+    add(test_accuracy, p.epoch, p.test_accuracy, 100.0);
+    add(lr, p.epoch, p.lr);
   }
-  const bool has_accuracy = !accuracy.xy.empty() || !test_accuracy.xy.empty();
+  struct Panel {
+    std::vector<Series> series;
+    std::string title;
+    bool legend_at_bottom;
+  };
+  std::vector<Panel> panels{{{loss, val_loss, test_loss}, title + ": loss", false}};
+  if (!accuracy.xy.empty() || !val_accuracy.xy.empty() || !test_accuracy.xy.empty())
+    panels.push_back({{accuracy, val_accuracy, test_accuracy}, title + ": accuracy (%)", true});
+  if (!lr.xy.empty()) panels.push_back({{lr}, title + ": learning rate", false});
   constexpr double kPanelWidth = 460, kHeight = 320;
-  const double width = has_accuracy ? 2 * kPanelWidth : kPanelWidth;
+  const double width = kPanelWidth * static_cast<double>(panels.size());
   std::string svg = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
       width, kHeight);
-  svg += panel({loss, test_loss}, title + ": loss", 0, kPanelWidth, kHeight, false);
-  if (has_accuracy) svg += panel({accuracy, test_accuracy}, title + ": accuracy (%)", kPanelWidth, kPanelWidth, kHeight, true);
+  for (size_t i = 0; i < panels.size(); ++i)
+    svg += panel(panels[i].series, panels[i].title, kPanelWidth * static_cast<double>(i), kPanelWidth, kHeight,
+                 panels[i].legend_at_bottom);
   return svg + "</svg>\n";
 }
 

@@ -14,8 +14,10 @@
 #include "session.hpp"
 #include "metrics_log.hpp"
 #include "plot.hpp"
+#include "training_report.hpp"
 #include "gradflow/atomic_file.hpp"
 #include "gradflow/checkpoint.hpp"
+#include "gradflow/epoch_schedule.hpp"
 #include "gradflow/mpi_launch.hpp"
 #include "gradflow/scheduler.hpp"
 #include "gradflow/trainer.hpp"
@@ -30,96 +32,6 @@ class MpiRuntime;  // distributed.hpp; only with GRADFLOW_WITH_MPI
 namespace gradflow::runner {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string format_epoch(const EpochMetrics& m, int64_t epochs) {
-  std::string line = fmt::format("epoch {}/{}  loss {:.6f}", m.epoch, epochs, m.train.loss);
-  if (m.train.accuracy) line += "  accuracy " + percent(m.train.accuracy);
-  if (m.test) {
-    line += fmt::format("  test_loss {:.6f}", m.test->loss);
-    if (m.test->accuracy) line += "  test_accuracy " + percent(m.test->accuracy);
-  }
-  return line + fmt::format("  ({:.2f}s)", m.elapsed_s);
-}
-
-nlohmann::json to_json(const EpochMetrics& m, int64_t step) {
-  nlohmann::json line{{"epoch", m.epoch}, {"step", step}, {"loss", m.train.loss}, {"elapsed_s", m.elapsed_s}};
-  if (m.train.accuracy) line["accuracy"] = *m.train.accuracy;
-  if (m.test) {
-    line["test_loss"] = m.test->loss;
-    if (m.test->accuracy) line["test_accuracy"] = *m.test->accuracy;
-  }
-  return line;
-}
-
-// A one-line progress bar redrawn in place while an epoch runs; only on a terminal.
-class ProgressBar {
- public:
-  explicit ProgressBar(bool enabled) : enabled_(enabled) {}
-  void start_epoch(int64_t epoch, int64_t epochs, int64_t batch_size) {
-    epoch_ = epoch;
-    epochs_ = epochs;
-    batch_size_ = batch_size;
-    started_ = last_draw_ = Clock::now();
-  }
-  void update(int64_t done, int64_t total, double loss) {
-    if (!enabled_ || total < 2) return;
-    const auto now = Clock::now();
-    if (done < total && now - last_draw_ < std::chrono::milliseconds(100)) return;
-    last_draw_ = now;
-    const double elapsed = seconds_since(started_);
-    const double rate = static_cast<double>(done * batch_size_) / std::max(elapsed, 1e-9);
-    const double eta = elapsed / static_cast<double>(done) * static_cast<double>(total - done);
-    constexpr int kWidth = 30;
-    const auto filled = static_cast<int>(kWidth * done / total);
-    fmt::print("\r\033[Kepoch {}/{} [{}{}] {}/{}  {:.0f} samples/s  ETA {:.0f}s  loss {:.4f}", epoch_, epochs_,
-               std::string(static_cast<size_t>(filled), '='), std::string(static_cast<size_t>(kWidth - filled), ' '),
-               done, total, rate, eta, loss);
-    std::fflush(stdout);
-  }
-  void clear() {
-    if (enabled_) fmt::print("\r\033[K");
-  }
-
- private:
-  bool enabled_;
-  int64_t epoch_ = 0, epochs_ = 0, batch_size_ = 1;
-  Clock::time_point started_, last_draw_;
-};
-
-// Prints every epoch of a short run; about twenty evenly spaced lines of a long one.
-bool worth_printing(int64_t epoch, int64_t first, int64_t epochs) {
-  const int64_t every = std::max<int64_t>(1, epochs / 20);
-  return epoch == first + 1 || epoch == epochs || epoch % every == 0;
-}
-
-// When to write the --save checkpoint: every `checkpoint_every` epochs when the graph sets it;
-// otherwise every epoch but at most once per few seconds (thousands of tiny XOR epochs would
-// spend their time in fsync). The last epoch is always saved.
-class CheckpointPacer {
- public:
-  explicit CheckpointPacer(std::optional<int64_t> every) : every_(every) {}
-  // The first epoch a run completes is always saved, so a run killed soon after it has a
-  // checkpoint; then every `every` epochs, or at most one per 5 s, and the last.
-  bool due(int64_t epoch, int64_t epochs) {
-    if (epoch == epochs) return true;
-    if (every_) return epoch % *every_ == 0;
-    if (any_ && Clock::now() - last_ < std::chrono::seconds(5)) return false;
-    any_ = true;
-    last_ = Clock::now();
-    return true;
-  }
-
- private:
-  std::optional<int64_t> every_;
-  bool any_ = false;        // whether a checkpoint was due yet in this run
-  Clock::time_point last_;  // when the last one was
-};
 
 struct TrainArgs : CommonOptions {
   std::optional<int64_t> epochs, batch_size;
@@ -157,15 +69,19 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   options.batch_size = args.batch_size.value_or(spec.train.batch_size);
   options.shuffle = spec.train.shuffle;
   options.seed = spec.seed;
+  options.clip_grad_norm = spec.train.clip_grad_norm;
+  options.clip_grad_value = spec.train.clip_grad_value;
   ProgressBar bar(mpi == nullptr && isatty(STDOUT_FILENO) != 0);  // mpirun's pty is not the user's terminal
   options.on_batch = [&bar](int64_t done, int64_t total, double loss) { bar.update(done, total, loss); };
+  const int64_t epochs = args.epochs.value_or(spec.train.epochs);
+  EpochSchedule schedule(model, spec.train, epochs);
   TrainingState state;
   if (!args.resume.empty()) {
     // Under mpirun every rank loads the same file (the weights are compared below).
     state = load_checkpoint(args.resume, model, LoadMode::Resume);
+    schedule.restore(state, args.resume);
     if (rank0) fmt::print("resumed from {} at epoch {}, step {}\n", args.resume, state.epoch, state.step);
   }
-  const int64_t epochs = args.epochs.value_or(spec.train.epochs);
   std::unique_ptr<GradientSync> sync;
   std::string parallel_note;
 #ifdef GRADFLOW_WITH_MPI
@@ -175,9 +91,9 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
     mpi->check_same_everywhere(fmt::format("graph file ({}: its bytes and {} parameters)", spec.file.string(),
                                            model.parameter_count()),
                                hash_file(spec.file.string()) ^ static_cast<uint64_t>(model.parameter_count()));
-    const std::string run = fmt::format("{}/{}/{}/{}/{}/{}/{}", options.batch_size, options.seed, options.shuffle,
-                                        epochs, data.train.size, state.epoch, state.step);
-    mpi->check_same_everywhere("training options (batch size, seed, epochs, data size, resumed epoch and step)",
+    const std::string run = fmt::format("{}/{}/{}/{}/{}/{}/{}/{}", options.batch_size, options.seed, options.shuffle,
+                                        epochs, data.train.size, data.validation.size, state.epoch, state.step);
+    mpi->check_same_everywhere("training options (batch size, seed, epochs, data sizes, resumed epoch and step)",
                                std::hash<std::string>{}(run));
     mpi->check_same_everywhere("initial weights (--resume checkpoint or seed)", hash_parameters(model));
     auto mpi_sync = std::make_unique<MpiGradientSync>(*mpi, model);
@@ -194,31 +110,55 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
     metrics.emplace(args.metrics, args.resume.empty() ? std::nullopt : std::optional<int64_t>(state.epoch));
   const int64_t batch = batch_size_for(options.batch_size, data.train.size);
   if (rank0)
-    fmt::print("training '{}': {} parameters, {} training samples{}, batch {}, {} epoch{}{}\n", spec.name,
+    fmt::print("training '{}': {} parameters, {} training samples{}{}, batch {}, {} epoch{}{}\n", spec.name,
                model.parameter_count(), data.train.size,
+               data.validation.empty() ? "" : fmt::format(", {} validation samples", data.validation.size),
                data.test.empty() ? "" : fmt::format(", {} test samples", data.test.size), batch, epochs,
                epochs == 1 ? "" : "s", parallel_note);
   const auto start = Clock::now();
   const int64_t first = state.epoch;
   CheckpointPacer checkpoints(spec.train.checkpoint_every);
   std::vector<CurvePoint> curves;
-  for (int64_t epoch = first; epoch < epochs; ++epoch) {
+  const bool show_lr = spec.train.lr_schedule.has_value();
+  bool stopped = schedule.should_stop();  // a resumed run that had stopped early stays stopped
+  for (int64_t epoch = first; epoch < epochs && !stopped; ++epoch) {
     bar.start_epoch(epoch + 1, epochs, batch);
+    schedule.begin_epoch();
     EpochMetrics m;
+    m.lr = schedule.lr();
     m.train = trainer.train_epoch(data.train, epoch);
     bar.clear();
+    if (!data.validation.empty()) m.validation = trainer.evaluate(data.validation);
     if (!data.test.empty()) m.test = trainer.evaluate(data.test);
     m.epoch = epoch + 1;
+    schedule.end_epoch(m.epoch, m.validation ? std::optional(m.validation->loss) : std::nullopt);
+    m.best_epoch = schedule.best_epoch();
     m.elapsed_s = seconds_since(start);
-    state = {m.epoch, trainer.steps()};
+    state = {m.epoch, trainer.steps(), {}, {}};
+    schedule.save(state);
+    stopped = schedule.should_stop();
     if (metrics) metrics->append_line(to_json(m, state.step).dump());
-    curves.push_back({static_cast<double>(m.epoch), m.train.loss, m.train.accuracy,
-                      m.test ? std::optional(m.test->loss) : std::nullopt, m.test ? m.test->accuracy : std::nullopt});
-    if (rank0 && worth_printing(m.epoch, first, epochs)) fmt::print("{}\n", format_epoch(m, epochs));
-    if (rank0 && !args.save.empty() && checkpoints.due(m.epoch, epochs)) save_checkpoint(args.save, model, state);
+    curves.push_back(to_curve_point(m));
+    if (rank0 && (worth_printing(m.epoch, first, epochs) || stopped))
+      fmt::print("{}\n", format_epoch(m, epochs, show_lr));
+    if (rank0 && !args.save.empty() && m.epoch < epochs && !stopped && checkpoints.due(m.epoch))
+      save_checkpoint(args.save, model, state);
   }
-  if (rank0 && !args.save.empty() && first >= epochs) save_checkpoint(args.save, model, state);
-  if (rank0 && !args.save.empty()) fmt::print("saved {}\n", args.save);
+  if (const auto best = schedule.best_epoch()) {
+    if (rank0 && stopped)
+      fmt::print("early stopping: val_loss did not improve for {} epochs after epoch {}\n",
+                 spec.train.early_stopping->patience, *best);
+    schedule.restore_best_weights();
+    if (rank0)
+      fmt::print("best epoch {} (val_loss {:.6f}): {}\n", *best, *schedule.best_validation_loss(),
+                 args.save.empty() ? "its weights are the model's" : "its weights are what --save holds");
+  }
+  if (rank0 && !args.save.empty()) {
+    TrainingState final_state{state.epoch, state.step, {}, {}};
+    schedule.save(final_state);
+    save_checkpoint(args.save, model, final_state);
+    fmt::print("saved {}\n", args.save);
+  }
 #ifdef GRADFLOW_WITH_MPI
   if (const auto* mpi_sync = dynamic_cast<const MpiGradientSync*>(sync.get()); rank0 && mpi_sync && mpi_sync->steps_synced())
     fmt::print("gradient allreduce: rank 0 waited {:.3f} ms per step after backward ({} steps)\n",

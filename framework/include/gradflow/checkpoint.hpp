@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <string>
 
 #include "gradflow/model.hpp"
 
@@ -14,6 +16,10 @@ namespace gradflow {
 struct TrainingState {
   int64_t epoch = 0;  // epochs completed
   int64_t step = 0;   // optimizer steps taken
+  // The state between epochs (EpochSchedule: learning rates, early stopping, the best
+  // weights), stored as `gradflow.*` metadata and tensors (docs/checkpoints.md).
+  std::map<std::string, std::string> metadata;
+  std::map<std::string, Tensor> tensors;
 };
 
 // Written atomically: a crash mid-write leaves the previous file intact.

@@ -86,6 +86,7 @@ struct Dataset {
 struct DataSets {
   Dataset train;
   Dataset test;         // empty when the file has none
+  Dataset validation;   // empty when the file has none: what early stopping and plateau watch
   SourceLocation where; // the `data:` key, where errors about the data as a whole point
 };
 

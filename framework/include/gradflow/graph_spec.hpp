@@ -15,6 +15,7 @@
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/registry.hpp"
 #include "gradflow/tensor.hpp"
+#include "gradflow/train_spec.hpp"
 
 namespace gradflow {
 
@@ -32,14 +33,6 @@ struct NodeSpec {
   Attributes attributes;                    // every declared attribute, defaults filled in
   std::vector<std::string> params;          // optimizers: restrict to these nodes' parameters
   SourceLocation where;
-};
-
-struct TrainSpec {
-  int64_t epochs = 1;
-  int64_t batch_size = 0;  // 0: the whole training set
-  bool shuffle = true;
-  // Epochs between checkpoints when --save is given; unset: every epoch, at most one per 5 s.
-  std::optional<int64_t> checkpoint_every;
 };
 
 struct GraphSpec {

@@ -55,6 +55,7 @@ struct OptimizerNode {
   std::unique_ptr<Optimizer> impl;
   std::vector<int> losses;  // node ids
   std::vector<ParamRef> params;
+  std::vector<Tensor*> gradients;  // params' gradients, writable: what clipping rescales before the step
 };
 
 class Model;

@@ -147,6 +147,11 @@ class Optimizer {
   // results must not depend on the thread count.
   virtual void step() = 0;
   virtual void visit_state(StateVisitor& visitor) = 0;
+  // The learning rate of the next steps (torch's param_group['lr']), which train.lr_schedule
+  // changes between epochs. An optimizer without one returns nothing, and a graph that
+  // schedules it is refused.
+  virtual std::optional<double> learning_rate() const { return std::nullopt; }
+  virtual void set_learning_rate(double /*lr*/) {}
 };
 
 }  // namespace gradflow

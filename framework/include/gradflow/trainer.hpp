@@ -22,7 +22,10 @@ struct Evaluation {
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based: the number of epochs completed
   Evaluation train;
+  std::optional<Evaluation> validation;
   std::optional<Evaluation> test;
+  std::optional<double> lr;             // the first optimizer's learning rate during the epoch
+  std::optional<int64_t> best_epoch;    // with early stopping: the best epoch so far
   double elapsed_s = 0.0;  // since the start of this run
 };
 
@@ -48,6 +51,15 @@ class GradientSync {
 };
 
 struct TrainOptions {
+  // The options of plain training: batches, shuffling and its seed, nothing else.
+  static TrainOptions batches(int64_t batch_size, bool shuffle, uint64_t seed = 0) {
+    TrainOptions options;
+    options.batch_size = batch_size;
+    options.shuffle = shuffle;
+    options.seed = seed;
+    return options;
+  }
+
   int64_t batch_size = 0;  // 0: the whole training set
   bool shuffle = true;
   uint64_t seed = 0;
@@ -56,6 +68,10 @@ struct TrainOptions {
   std::function<void(int64_t, int64_t, double)> on_batch;
   // Null: a single process, exactly as before. Not owned.
   GradientSync* sync = nullptr;
+  // Gradient clipping over each optimizer's parameters after backward (and after the
+  // data-parallel reduction), before the step: values first, then the norm.
+  std::optional<double> clip_grad_value;
+  std::optional<double> clip_grad_norm;
 };
 
 // The batch size a run uses: the requested one, at most the data set (0: the whole set).
@@ -80,6 +96,7 @@ class Trainer {
   std::vector<int64_t> epoch_order(int64_t size, int64_t epoch) const;
   int64_t batch_size_for(const Dataset& data) const;
   GradientSync& sync();  // options_.sync, or the one-process case
+  void clip_gradients();
 
   Model& model_;
   TrainOptions options_;

@@ -1,5 +1,6 @@
-// The `data:` section of a graph file (docs/graph-format.md): `train` and `test`, each mapping
-// every graph input to inline samples or a file source, and `split`, a seeded hold-out.
+// The `data:` section of a graph file (docs/graph-format.md): `train`, `test` and `validation`,
+// each mapping every graph input to inline samples or a file source, and `split` and
+// `validation_split`, seeded hold-outs of the training data.
 #include "data/data_section.hpp"
 
 #include <fmt/format.h>
@@ -28,13 +29,17 @@ class DataSectionReader {
   DataSets read(const YAML::Node& data) {
     sets_.where = locate(file_, data);
     if (!data.IsMap()) {
-      error(data, "'data' must be a mapping with 'train' (and optionally 'test', 'split')");
+      error(data, "'data' must be a mapping with 'train' (and optionally 'test', 'validation', 'split', "
+                  "'validation_split')");
       return std::move(sets_);
     }
-    check_known_keys(data, {"train", "test", "split"}, "key in 'data'", file_, diagnostics_);
+    check_known_keys(data, {"train", "test", "validation", "split", "validation_split"}, "key in 'data'", file_,
+                     diagnostics_);
     if (data["train"]) sets_.train = parse_split(data["train"], "train");
     if (data["test"]) sets_.test = parse_split(data["test"], "test");
-    if (const YAML::Node split = data["split"]) apply_split(split, data);
+    if (data["validation"]) sets_.validation = parse_split(data["validation"], "validation");
+    hold_out(data, "split", "test", sets_.test);
+    hold_out(data, "validation_split", "validation", sets_.validation);
     return std::move(sets_);
   }
 
@@ -43,26 +48,30 @@ class DataSectionReader {
     diagnostics_.error(locate(file_, node), std::move(message));
   }
 
-  // `split: 0.3` holds out a seeded 30% of the training data as the test set.
-  void apply_split(const YAML::Node& split, const YAML::Node& data) {
-    auto fraction = scalar_as<double>(split);
+  // `split: 0.3` holds out a seeded 30% of the training data as the test set; then
+  // `validation_split: 0.1` a seeded 10% of what remains as the validation set (so that adding a
+  // validation split leaves the test set as it was). Each from its own stream of the seed.
+  void hold_out(const YAML::Node& data, const std::string& key, const std::string& part, Dataset& target) {
+    const YAML::Node node = data[key];
+    if (!node) return;
+    auto fraction = scalar_as<double>(node);
     if (!fraction || *fraction <= 0.0 || *fraction >= 1.0) {
-      error(split, "data.split must be a fraction between 0 and 1 (exclusive), got " + describe(split));
+      error(node, fmt::format("data.{} must be a fraction between 0 and 1 (exclusive), got {}", key, describe(node)));
       return;
     }
-    if (data["test"]) {
-      error(split, "data.split and data.test exclude each other: the test set would be given twice");
+    if (data[part]) {
+      error(node, fmt::format("data.{} and data.{} exclude each other: the {} set would be given twice", key, part, part));
       return;
     }
     const int64_t n = sets_.train.size;
     if (n < 2) return;
     std::vector<int64_t> order(static_cast<size_t>(n));
     std::iota(order.begin(), order.end(), int64_t{0});
-    Rng::derive(graph_.seed, "data.split").shuffle(order);
-    const auto test_count = std::clamp<int64_t>(static_cast<int64_t>(std::llround(*fraction * static_cast<double>(n))), 1, n - 1);
+    Rng::derive(graph_.seed, "data." + key).shuffle(order);
+    const auto held = std::clamp<int64_t>(static_cast<int64_t>(std::llround(*fraction * static_cast<double>(n))), 1, n - 1);
     std::span<const int64_t> all(order);
-    sets_.test = sets_.train.select(all.first(static_cast<size_t>(test_count)));
-    sets_.train = sets_.train.select(all.subspan(static_cast<size_t>(test_count)));
+    target = sets_.train.select(all.first(static_cast<size_t>(held)));
+    sets_.train = sets_.train.select(all.subspan(static_cast<size_t>(held)));
   }
 
   Dataset parse_split(const YAML::Node& split, const std::string& split_name) {

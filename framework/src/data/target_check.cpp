@@ -37,7 +37,8 @@ void check_targets(const Model& model, const DataSets& data, Diagnostics& diagno
     const Value& prediction = model.values()[static_cast<size_t>(node.inputs[0])];
     const Value& target = model.values()[static_cast<size_t>(node.inputs[1])];
     if (target.producer >= 0) continue;  // computed by the graph, not fed from data
-    for (const auto& [split, set] : {std::pair{"train", &data.train}, std::pair{"test", &data.test}})
+    for (const auto& [split, set] :
+         {std::pair{"train", &data.train}, std::pair{"test", &data.test}, std::pair{"validation", &data.validation}})
       check_column(*set, split, target.name, node, *loss, prediction.sample_shape, target.sample_shape, data.where,
                    diagnostics);
   }

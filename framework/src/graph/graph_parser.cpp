@@ -13,6 +13,7 @@
 #include "core/yaml_util.hpp"
 #include "data/data_section.hpp"
 #include "graph/attribute_parser.hpp"
+#include "graph/train_section.hpp"
 #include "gradflow/graph_spec.hpp"
 
 namespace gradflow {
@@ -27,7 +28,6 @@ namespace {
 
 const std::vector<std::string> kTopLevelKeys = {"graph", "seed",  "plugins", "inputs", "nodes",
                                                 "data",  "train", "outputs", "labels"};
-const std::vector<std::string> kTrainKeys = {"epochs", "batch_size", "shuffle", "checkpoint_every"};
 const std::vector<std::string> kReservedNodeKeys = {"name", "op", "inputs", "params"};
 
 class GraphFileParser {
@@ -66,13 +66,16 @@ class GraphFileParser {
     parse_plugins(root["plugins"]);
     parse_inputs(root["inputs"], root);
     parse_nodes(root["nodes"], root);
-    parse_train(root["train"]);
+    spec_.train = read_train_section(root["train"], file_, diagnostics_);
     parse_outputs(root["outputs"]);
     parse_labels(root["labels"]);
     GraphFile result{std::move(spec_), {}};
     // The data section is the data module's (data/data_section.cpp): the parser only hands it over.
     if (const YAML::Node data = root["data"])
       result.data = read_data_section(data, result.graph, file_, base_dir_, diagnostics_);
+    const YAML::Node data = root["data"];
+    check_validation_needed(result.graph.train, data && data.IsMap() && (data["validation"] || data["validation_split"]),
+                            diagnostics_);
     return result;
   }
 
@@ -248,31 +251,6 @@ class GraphFileParser {
     }
     for (const YAML::Node& p : params)
       if (auto name = read<std::string>(p, label + ": a 'params' entry", "a node name")) node.params.push_back(*name);
-  }
-
-  void parse_train(const YAML::Node& train) {
-    if (!train) return;
-    if (!train.IsMap()) {
-      error(train, "'train' must be a mapping with epochs, batch_size, shuffle");
-      return;
-    }
-    check_keys(train, kTrainKeys, "key in 'train'");
-    auto positive = [&](const char* key, int64_t& target, int64_t min) {
-      if (const YAML::Node v = train[key]) {
-        auto value = scalar_as<int64_t>(v);
-        if (!value || *value < min)
-          error(v, fmt::format("train.{} must be an integer >= {}, got {}", key, min, describe(v)));
-        else
-          target = *value;
-      }
-    };
-    positive("epochs", spec_.train.epochs, 0);
-    positive("batch_size", spec_.train.batch_size, 1);
-    int64_t every = 0;
-    positive("checkpoint_every", every, 1);
-    if (every > 0) spec_.train.checkpoint_every = every;
-    if (const YAML::Node v = train["shuffle"])
-      if (auto value = read<bool>(v, "train.shuffle", "true or false")) spec_.train.shuffle = *value;
   }
 
   void parse_outputs(const YAML::Node& outputs) {

@@ -242,8 +242,10 @@ class ModelBuilder {
         error(spec.where, fmt::format("optimizer '{}' and optimizer '{}' both update node '{}'", it->second, spec.name, node.name));
         continue;
       }
-      for (Parameter& p : node.impl->parameters())
+      for (Parameter& p : node.impl->parameters()) {
         opt.params.push_back(ParamRef{node.name + "." + p.name, &p.value, &p.grad});
+        opt.gradients.push_back(&p.grad);
+      }
     }
   }
 

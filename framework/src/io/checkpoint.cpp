@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <string_view>
 #include <set>
 
 #include "gradflow/safetensors.hpp"
@@ -12,6 +13,8 @@ namespace gradflow {
 namespace {
 
 constexpr const char* kFormatVersion = "1";
+// Tensors of the training loop's state (the best weights of early stopping), not parameters.
+constexpr std::string_view kLoopTensorPrefix = "gradflow.";
 
 std::string optimizer_prefix(const OptimizerNode& opt) { return opt.name + "."; }
 
@@ -80,6 +83,9 @@ void save_checkpoint(const std::filesystem::path& path, Model& model, const Trai
     SavingVisitor visitor(file, optimizer_prefix(opt));
     opt.impl->visit_state(visitor);
   }
+  // The loop's state first: the fixed keys below always win.
+  for (const auto& [key, value] : state.metadata) file.metadata[key] = value;
+  for (const auto& [name, tensor] : state.tensors) file.tensors[name] = tensor;
   file.metadata["gradflow.format"] = kFormatVersion;
   file.metadata["gradflow.graph"] = model.spec().name;
   file.metadata["gradflow.epoch"] = std::to_string(state.epoch);
@@ -111,6 +117,14 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Model& model, L
                                         "would not continue the same run", where, seed, model.spec().seed));
     state.epoch = metadata_int(file, "gradflow.epoch", where);
     state.step = metadata_int(file, "gradflow.step", where);
+    // The loop's state (EpochSchedule reads what it needs): all metadata, and the tensors
+    // under the reserved prefix.
+    state.metadata = file.metadata;
+    for (const auto& [name, tensor] : file.tensors)
+      if (name.starts_with(kLoopTensorPrefix)) {
+        state.tensors[name] = tensor;
+        used.insert(name);
+      }
     for (bool apply : {false, true})
       for (const OptimizerNode& opt : model.optimizers()) {
         LoadingVisitor visitor(file, optimizer_prefix(opt), where, apply);

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "gradflow/gradient_clipping.hpp"
+
 namespace gradflow {
 
 void RunningEvaluation::add(double batch_loss, std::optional<int64_t> correct, int64_t batch) {
@@ -95,6 +97,15 @@ GradientSync& Trainer::sync() {
   return options_.sync ? *options_.sync : single_process;
 }
 
+// Every rank holds the same reduced gradients here, so every rank clips them alike.
+void Trainer::clip_gradients() {
+  if (!options_.clip_grad_value && !options_.clip_grad_norm) return;
+  for (const OptimizerNode& opt : model_.optimizers()) {
+    if (options_.clip_grad_value) clip_grad_value(opt.gradients, *options_.clip_grad_value);
+    if (options_.clip_grad_norm) clip_grad_norm(opt.gradients, *options_.clip_grad_norm);
+  }
+}
+
 Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
   if (data.empty()) throw std::invalid_argument("the training data is empty");
   const std::vector<int64_t> order = epoch_order(data.size, epoch);
@@ -121,6 +132,7 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
       model_.backward();
     }
     sync.finish_step();
+    clip_gradients();
     model_.optimizer_step();
     ++steps_;
     if (options_.on_batch) options_.on_batch(b + 1, batches, running.mean_loss());

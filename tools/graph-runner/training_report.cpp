@@ -1,0 +1,100 @@
+#include "training_report.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "session.hpp"  // percent
+
+namespace gradflow::runner {
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+namespace {
+
+std::string format_evaluation(const char* prefix, const Evaluation& e) {
+  std::string text = fmt::format("  {}loss {:.6f}", prefix, e.loss);
+  if (e.accuracy) text += fmt::format("  {}accuracy {}", prefix, percent(e.accuracy));
+  return text;
+}
+
+void add_evaluation(nlohmann::json& line, const std::string& prefix, const Evaluation& e) {
+  line[prefix + "loss"] = e.loss;
+  if (e.accuracy) line[prefix + "accuracy"] = *e.accuracy;
+}
+
+}  // namespace
+
+std::string format_epoch(const EpochMetrics& m, int64_t epochs, bool show_lr) {
+  std::string line = fmt::format("epoch {}/{}", m.epoch, epochs) + format_evaluation("", m.train);
+  if (m.validation) line += format_evaluation("val_", *m.validation);
+  if (m.test) line += format_evaluation("test_", *m.test);
+  if (show_lr && m.lr) line += fmt::format("  lr {:.6g}", *m.lr);
+  return line + fmt::format("  ({:.2f}s)", m.elapsed_s);
+}
+
+nlohmann::json to_json(const EpochMetrics& m, int64_t step) {
+  nlohmann::json line{{"epoch", m.epoch}, {"step", step}, {"elapsed_s", m.elapsed_s}};
+  add_evaluation(line, "", m.train);
+  if (m.validation) add_evaluation(line, "val_", *m.validation);
+  if (m.test) add_evaluation(line, "test_", *m.test);
+  if (m.lr) line["lr"] = *m.lr;
+  if (m.best_epoch) line["best_epoch"] = *m.best_epoch;
+  return line;
+}
+
+CurvePoint to_curve_point(const EpochMetrics& m) {
+  CurvePoint p;
+  p.epoch = static_cast<double>(m.epoch);
+  p.loss = m.train.loss;
+  p.accuracy = m.train.accuracy;
+  if (m.validation) p.val_loss = m.validation->loss, p.val_accuracy = m.validation->accuracy;
+  if (m.test) p.test_loss = m.test->loss, p.test_accuracy = m.test->accuracy;
+  p.lr = m.lr;
+  return p;
+}
+
+bool worth_printing(int64_t epoch, int64_t first, int64_t epochs) {
+  const int64_t every = std::max<int64_t>(1, epochs / 20);
+  return epoch == first + 1 || epoch == epochs || epoch % every == 0;
+}
+
+void ProgressBar::start_epoch(int64_t epoch, int64_t epochs, int64_t batch_size) {
+  epoch_ = epoch;
+  epochs_ = epochs;
+  batch_size_ = batch_size;
+  started_ = last_draw_ = Clock::now();
+}
+
+void ProgressBar::update(int64_t done, int64_t total, double loss) {
+  if (!enabled_ || total < 2) return;
+  const auto now = Clock::now();
+  if (done < total && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  const double elapsed = seconds_since(started_);
+  const double rate = static_cast<double>(done * batch_size_) / std::max(elapsed, 1e-9);
+  const double eta = elapsed / static_cast<double>(done) * static_cast<double>(total - done);
+  constexpr int kWidth = 30;
+  const auto filled = static_cast<int>(kWidth * done / total);
+  fmt::print("\r\033[Kepoch {}/{} [{}{}] {}/{}  {:.0f} samples/s  ETA {:.0f}s  loss {:.4f}", epoch_, epochs_,
+             std::string(static_cast<size_t>(filled), '='), std::string(static_cast<size_t>(kWidth - filled), ' '), done,
+             total, rate, eta, loss);
+  std::fflush(stdout);
+}
+
+void ProgressBar::clear() {
+  if (enabled_) fmt::print("\r\033[K");
+}
+
+bool CheckpointPacer::due(int64_t epoch) {
+  if (every_) return epoch % *every_ == 0;
+  if (any_ && Clock::now() - last_ < std::chrono::seconds(5)) return false;
+  any_ = true;
+  last_ = Clock::now();
+  return true;
+}
+
+}  // namespace gradflow::runner
