@@ -17,14 +17,21 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+AttrSpec optional_attr(std::string name, AttrType type, AttrValue default_value) {
+  AttrSpec spec;
+  spec.name = std::move(name);
+  spec.type = type;
+  spec.default_value = std::move(default_value);
+  return spec;
+}
+
 // A test operator that busy-waits in forward and records when it ran; `fail: true` throws.
 class SpinOp final : public Operator {
  public:
   explicit SpinOp(const Attributes& a) : millis_(a.get_int("millis")), fail_(a.get_bool("fail")) {}
   static OpSchema schema() {
     return {"spin", OpKind::Layer, "identity that spins (scheduler tests)", 1, 1,
-            {{"millis", AttrType::Int, AttrValue{int64_t{0}}, "", {}, std::nullopt, false},
-             {"fail", AttrType::Bool, AttrValue{false}, "", {}, std::nullopt, false}}};
+            {optional_attr("millis", AttrType::Int, int64_t{0}), optional_attr("fail", AttrType::Bool, false)}};
   }
   Shape infer_shape(std::span<const Shape> in) override { return in[0]; }
   void forward(std::span<const Tensor* const> in, Tensor& out) override {

@@ -10,7 +10,7 @@
 namespace gradflow {
 
 bool EarlyStopping::observe(int64_t epoch, double validation_loss) {
-  if (best_epoch_ == 0 || validation_loss - spec_.min_delta < best_loss_) {
+  if (best_epoch_ == 0 || validation_loss + spec_.min_delta < best_loss_) {  // Keras and Lightning: current + |min_delta| < best
     best_epoch_ = epoch;
     best_loss_ = validation_loss;
     wait_ = 0;

@@ -1,0 +1,148 @@
+// graph-runner train with the training schedule, end to end on sklearn's digits: early
+// stopping keeps the best epoch's weights, a resumed run continues the schedule bit for bit,
+// and the validation set, learning rate and best epoch show in the output, metrics and plot.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "gradflow/safetensors.hpp"
+#include "runner.hpp"
+
+using namespace gradflow;
+using namespace gradflow::test;
+
+namespace {
+
+const std::string kDigits = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+
+// digits_mlp.yaml with a validation split and `train_keys` under train:.
+std::string digits_graph(const std::string& train_keys) {
+  return R"(graph: digits_schedule
+seed: 42
+inputs:
+  x: {shape: [64]}
+  y: {shape: [1]}
+nodes:
+  - {name: fc1,    op: linear,        inputs: [x],   units: 64}
+  - {name: h1,     op: relu,          inputs: [fc1]}
+  - {name: logits, op: linear,        inputs: [h1],  units: 10}
+  - {name: loss,   op: cross_entropy, inputs: [logits, y]}
+  - {name: opt,    op: adam,          inputs: [loss], lr: 0.003}
+data:
+  train:
+    x: {csv: )" + kDigits + R"(, columns: "0:64", scale: 0.0625}
+    y: {csv: )" + kDigits + R"(, columns: [64]}
+  split: 0.3
+  validation_split: 0.2
+train:
+  epochs: 40
+  batch_size: 32
+)" + train_keys;
+}
+
+std::string write(const TempDir& dir, const std::string& name, const std::string& text) {
+  const std::string path = dir / name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::vector<nlohmann::json> metrics_lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+// The model's parameters in a checkpoint: not the optimizer's state or the loop's.
+std::map<std::string, std::vector<float>> parameters_of(const std::string& checkpoint) {
+  std::map<std::string, std::vector<float>> params;
+  for (const auto& [name, tensor] : read_safetensors(checkpoint).tensors)
+    if (!name.starts_with("gradflow.") && !name.starts_with("opt."))
+      params[name] = std::vector<float>(tensor.data(), tensor.data() + tensor.size());
+  return params;
+}
+
+bool have_digits() { return std::ifstream(kDigits).good(); }
+
+}  // namespace
+
+TEST_CASE("early stopping stops, reports the best epoch, and saves that epoch's weights", "[e2e][data][schedule]") {
+  if (!have_digits()) {
+    WARN("python3-sklearn is not installed (scripts/setup.sh --data): skipped");
+    return;
+  }
+  TempDir dir("gradflow-early-stopping");
+  const std::string graph = write(dir, "g.yaml", digits_graph(R"(  lr_schedule: {kind: step, step_size: 5, gamma: 0.7}
+  early_stopping: {patience: 3, min_delta: 0.0}
+)"));
+  const RunResult run = run_graph_runner("train " + graph + " --save " + (dir / "stopped.st") + " --metrics " +
+                                         (dir / "m.jsonl") + " --plot " + (dir / "curves.svg"));
+  REQUIRE(run.status == 0);
+  INFO(run.output);
+  CHECK(run.output.find("1006 training samples, 252 validation samples, 539 test samples") != std::string::npos);
+  const auto lines = metrics_lines(dir / "m.jsonl");
+  REQUIRE(!lines.empty());
+  const int64_t last = lines.back()["epoch"];
+  const int64_t best = lines.back()["best_epoch"];
+  CHECK(last < 40);         // it stopped
+  CHECK(last == best + 3);  // patience epochs after the best
+  CHECK(run.output.find("early stopping: val_loss did not improve for 3 epochs after epoch " + std::to_string(best)) !=
+        std::string::npos);
+  for (const auto& line : lines) {
+    CHECK(line.contains("val_loss"));
+    CHECK(line.contains("val_accuracy"));
+    CHECK(line["lr"].get<double>() == Approx(0.003 * std::pow(0.7, (line["epoch"].get<int>() - 1) / 5)));
+  }
+  CHECK(read_safetensors(dir / "stopped.st").metadata.at("gradflow.best_epoch") == std::to_string(best));
+  // The same run stopped by --epochs at the best epoch holds the same weights, bit for bit.
+  REQUIRE(run_graph_runner("train " + graph + " --epochs " + std::to_string(best) + " --save " + (dir / "best.st")).status ==
+          0);
+  CHECK(parameters_of(dir / "stopped.st") == parameters_of(dir / "best.st"));
+  // eval of the saved weights gives the best epoch's test loss.
+  const RunResult eval = run_graph_runner("eval " + graph + " --weights " + (dir / "stopped.st"));
+  const double best_test_loss = lines[static_cast<size_t>(best - 1)]["test_loss"];
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "loss %.6f", best_test_loss);
+  CHECK(eval.output.find(expected) != std::string::npos);
+  std::ifstream svg(dir / "curves.svg");
+  std::stringstream text;
+  text << svg.rdbuf();
+  CHECK(text.str().find("validation loss") != std::string::npos);
+  CHECK(text.str().find("learning rate") != std::string::npos);
+}
+
+TEST_CASE("a run resumed mid-schedule continues bit for bit: cosine with warm-up, plateau, early stopping",
+          "[e2e][data][schedule][checkpoint]") {
+  if (!have_digits()) {
+    WARN("python3-sklearn is not installed (scripts/setup.sh --data): skipped");
+    return;
+  }
+  for (const std::string keys : {"  lr_schedule: {kind: cosine, warmup_epochs: 2, t_max: 10}\n  clip_grad_norm: 0.5\n",
+                                 "  lr_schedule: {kind: plateau, patience: 0, factor: 0.5}\n  clip_grad_value: 0.1\n"
+                                 "  early_stopping: {patience: 20}\n"}) {
+    INFO(keys);
+    TempDir dir("gradflow-resume-schedule");
+    const std::string graph = write(dir, "g.yaml", digits_graph(keys));
+    const std::string common = " --epochs 12 --metrics ";
+    REQUIRE(run_graph_runner("train " + graph + common + (dir / "full.jsonl") + " --save " + (dir / "full.st")).status == 0);
+    REQUIRE(run_graph_runner("train " + graph + " --epochs 5 --save " + (dir / "part.st")).status == 0);
+    const RunResult resumed = run_graph_runner("train " + graph + common + (dir / "resumed.jsonl") + " --resume " +
+                                               (dir / "part.st") + " --save " + (dir / "resumed.st"));
+    REQUIRE(resumed.status == 0);
+    const auto full = metrics_lines(dir / "full.jsonl");
+    const auto rest = metrics_lines(dir / "resumed.jsonl");
+    REQUIRE(full.size() == 12);
+    REQUIRE(rest.size() == 7);
+    for (size_t i = 0; i < rest.size(); ++i)
+      for (const char* key : {"epoch", "loss", "val_loss", "test_loss", "lr", "step"}) {
+        INFO(key << " of epoch " << i + 6);
+        CHECK(rest[i][key] == full[i + 5][key]);
+      }
+    CHECK(parameters_of(dir / "resumed.st") == parameters_of(dir / "full.st"));
+  }
+}
