@@ -73,6 +73,13 @@ train: {epochs: 5, batch_size: 32}
 YAML
 }
 
+# The regression graph with the training schedule: a validation split, clipping of the reduced
+# gradient, a plateau schedule and early stopping (their decisions must agree on every rank).
+write_scheduled() {  # FILE
+  write_regression "$1"
+  sed -i 's|^train: {epochs: 5, batch_size: 32}|  validation_split: 0.2\ntrain:\n  epochs: 8\n  batch_size: 32\n  clip_grad_norm: 1.0\n  lr_schedule: {kind: plateau, patience: 0, factor: 0.5}\n  early_stopping: {patience: 3}|' "$1"
+}
+
 # compare_metrics A B RTOL: every epoch's loss (and test_loss) within RTOL; accuracies within
 # 1%. RTOL 0 means bit-identical values.
 compare_metrics() {
@@ -85,7 +92,8 @@ assert len(a) == len(b) and a, f"{len(a)} vs {len(b)} epochs"
 worst = 0.0
 for x, y in zip(a, b):
     assert x["epoch"] == y["epoch"] and x["step"] == y["step"], (x, y)
-    for k in ("loss", "test_loss"):
+    assert x.get("lr") == y.get("lr"), (x, y)
+    for k in ("loss", "test_loss", "val_loss"):
         if k not in x:
             continue
         d = abs(x[k] - y[k]) / max(abs(x[k]), 1e-30)
