@@ -40,6 +40,8 @@ TEST_CASE("train.lr_schedule: a key of another kind, or of none", "[errors][sche
 TEST_CASE("train.lr_schedule: what each kind needs", "[errors][schedule]") {
   CHECK(errors_with("train:\n  lr_schedule: {kind: step}\n") ==
         Lines{"g.yaml:18:16: error: train.lr_schedule of kind step needs 'step_size' (epochs between decays)"});
+  CHECK(errors_with("train:\n  lr_schedule: {kind: exponential}\n") ==
+        Lines{"g.yaml:18:16: error: train.lr_schedule of kind exponential needs 'gamma' (the factor applied every epoch)"});
   CHECK(errors_with("train:\n  lr_schedule: {kind: multistep}\n") ==
         Lines{"g.yaml:18:16: error: train.lr_schedule of kind multistep needs 'milestones' (a list of epochs, ascending)"});
   CHECK(errors_with("train:\n  lr_schedule: {kind: multistep, milestones: [3, 2]}\n") ==

@@ -161,6 +161,8 @@ class TrainSectionReader {
     if (*kind == ScheduleKind::Step && !integer(schedule, where, "step_size", 1, spec.step_size) &&
         !schedule["step_size"])
       error(schedule, "train.lr_schedule of kind step needs 'step_size' (epochs between decays)");
+    if (*kind == ScheduleKind::Exponential && !schedule["gamma"])
+      error(schedule, "train.lr_schedule of kind exponential needs 'gamma' (the factor applied every epoch)");
     if (*kind == ScheduleKind::MultiStep) spec.milestones = read_milestones(schedule);
     return spec;
   }
