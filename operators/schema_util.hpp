@@ -29,6 +29,20 @@ inline AttrSpec bounded(AttrSpec spec, double min, bool exclusive) {
   return spec;
 }
 
+// A number with an upper bound (`exclusive`: the value must be strictly below it); combines
+// with `bounded` for a range, as dropout's p in [0, 1).
+inline AttrSpec bounded_above(AttrSpec spec, double max, bool exclusive) {
+  spec.max = max;
+  spec.max_exclusive = exclusive;
+  return spec;
+}
+
+// An integer-pair attribute (one integer for both sides, or [h, w]) whose every value is at
+// least `min`: kernel_size and stride >= 1, padding >= 0.
+inline AttrSpec pair_attr(std::string name, std::optional<AttrValue> default_value, double min, std::string help) {
+  return bounded(attr(std::move(name), AttrType::IntPair, std::move(default_value), std::move(help)), min, false);
+}
+
 inline AttrSpec with_choices(AttrSpec spec, std::vector<std::string> choices) {
   spec.choices = std::move(choices);
   return spec;

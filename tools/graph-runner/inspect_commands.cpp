@@ -136,7 +136,10 @@ Command add_ops(CLI::App& app) {
               fmt::print("{:<16} {:<9} inputs {:<4} {}  [{}]\n", s.name, to_string(s.kind), arity, s.summary, entry->origin);
               for (const AttrSpec& a : s.attributes)
                 fmt::print("    {:<16} {:<8} {:<14} {}\n", a.name, to_string(a.type),
-                           a.required() ? "required" : "= " + to_string(*a.default_value), a.help);
+                           a.required()               ? "required"
+                           : a.default_text.empty() ? "= " + to_string(*a.default_value)
+                                                    : "= " + a.default_text,
+                           a.help);
             }
             return 0;
           }};

@@ -1,6 +1,7 @@
 // Typed operator attributes: what a schema declares and what a node's YAML supplies.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -10,10 +11,13 @@
 
 namespace gradflow {
 
-enum class AttrType { Int, Float, Bool, String, StringList };
+// IntPair: one integer (both sides) or a list [h, w], stored as a list of 2 (kernel_size,
+// stride, padding of the image operators). IntList: a list of integers of any length.
+enum class AttrType { Int, Float, Bool, String, StringList, IntPair, IntList };
 const char* to_string(AttrType type);
 
-using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<std::string>>;
+using AttrValue =
+    std::variant<int64_t, double, bool, std::string, std::vector<std::string>, std::vector<int64_t>>;
 std::string to_string(const AttrValue& value);
 
 struct AttrSpec {
@@ -22,8 +26,16 @@ struct AttrSpec {
   std::optional<AttrValue> default_value;  // none: the attribute is required
   std::string help;
   std::vector<std::string> choices;  // String only: the allowed values, when restricted
-  std::optional<double> min;         // Int and Float: smallest allowed value
+  // Int and Float: the allowed range; IntPair and IntList: the range of every element.
+  std::optional<double> min;         // smallest allowed value
   bool min_exclusive = false;        // true: the value must be strictly above `min`
+  // The members below have default initializers, so that schemas written as aggregates before
+  // they existed still compile without -Wmissing-field-initializers.
+  std::optional<double> max = std::nullopt;  // largest allowed value
+  bool max_exclusive = false;        // true: the value must be strictly below `max`
+  // What `graph-runner ops` shows as the default when the default depends on other attributes
+  // (pooling's stride: "kernel_size"); the operator then reads an empty default_value as unset.
+  std::string default_text{};
 
   bool required() const { return !default_value.has_value(); }
 };
@@ -39,6 +51,12 @@ class Attributes {
   bool get_bool(const std::string& name) const;
   const std::string& get_string(const std::string& name) const;
   const std::vector<std::string>& get_strings(const std::string& name) const;
+  const std::vector<int64_t>& get_ints(const std::string& name) const;
+  // An IntPair as {h, w}; a bare Int (tests that set attributes directly) counts for both.
+  std::array<int64_t, 2> get_pair(const std::string& name) const;
+  // The same, or nothing for an empty list: the default of a pair that defaults to another
+  // attribute (pooling's stride, whose default_text is "kernel_size").
+  std::optional<std::array<int64_t, 2>> get_optional_pair(const std::string& name) const;
 
  private:
   const AttrValue& at(const std::string& name) const;

@@ -13,6 +13,8 @@ const char* to_string(AttrType type) {
     case AttrType::Bool: return "boolean";
     case AttrType::String: return "string";
     case AttrType::StringList: return "list of names";
+    case AttrType::IntPair: return "integer or [h, w]";
+    case AttrType::IntList: return "list of integers";
   }
   return "?";
 }
@@ -24,6 +26,9 @@ std::string to_string(const AttrValue& value) {
     std::string operator()(bool v) const { return v ? "true" : "false"; }
     std::string operator()(const std::string& v) const { return v; }
     std::string operator()(const std::vector<std::string>& v) const {
+      return "[" + fmt::format("{}", fmt::join(v, ", ")) + "]";
+    }
+    std::string operator()(const std::vector<int64_t>& v) const {
       return "[" + fmt::format("{}", fmt::join(v, ", ")) + "]";
     }
   };
@@ -52,6 +57,25 @@ const std::string& Attributes::get_string(const std::string& name) const {
 
 const std::vector<std::string>& Attributes::get_strings(const std::string& name) const {
   return std::get<std::vector<std::string>>(at(name));
+}
+
+const std::vector<int64_t>& Attributes::get_ints(const std::string& name) const {
+  return std::get<std::vector<int64_t>>(at(name));
+}
+
+std::array<int64_t, 2> Attributes::get_pair(const std::string& name) const {
+  const AttrValue& v = at(name);
+  if (const auto* i = std::get_if<int64_t>(&v)) return {*i, *i};
+  const auto& list = std::get<std::vector<int64_t>>(v);
+  if (list.size() != 2)
+    throw std::invalid_argument("attribute '" + name + "' is not a pair: " + to_string(v));
+  return {list[0], list[1]};
+}
+
+std::optional<std::array<int64_t, 2>> Attributes::get_optional_pair(const std::string& name) const {
+  const auto* list = std::get_if<std::vector<int64_t>>(&at(name));
+  if (list && list->empty()) return std::nullopt;
+  return get_pair(name);
 }
 
 }  // namespace gradflow

@@ -14,12 +14,29 @@ namespace gradflow {
 namespace {
 
 bool in_range(double v, const AttrSpec& attr) {
-  if (!attr.min) return true;
-  return attr.min_exclusive ? v > *attr.min : v >= *attr.min;
+  if (attr.min && (attr.min_exclusive ? v <= *attr.min : v < *attr.min)) return false;
+  if (attr.max && (attr.max_exclusive ? v >= *attr.max : v > *attr.max)) return false;
+  return true;
 }
 
-std::string range_text(const AttrSpec& attr) {
-  return fmt::format("must be {} {}", attr.min_exclusive ? ">" : ">=", *attr.min);
+// "must be >= 1", "must be < 1", "must be >= 0 and < 1"; `each` for the elements of a list.
+std::string range_text(const AttrSpec& attr, bool each = false) {
+  std::string text = each ? "must have every value" : "must be";
+  if (attr.min) text += fmt::format(" {} {}", attr.min_exclusive ? ">" : ">=", *attr.min);
+  if (attr.min && attr.max) text += " and";
+  if (attr.max) text += fmt::format(" {} {}", attr.max_exclusive ? "<" : "<=", *attr.max);
+  return text;
+}
+
+// A list of scalars as written, "[3, 2, 1]", so that an error shows the list it refuses.
+std::string list_text(const YAML::Node& value) {
+  if (!value.IsSequence()) return describe(value);
+  std::vector<std::string> items;
+  for (const YAML::Node& item : value) {
+    if (!item.IsScalar()) return describe(value);
+    items.push_back(item.Scalar());
+  }
+  return fmt::format("[{}]", fmt::join(items, ", "));
 }
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
@@ -64,8 +81,13 @@ class AttributeReader {
 
  private:
   std::optional<AttrValue> fail(const YAML::Node& value, const AttrSpec& attr, const std::string& why) {
-    diagnostics_.error(locate(file_, value), fmt::format("{}: attribute '{}' of op '{}' {}, got {}", label_, attr.name,
-                                                         schema_.name, why, describe(value)));
+    return fail(value, attr, why, describe(value));
+  }
+
+  std::optional<AttrValue> fail(const YAML::Node& value, const AttrSpec& attr, const std::string& why,
+                                const std::string& got) {
+    diagnostics_.error(locate(file_, value),
+                       fmt::format("{}: attribute '{}' of op '{}' {}, got {}", label_, attr.name, schema_.name, why, got));
     return std::nullopt;
   }
 
@@ -105,8 +127,34 @@ class AttributeReader {
         }
         return AttrValue{names};
       }
+      case AttrType::IntPair: return parse_ints(value, attr, 2);
+      case AttrType::IntList: return parse_ints(value, attr, 0);
     }
     return std::nullopt;
+  }
+
+  // An IntPair (`size` 2: one integer for both sides, or a list of two) or an IntList (`size`
+  // 0: a non-empty list of any length), every value within the spec's range.
+  std::optional<AttrValue> parse_ints(const YAML::Node& value, const AttrSpec& attr, size_t size) {
+    const char* what = size == 2 ? "must be an integer or a list of 2 integers" : "must be a list of integers";
+    std::vector<int64_t> ints;
+    if (size == 2 && value.IsScalar()) {
+      auto v = scalar_as<int64_t>(value);
+      if (!v) return fail(value, attr, what);
+      ints.assign(2, *v);
+    } else {
+      if (!value.IsSequence() || value.size() == 0 || (size != 0 && value.size() != size))
+        return fail(value, attr, what, list_text(value));
+      for (const YAML::Node& item : value) {
+        auto v = scalar_as<int64_t>(item);
+        if (!v) return fail(value, attr, what, list_text(value));
+        ints.push_back(*v);
+      }
+    }
+    for (int64_t v : ints)
+      if (!in_range(static_cast<double>(v), attr))
+        return fail(value, attr, range_text(attr, value.IsSequence()), list_text(value));
+    return AttrValue{ints};
   }
 
   const std::string& label_;
