@@ -9,6 +9,9 @@ void register_builtin_operators(Registrar& registrar) {
   ops::register_combine(registrar);
   ops::register_losses(registrar);
   ops::register_optimizers(registrar);
+  ops::register_conv(registrar);
+  ops::register_pooling(registrar);
+  ops::register_reshape(registrar);
 }
 
 }  // namespace gradflow

@@ -11,5 +11,8 @@ void register_activations(Registrar& registrar);
 void register_combine(Registrar& registrar);
 void register_losses(Registrar& registrar);
 void register_optimizers(Registrar& registrar);
+void register_conv(Registrar& registrar);
+void register_pooling(Registrar& registrar);
+void register_reshape(Registrar& registrar);
 
 }  // namespace gradflow::ops

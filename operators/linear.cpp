@@ -7,6 +7,7 @@
 
 #include "families.hpp"
 #include "gradflow/kernels.hpp"
+#include "init.hpp"
 #include "schema_util.hpp"
 
 namespace gradflow::ops {
@@ -34,14 +35,6 @@ GRADFLOW_CPU_DISPATCH void sum_rows(const float* __restrict g, float* __restrict
     for (int64_t u = begin; u < end; ++u) sum[u] += g[r * units + u];
 }
 
-void fill_uniform(Tensor& t, Rng& rng, double low, double high) {
-  for (float& v : t.values()) v = static_cast<float>(rng.uniform(low, high));
-}
-
-void fill_normal(Tensor& t, Rng& rng, double stddev) {
-  for (float& v : t.values()) v = static_cast<float>(rng.normal(0.0, stddev));
-}
-
 class Linear final : public Operator {
  public:
   static OpSchema schema() {
@@ -53,11 +46,7 @@ class Linear final : public Operator {
             {bounded(attr("units", AttrType::Int, std::nullopt, "number of output features"),
                      1.0, false),
              attr("bias", AttrType::Bool, AttrValue{true}, "learn an additive bias"),
-             with_choices(attr("init", AttrType::String, AttrValue{std::string("torch_default")},
-                               "weight initialisation; the bias starts at zero except for "
-                               "torch_default"),
-                          {"torch_default", "xavier_uniform", "xavier_normal", "he_uniform",
-                           "he_normal", "normal", "uniform", "zeros"})}};
+             init_attr()}};
   }
 
   explicit Linear(const Attributes& attrs)
@@ -67,6 +56,11 @@ class Linear final : public Operator {
 
   Shape infer_shape(std::span<const Shape> input_shapes) override {
     const Shape& in = single_input(input_shapes, "linear");
+    // A [C, H, W] image (or anything of rank >= 3) is refused rather than mapped over its last
+    // axis: after conv2d or pooling that is almost always a missing flatten, not the intent.
+    if (in.size() >= 3)
+      throw ShapeError("linear applies over the last axis of a sample [in] or [T, in], got " + to_string(in) +
+                       "; to feed it a [C, H, W] image, put a flatten node before it");
     if (in.empty() || in.back() < 1)
       throw ShapeError("linear expects an input of shape [..., in] with in >= 1, got " +
                        to_string(in));
@@ -82,33 +76,8 @@ class Linear final : public Operator {
   std::span<Parameter> parameters() override { return params_; }
 
   void init_parameters(Rng& rng) override {
-    Tensor& w = params_[0].value;
-    const double fan_in = static_cast<double>(in_);
-    const double fan_out = static_cast<double>(units_);
-    if (has_bias_) params_[1].value.zero();
-    if (init_ == "torch_default") {
-      // kaiming_uniform_(a=sqrt(5)): gain sqrt(1/3), bound gain*sqrt(3/fan_in) = 1/sqrt(fan_in);
-      // nn.Linear draws its bias from the same interval.
-      const double bound = 1.0 / std::sqrt(fan_in);
-      fill_uniform(w, rng, -bound, bound);
-      if (has_bias_) fill_uniform(params_[1].value, rng, -bound, bound);
-    } else if (init_ == "xavier_uniform") {
-      const double bound = std::sqrt(6.0 / (fan_in + fan_out));
-      fill_uniform(w, rng, -bound, bound);
-    } else if (init_ == "xavier_normal") {
-      fill_normal(w, rng, std::sqrt(2.0 / (fan_in + fan_out)));
-    } else if (init_ == "he_uniform") {
-      const double bound = std::sqrt(6.0 / fan_in);
-      fill_uniform(w, rng, -bound, bound);
-    } else if (init_ == "he_normal") {
-      fill_normal(w, rng, std::sqrt(2.0 / fan_in));
-    } else if (init_ == "normal") {
-      fill_normal(w, rng, 1.0);  // torch.nn.init.normal_ defaults: mean 0, std 1
-    } else if (init_ == "uniform") {
-      fill_uniform(w, rng, 0.0, 1.0);  // torch.nn.init.uniform_ defaults: a 0, b 1
-    } else {
-      w.zero();
-    }
+    init_weights(init_, static_cast<double>(in_), static_cast<double>(units_), params_[0].value,
+                 has_bias_ ? &params_[1].value : nullptr, rng);
   }
 
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {

@@ -81,6 +81,13 @@ TEST_CASE("linear: forward on fixed weights matches hand-computed values", "[lin
   CHECK(y[3] == Approx(-0.3));
 }
 
+TEST_CASE("linear: a sample of rank 3 is refused, naming the missing flatten", "[linear]") {
+  auto op = make_op("linear", {{"units", int64_t{2}}});
+  CHECK_THROWS_WITH(op->infer_shape(std::vector<Shape>{{8, 5, 5}}),
+                    "linear applies over the last axis of a sample [in] or [T, in], got [8, 5, 5]; to feed it a "
+                    "[C, H, W] image, put a flatten node before it");
+}
+
 TEST_CASE("linear: gradients match finite differences", "[linear][gradcheck]") {
   SECTION("with bias, matrix input") {
     auto op = make_op("linear", {{"units", int64_t{3}}});
@@ -196,7 +203,10 @@ TEST_CASE("every built-in operator is registered with its kind", "[registry]") {
       {"bce", OpKind::Loss},         {"bce_with_logits", OpKind::Loss},
       {"cross_entropy", OpKind::Loss}, {"huber", OpKind::Loss},
       {"sgd", OpKind::Optimizer},    {"adam", OpKind::Optimizer},
-      {"adamw", OpKind::Optimizer}};
+      {"adamw", OpKind::Optimizer},  {"conv2d", OpKind::Layer},
+      {"max_pool2d", OpKind::Layer}, {"avg_pool2d", OpKind::Layer},
+      {"global_avg_pool", OpKind::Layer}, {"flatten", OpKind::Layer},
+      {"reshape", OpKind::Layer}};
   for (const auto& [name, kind] : expected) {
     INFO(name);
     const OpEntry& e = entry(name);

@@ -1,0 +1,64 @@
+// 2-D convolution over batches of [C, H, W] samples, torch.nn.Conv2d's numerics and layouts:
+// weight [out, C/groups, kh, kw], output [N, out, OH, OW]. im2col per sample into a reused
+// per-thread buffer and one serial sgemm per group, over tiles of samples fixed by the shape,
+// so every result is bit-identical for any thread count.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace gradflow::kernels {
+
+struct ConvShape {
+  int64_t channels = 1, height = 1, width = 1;  // the input sample [C, H, W]
+  int64_t out_channels = 1;
+  std::array<int64_t, 2> kernel{1, 1}, stride{1, 1}, padding{0, 0}, dilation{1, 1};
+  int64_t groups = 1;
+
+  int64_t out_height() const;
+  int64_t out_width() const;
+  int64_t positions() const { return out_height() * out_width(); }  // OH·OW
+  int64_t group_rows() const { return channels / groups * kernel[0] * kernel[1]; }  // K of one group's product
+  int64_t group_out() const { return out_channels / groups; }
+  // Multiply-adds of one sample's forward pass.
+  double macs_per_sample() const;
+};
+
+class Conv2d {
+ public:
+  explicit Conv2d(const ConvShape& shape);
+
+  // y [batch, out, OH, OW] = conv(x [batch, C, H, W], weight) + bias (bias may be null).
+  void forward(const float* x, int64_t batch, const float* weight, const float* bias, float* y);
+  // Assigns gw [out, C/g, kh, kw], gb [out] (when not null) and gx [batch, C, H, W] (when not
+  // null) from gy [batch, out, OH, OW]. Sums over the batch run in a fixed order.
+  void backward(const float* x, int64_t batch, const float* weight, const float* gy, float* gx, float* gw,
+                float* gb);
+
+  // Samples per parallel tile: fixed by the shape alone (never the thread count), so the
+  // weight gradient's partial sums, one per tile, always split the batch the same way.
+  int64_t samples_per_tile() const { return tile_; }
+
+ private:
+  // The im2col buffer of the thread running this tile (`direct`: a 1x1 kernel that reads the
+  // input as it is needs none).
+  float* thread_buffer();
+  // Sizes one buffer per thread slot of the current arena, before the tiles start: the tiles
+  // themselves never allocate.
+  void reserve_buffers();
+  void forward_sample(const float* x, const float* weight, const float* bias, float* y);
+  void backward_tile(const float* x, int64_t begin, int64_t end, const float* weight, const float* gy, float* gx,
+                     float* gw_partial);
+  void reduce_partials(int64_t tiles, float* gw) const;
+  void bias_grad(const float* gy, int64_t batch, float* gb) const;
+
+  ConvShape s_;
+  bool direct_;      // 1x1 kernel, stride 1, no padding: the input already is its im2col
+  int64_t col_size_;  // C·kh·kw rows of OH·OW positions
+  int64_t tile_;
+  std::vector<std::vector<float>> buffers_;  // by thread slot (the last: a thread outside any arena)
+  std::vector<float> partials_;              // weight gradients of tiles 1.. (tile 0 writes gw itself)
+};
+
+}  // namespace gradflow::kernels
