@@ -135,7 +135,7 @@ Command add_ops(CLI::App& app) {
                                                                        : fmt::format("{}-{}", s.min_inputs, s.max_inputs);
               fmt::print("{:<16} {:<9} inputs {:<4} {}  [{}]\n", s.name, to_string(s.kind), arity, s.summary, entry->origin);
               for (const AttrSpec& a : s.attributes)
-                fmt::print("    {:<16} {:<8} {:<14} {}\n", a.name, to_string(a.type),
+                fmt::print("    {:<16} {:<17} {:<14} {}\n", a.name, to_string(a.type),
                            a.required()               ? "required"
                            : a.default_text.empty() ? "= " + to_string(*a.default_value)
                                                     : "= " + a.default_text,
