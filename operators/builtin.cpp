@@ -12,6 +12,8 @@ void register_builtin_operators(Registrar& registrar) {
   ops::register_conv(registrar);
   ops::register_pooling(registrar);
   ops::register_reshape(registrar);
+  ops::register_dropout(registrar);
+  ops::register_normalization(registrar);
 }
 
 }  // namespace gradflow

@@ -14,5 +14,7 @@ void register_optimizers(Registrar& registrar);
 void register_conv(Registrar& registrar);
 void register_pooling(Registrar& registrar);
 void register_reshape(Registrar& registrar);
+void register_dropout(Registrar& registrar);
+void register_normalization(Registrar& registrar);
 
 }  // namespace gradflow::ops

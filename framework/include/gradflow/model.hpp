@@ -92,6 +92,12 @@ class Model {
   int64_t parameter_count() const;
   // Compute node `n`'s parameters and their gradients: what data-parallel training reduces.
   std::span<Parameter> node_parameters(int n);
+  // Every buffer (non-trained state), named "<node>.<buffer>", in topological node order.
+  struct BufferRef {
+    std::string name;
+    Buffer* buffer;
+  };
+  std::vector<BufferRef> buffers();
   // Draws initial weights from streams derived from (seed, node name).
   void init_parameters(uint64_t seed);
 
@@ -99,6 +105,11 @@ class Model {
   // empty (predict feeds only what the outputs need).
   void load_batch(const Dataset& data, std::span<const int64_t> indices);
   int64_t batch_size() const { return batch_; }
+
+  // The mode of the passes that follow, given to every operator before each forward:
+  // evaluation until the trainer sets training for its steps (RunContext).
+  void set_training(bool training, int64_t step = 0, int64_t first_sample = 0);
+  bool training() const { return context_.training; }
 
   void forward();
   // Runs only the nodes that `value_ids` depend on, in topological order (predict).
@@ -135,6 +146,7 @@ class Model {
  private:
   Model() = default;
   void allocate_for_batch(int64_t batch);
+  void begin_pass();  // gives every operator the run context
   void accumulate_grad(Value& value);
 
   GraphSpec spec_;
@@ -146,6 +158,7 @@ class Model {
   std::vector<int> metric_losses_;     // node ids: optimised losses, or every loss
   std::unique_ptr<Scheduler> scheduler_;
   int64_t batch_ = -1;
+  RunContext context_;
   bool check_numerics_ = false;
   GradientsReady on_gradients_ready_;
   friend class ModelBuilder;

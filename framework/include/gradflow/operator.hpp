@@ -6,8 +6,9 @@
 //   2. infer_shape(): sample shapes in (batch dimension excluded), sample shape out; this is
 //      where parameters get their shapes (throw ShapeError on a mismatch);
 //   3. init_parameters(rng) once, unless a checkpoint supplies them;
-//   4. forward()/backward() once per step each, never concurrently on one instance, so an
-//      operator may keep what backward needs from forward in its own members.
+//   4. begin_pass(context), then forward()/backward() once per step each, never concurrently
+//      on one instance, so an operator may keep what backward needs from forward in its own
+//      members.
 //
 // Gradient rule (dlib's, inverted): backward ASSIGNS every grad_inputs[i] that is not null and
 // every parameter's `grad`. The framework owns accumulation: a tensor read by several nodes
@@ -53,6 +54,31 @@ struct Parameter {
   Tensor grad;
 };
 
+// State an operator keeps that is not trained (batch norm's running statistics): saved and
+// loaded with checkpoints as "<node>.<name>", never touched by optimizers, weight decay or
+// gradcheck, broadcast from rank 0 under data parallelism.
+struct Buffer {
+  std::string name;
+  Tensor value;
+  bool integer = false;  // a counter: stored as I64 (torch's num_batches_tracked)
+};
+
+// The pass that a forward and the backward after it belong to.
+struct RunContext {
+  bool training = false;     // train runs in training mode; eval, predict, test evaluation,
+                             // the embedding API and export in evaluation mode
+  int64_t step = 0;          // optimizer steps taken before this pass
+  uint64_t seed = 0;         // the graph's seed
+  int64_t first_sample = 0;  // position of the batch's first sample in the global batch (data
+                             // parallelism: draws follow the sample, not the rank)
+  std::string_view node;     // the node the context is given to
+
+  // The random stream of this node in this step, fixed by (seed, node, step): a dropout mask
+  // drawn from it with Rng::uniform_at at each value's position in the global batch is the
+  // same whatever the thread count, the rank or a resume.
+  uint64_t random_key() const { return Rng::stream_key(seed, node, static_cast<uint64_t>(step)); }
+};
+
 class Operator {
  public:
   virtual ~Operator() = default;
@@ -60,6 +86,13 @@ class Operator {
   virtual Shape infer_shape(std::span<const Shape> input_shapes) = 0;
   virtual std::span<Parameter> parameters() { return {}; }
   virtual void init_parameters(Rng& /*rng*/) {}
+  // Non-trained state, initialised at construction or infer_shape (batch norm: 0 and 1).
+  virtual std::span<Buffer> buffers() { return {}; }
+
+  // Before every forward pass: training or evaluation, the step, the random stream. Operators
+  // that behave differently in training (dropout, batch_norm) keep what they need; the
+  // backward that follows belongs to the same pass.
+  virtual void begin_pass(const RunContext& /*context*/) {}
 
   // inputs[i] is [batch, ...sample] (a loss's output is a scalar of shape []).
   virtual void forward(std::span<const Tensor* const> inputs, Tensor& output) = 0;

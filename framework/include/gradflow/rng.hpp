@@ -15,6 +15,11 @@ class Rng {
   // An independent stream for one named consumer (a node's initialiser, an epoch's shuffle),
   // so that adding a node does not change the numbers another node draws.
   static Rng derive(uint64_t seed, std::string_view stream, uint64_t index = 0);
+  // The key of that stream, for counter-based draws.
+  static uint64_t stream_key(uint64_t seed, std::string_view stream, uint64_t index = 0);
+  // A counter-based draw in [0, 1): the value at `counter` of the stream `key`, computed alone,
+  // so that parallel tiles draw the same numbers in any order (dropout masks).
+  static double uniform_at(uint64_t key, uint64_t counter);
 
   uint64_t next_u64() { return engine_(); }
   double uniform();                       // [0, 1)

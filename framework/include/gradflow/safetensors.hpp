@@ -1,9 +1,11 @@
 // Checkpoint files in the safetensors format (https://github.com/huggingface/safetensors),
-// so PyTorch and other tools read gradflow's weights without gradflow. Only F32 tensors.
+// so PyTorch and other tools read gradflow's weights without gradflow. F32 tensors, and I64
+// for counters (batch norm's num_batches_tracked), held in memory as whole floats.
 #pragma once
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -18,6 +20,8 @@ struct CheckpointError : std::runtime_error {
 
 struct TensorFile {
   std::map<std::string, Tensor> tensors;
+  // Names of the tensors stored as I64: their values are whole numbers (exact below 2^24).
+  std::set<std::string> integer_tensors;
   std::map<std::string, std::string> metadata;  // the header's "__metadata__"
 };
 

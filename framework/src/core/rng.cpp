@@ -15,10 +15,16 @@ uint64_t splitmix64(uint64_t x) {
 }
 }  // namespace
 
-Rng Rng::derive(uint64_t seed, std::string_view stream, uint64_t index) {
+uint64_t Rng::stream_key(uint64_t seed, std::string_view stream, uint64_t index) {
   uint64_t h = 0xcbf29ce484222325ULL;
   for (unsigned char c : stream) h = (h ^ c) * 0x100000001b3ULL;
-  return Rng(splitmix64(splitmix64(seed) ^ h ^ splitmix64(index + 0x51ed27)));
+  return splitmix64(splitmix64(seed) ^ h ^ splitmix64(index + 0x51ed27));
+}
+
+Rng Rng::derive(uint64_t seed, std::string_view stream, uint64_t index) { return Rng(stream_key(seed, stream, index)); }
+
+double Rng::uniform_at(uint64_t key, uint64_t counter) {
+  return static_cast<double>(splitmix64(key ^ splitmix64(counter)) >> 11) * 0x1.0p-53;
 }
 
 double Rng::uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }

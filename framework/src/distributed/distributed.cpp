@@ -155,6 +155,7 @@ struct MpiGradientSync::State {
   std::vector<MPI_Request> requests;
   std::vector<int> bucket_of;       // per compute node; -1: not reduced
   std::vector<int64_t> offset_of;   // per compute node: its first float in its bucket
+  std::vector<Tensor*> buffers;     // every operator buffer, broadcast from rank 0 each step
   bool mean_reduced = true;
   std::mutex& mutex = global_mpi_mutex();  // guards every MPI call and the fields below
   float weight = 1.0f;
@@ -232,6 +233,7 @@ struct MpiGradientSync::State {
 MpiGradientSync::MpiGradientSync(const MpiRuntime& runtime, Model& model, int64_t bucket_bytes)
     : state_(std::make_unique<State>(runtime, model)) {
   State& s = *state_;
+  for (const Model::BufferRef& b : model.buffers()) s.buffers.push_back(&b.buffer->value);
   if (bucket_bytes <= 0) bucket_bytes = static_cast<int64_t>(env_double("GRADFLOW_MPI_BUCKET_MB", 25.0) * 1024 * 1024);
   s.progress_every = std::chrono::microseconds(static_cast<int64_t>(env_double("GRADFLOW_MPI_PROGRESS_US", 100.0)));
 
@@ -309,6 +311,10 @@ double MpiGradientSync::begin_step(int64_t local, int64_t global) {
   State& s = *state_;
   const double weight = loss_weight(local, global);
   std::lock_guard lock(s.mutex);
+  // torch DDP's broadcast_buffers: every rank starts the step from rank 0's buffers (batch
+  // norm's running statistics), so the ranks' models stay identical.
+  for (Tensor* buffer : s.buffers)
+    MPI_Bcast(buffer->data(), static_cast<int>(buffer->size()), MPI_FLOAT, 0, MPI_COMM_WORLD);
   s.weight = static_cast<float>(weight);
   s.next_launch = 0;
   for (State::Bucket& b : s.buckets) b.pending = static_cast<int>(b.nodes.size());

@@ -34,6 +34,29 @@ const Operator* Model::producer_of(int v) const {
 
 std::span<Parameter> Model::node_parameters(int n) { return nodes_[static_cast<size_t>(n)].impl->parameters(); }
 
+std::vector<Model::BufferRef> Model::buffers() {
+  std::vector<BufferRef> refs;
+  for (int n : order_) {
+    ComputeNode& node = nodes_[static_cast<size_t>(n)];
+    for (Buffer& b : node.impl->buffers()) refs.push_back({node.name + "." + b.name, &b});
+  }
+  return refs;
+}
+
+void Model::set_training(bool training, int64_t step, int64_t first_sample) {
+  context_.training = training;
+  context_.step = step;
+  context_.first_sample = first_sample;
+}
+
+void Model::begin_pass() {
+  context_.seed = spec_.seed;
+  for (ComputeNode& node : nodes_) {
+    context_.node = node.name;
+    node.impl->begin_pass(context_);
+  }
+}
+
 int Model::find_value(const std::string& name) const {
   for (size_t v = 0; v < values_.size(); ++v)
     if (values_[v].name == name) return static_cast<int>(v);
@@ -102,6 +125,7 @@ double step_flops(const std::vector<ComputeNode>& nodes, int64_t batch) {
 }  // namespace
 
 void Model::forward() {
+  begin_pass();
   scheduler_->run_forward(
       [this](int n) {
         ComputeNode& node = nodes_[static_cast<size_t>(n)];
@@ -121,6 +145,7 @@ std::vector<int> Model::inputs_needed_for(const std::vector<int>& value_ids) con
 
 void Model::forward_to(const std::vector<int>& value_ids) {
   const std::vector<bool> needed = values_needed_for(value_ids);
+  begin_pass();
   for (int n : order_) {
     ComputeNode& node = nodes_[static_cast<size_t>(n)];
     if (needed[static_cast<size_t>(node.output)])

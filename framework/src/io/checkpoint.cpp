@@ -79,6 +79,10 @@ int64_t metadata_int(const TensorFile& file, const std::string& key, const std::
 void save_checkpoint(const std::filesystem::path& path, Model& model, const TrainingState& state) {
   TensorFile file;
   for (const ParamRef& p : model.parameters()) file.tensors[p.name] = *p.value;
+  for (const Model::BufferRef& b : model.buffers()) {
+    file.tensors[b.name] = b.buffer->value;
+    if (b.buffer->integer) file.integer_tensors.insert(b.name);
+  }
   for (const OptimizerNode& opt : model.optimizers()) {
     SavingVisitor visitor(file, optimizer_prefix(opt));
     opt.impl->visit_state(visitor);
@@ -109,6 +113,14 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Model& model, L
                                         to_string(it->second.shape()), to_string(p.value->shape())));
     used.insert(p.name);
   }
+  for (const Model::BufferRef& b : model.buffers()) {
+    auto it = file.tensors.find(b.name);
+    if (it == file.tensors.end()) throw CheckpointError(where + ": missing buffer '" + b.name + "'");
+    if (it->second.shape() != b.buffer->value.shape())
+      throw CheckpointError(fmt::format("{}: buffer '{}' has shape {}, the graph expects {}", where, b.name,
+                                        to_string(it->second.shape()), to_string(b.buffer->value.shape())));
+    used.insert(b.name);
+  }
   TrainingState state;
   if (mode == LoadMode::Resume) {
     const auto seed = metadata_int(file, "gradflow.seed", where);
@@ -137,6 +149,7 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Model& model, L
       if (!used.count(name))
         throw CheckpointError(where + ": tensor '" + name + "' belongs to no parameter or optimizer of this graph");
   for (const ParamRef& p : model.parameters()) *p.value = file.tensors.at(p.name);
+  for (const Model::BufferRef& b : model.buffers()) b.buffer->value = file.tensors.at(b.name);
   return state;
 }
 

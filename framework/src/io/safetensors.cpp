@@ -39,10 +39,19 @@ std::string quoted(const std::string& name) { return "'" + name + "'"; }
 // ---- Bytes ---------------------------------------------------------------------------------
 
 // The file format is little-endian; on a big-endian host the values are swapped through a
-// scratch buffer, on the usual little-endian host they are used in place.
-std::span<const unsigned char> le_bytes(const Tensor& t, std::vector<unsigned char>& scratch) {
+// scratch buffer, on the usual little-endian host F32 values are used in place. An I64 tensor
+// is converted through the scratch buffer.
+std::span<const unsigned char> le_bytes(const Tensor& t, bool integer, std::vector<unsigned char>& scratch) {
   const auto* raw = reinterpret_cast<const unsigned char*>(t.data());
   const size_t n = static_cast<size_t>(t.size()) * sizeof(float);
+  if (integer) {
+    scratch.resize(static_cast<size_t>(t.size()) * 8);
+    for (int64_t i = 0; i < t.size(); ++i) {
+      const auto v = static_cast<uint64_t>(static_cast<int64_t>(t.data()[i]));
+      for (int b = 0; b < 8; ++b) scratch[static_cast<size_t>(i) * 8 + static_cast<size_t>(b)] = static_cast<unsigned char>(v >> (8 * b));
+    }
+    return scratch;
+  }
   if constexpr (std::endian::native == std::endian::little) {
     return {raw, n};
   } else {
@@ -52,7 +61,15 @@ std::span<const unsigned char> le_bytes(const Tensor& t, std::vector<unsigned ch
   }
 }
 
-void copy_from_le(const unsigned char* src, Tensor& t) {
+void copy_from_le(const unsigned char* src, bool integer, Tensor& t) {
+  if (integer) {
+    for (int64_t i = 0; i < t.size(); ++i) {
+      uint64_t v = 0;
+      for (int b = 7; b >= 0; --b) v = v << 8 | src[static_cast<size_t>(i) * 8 + static_cast<size_t>(b)];
+      t.data()[i] = static_cast<float>(static_cast<int64_t>(v));
+    }
+    return;
+  }
   const size_t n = static_cast<size_t>(t.size()) * sizeof(float);
   if (n == 0) return;  // data() may be null for an empty tensor
   auto* dst = reinterpret_cast<unsigned char*>(t.data());
@@ -71,9 +88,10 @@ uLong crc32_update(uLong crc, std::span<const unsigned char> bytes) {
   return crc;
 }
 
-// Bytes of an F32 tensor of this shape, or -1 when that overflows int64 (a hostile header).
-int64_t f32_bytes(const Shape& shape) {
-  int64_t n = static_cast<int64_t>(sizeof(float));
+// Bytes of a tensor of this shape with `element` bytes per value, or -1 when that overflows
+// int64 (a hostile header).
+int64_t tensor_bytes(const Shape& shape, int64_t element) {
+  int64_t n = element;
   for (int64_t d : shape)
     if (__builtin_mul_overflow(n, d, &n)) return -1;
   return n;
@@ -93,7 +111,8 @@ void check_writable(const std::filesystem::path& path, const TensorFile& file) {
 uLong data_crc(const TensorFile& file) {
   uLong crc = crc32(0L, Z_NULL, 0);
   std::vector<unsigned char> scratch;
-  for (const auto& entry : file.tensors) crc = crc32_update(crc, le_bytes(entry.second, scratch));
+  for (const auto& [name, tensor] : file.tensors)
+    crc = crc32_update(crc, le_bytes(tensor, file.integer_tensors.count(name) != 0, scratch));
   return crc;
 }
 
@@ -120,8 +139,9 @@ std::string build_header(const std::filesystem::path& path, const TensorFile& fi
   header[kMetadataKey] = std::move(metadata);
   uint64_t offset = 0;
   for (const auto& [name, tensor] : file.tensors) {
-    const uint64_t end = offset + static_cast<uint64_t>(tensor.size()) * sizeof(float);
-    header[name] = {{"dtype", "F32"}, {"shape", tensor.shape()}, {"data_offsets", {offset, end}}};
+    const bool integer = file.integer_tensors.count(name) != 0;
+    const uint64_t end = offset + static_cast<uint64_t>(tensor.size()) * (integer ? 8 : sizeof(float));
+    header[name] = {{"dtype", integer ? "I64" : "F32"}, {"shape", tensor.shape()}, {"data_offsets", {offset, end}}};
     offset = end;
   }
   std::string text;
@@ -204,6 +224,7 @@ struct Entry {
   std::string name;
   Shape shape;
   uint64_t begin, end;
+  bool integer;  // I64, else F32
 };
 
 const json& require(const std::filesystem::path& path, const std::string& name, const json& entry,
@@ -236,8 +257,9 @@ Entry parse_entry(const std::filesystem::path& path, const std::string& name, co
   const json& shape_json = require(path, name, entry, "shape");
   const json& offsets = require(path, name, entry, "data_offsets");
   if (!dtype.is_string()) fail(path, what + ": dtype is not a string");
-  if (dtype != "F32")
-    fail(path, what + " has dtype " + dtype.get<std::string>() + "; gradflow reads F32 only");
+  if (dtype != "F32" && dtype != "I64")
+    fail(path, what + " has dtype " + dtype.get<std::string>() + "; gradflow reads F32 (and I64 counters) only");
+  const bool integer = dtype == "I64";
   Shape shape = parse_shape(path, name, shape_json);
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
       !offsets[1].is_number_unsigned())
@@ -249,13 +271,13 @@ Entry parse_entry(const std::filesystem::path& path, const std::string& name, co
   if (end > buffer_size)
     fail(path, what + ": data_offsets " + span_text + " reach past the end of the " +
                    std::to_string(buffer_size) + "-byte data buffer");
-  const int64_t bytes = f32_bytes(shape);
+  const int64_t bytes = tensor_bytes(shape, integer ? 8 : 4);
   if (bytes < 0) fail(path, what + ": shape " + to_string(shape) + " is too large");
   if (static_cast<uint64_t>(bytes) != end - begin)
     fail(path, what + " has shape " + to_string(shape) + " (" + std::to_string(bytes) +
                    " bytes) but data_offsets " + span_text + " span " +
                    std::to_string(end - begin) + " bytes");
-  return {name, std::move(shape), begin, end};
+  return {name, std::move(shape), begin, end, integer};
 }
 
 // Tensors must tile the buffer exactly: no overlaps (which would alias two tensors) and no
@@ -331,8 +353,8 @@ void write_safetensors(const std::filesystem::path& path, const TensorFile& file
     write_u64_le(out, header.size());
     out.write(header.data(), header.size());
     std::vector<unsigned char> scratch;
-    for (const auto& entry : file.tensors) {
-      const auto bytes = le_bytes(entry.second, scratch);
+    for (const auto& [name, tensor] : file.tensors) {
+      const auto bytes = le_bytes(tensor, file.integer_tensors.count(name) != 0, scratch);
       out.write(bytes.data(), bytes.size());
     }
     out.commit();
@@ -359,7 +381,8 @@ TensorFile read_safetensors(const std::filesystem::path& path) {
   for (const Entry& e : entries) {
     Tensor t;
     t.resize(e.shape);
-    copy_from_le(buffer + e.begin, t);
+    copy_from_le(buffer + e.begin, e.integer, t);
+    if (e.integer) result.integer_tensors.insert(e.name);
     result.tensors.emplace(e.name, std::move(t));
   }
   return result;

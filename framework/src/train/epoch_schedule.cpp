@@ -41,6 +41,15 @@ std::vector<double> base_learning_rates(const Model& model) {
   return lrs;
 }
 
+// What "the best epoch's weights" are: every parameter and every buffer (batch norm's running
+// statistics belong to the weights they were gathered with).
+std::vector<std::pair<std::string, Tensor*>> weights_of(Model& model) {
+  std::vector<std::pair<std::string, Tensor*>> weights;
+  for (const ParamRef& p : model.parameters()) weights.emplace_back(p.name, p.value);
+  for (const Model::BufferRef& b : model.buffers()) weights.emplace_back(b.name, &b.buffer->value);
+  return weights;
+}
+
 // Doubles are stored as their shortest exact decimal ({} in fmt), so they read back bit for bit.
 std::string exact(double value) { return fmt::format("{}", value); }
 
@@ -92,7 +101,7 @@ void EpochSchedule::end_epoch(int64_t epoch, std::optional<double> validation_lo
   if (schedule_) schedule_->step(validation_loss);
   if (stopping_ && validation_loss && stopping_->observe(epoch, *validation_loss)) {
     best_weights_.clear();
-    for (const ParamRef& p : model_.parameters()) best_weights_.push_back(*p.value);
+    for (const auto& [name, value] : weights_of(model_)) best_weights_.push_back(*value);
   }
 }
 
@@ -109,7 +118,7 @@ std::optional<double> EpochSchedule::best_validation_loss() const {
 void EpochSchedule::restore_best_weights() {
   if (best_weights_.empty()) return;
   size_t i = 0;
-  for (const ParamRef& p : model_.parameters()) *p.value = best_weights_[i++];
+  for (const auto& [name, value] : weights_of(model_)) *value = best_weights_[i++];
 }
 
 void EpochSchedule::save(TrainingState& state) const {
@@ -129,8 +138,8 @@ void EpochSchedule::save(TrainingState& state) const {
     state.metadata["gradflow.early_stopping.best_loss"] = exact(s.best_loss);
     state.metadata["gradflow.early_stopping.wait"] = std::to_string(s.wait);
     size_t i = 0;
-    for (const ParamRef& p : model_.parameters())
-      if (i < best_weights_.size()) state.tensors["gradflow.best." + p.name] = best_weights_[i++];
+    for (const auto& [name, value] : weights_of(model_))
+      if (i < best_weights_.size()) state.tensors["gradflow.best." + name] = best_weights_[i++];
   }
 }
 
@@ -154,13 +163,14 @@ void EpochSchedule::restore(const TrainingState& state, const std::string& file)
                                  read.get<double>("gradflow.early_stopping.best_loss"),
                                  read.get<int64_t>("gradflow.early_stopping.wait")};
     best_weights_.clear();
-    for (const ParamRef& p : model_.parameters()) {
-      const auto it = state.tensors.find("gradflow.best." + p.name);
+    const auto weights = weights_of(model_);
+    for (const auto& [name, value] : weights) {
+      const auto it = state.tensors.find("gradflow.best." + name);
       if (it == state.tensors.end()) break;
-      if (it->second.shape() != p.value->shape()) read.refuse("the best weights of '" + p.name + "' have another shape");
+      if (it->second.shape() != value->shape()) read.refuse("the best weights of '" + name + "' have another shape");
       best_weights_.push_back(it->second);
     }
-    if (s.best_epoch > 0 && best_weights_.size() != model_.parameters().size())
+    if (s.best_epoch > 0 && best_weights_.size() != weights.size())
       read.refuse("the best epoch's weights are missing");
     stopping_->restore(s);
   }

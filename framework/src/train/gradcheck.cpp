@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace gradflow {
 
@@ -9,7 +10,9 @@ bool GradcheckReport::ok() const {
   return std::all_of(entries.begin(), entries.end(), [](const GradcheckEntry& e) { return e.ok; });
 }
 
-GradcheckReport gradcheck(Model& model, const GradcheckOptions& options) {
+namespace {
+
+GradcheckReport check_every_parameter(Model& model, const GradcheckOptions& options) {
   model.forward();
   model.backward();
   GradcheckReport report;
@@ -38,6 +41,23 @@ GradcheckReport gradcheck(Model& model, const GradcheckOptions& options) {
     }
   }
   model.forward();
+  return report;
+}
+
+}  // namespace
+
+// Gradients of the training computation (batch statistics, dropout with one fixed mask: every
+// pass has the same step, so the same mask), and the buffers left as they were: the many
+// forward passes must not move batch norm's running statistics.
+GradcheckReport gradcheck(Model& model, const GradcheckOptions& options) {
+  std::vector<Tensor> saved_buffers;
+  for (const Model::BufferRef& b : model.buffers()) saved_buffers.push_back(b.buffer->value);
+  const bool was_training = model.training();
+  model.set_training(true);
+  GradcheckReport report = check_every_parameter(model, options);
+  size_t i = 0;
+  for (const Model::BufferRef& b : model.buffers()) b.buffer->value = saved_buffers[i++];
+  model.set_training(was_training);
   return report;
 }
 

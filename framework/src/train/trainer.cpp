@@ -124,6 +124,7 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
     if (hi > lo) {
       const auto indices = all.subspan(static_cast<size_t>(begin + lo), static_cast<size_t>(hi - lo));
       model_.load_batch(data, indices);
+      model_.set_training(true, steps_, lo);
       model_.forward();
       const double loss = model_.objective();
       const auto correct = model_.correct_count();
@@ -155,6 +156,7 @@ Evaluation Trainer::evaluate(const Dataset& data, const BatchObserver& after_for
     if (hi == lo) continue;
     const double weight = sync.loss_weight(hi - lo, global);
     model_.load_batch(data, all.subspan(static_cast<size_t>(begin + lo), static_cast<size_t>(hi - lo)));
+    model_.set_training(false);
     model_.forward();
     if (after_forward) after_forward(model_);
     sums.add(model_.objective() * weight, model_.correct_count(), hi - lo, global);

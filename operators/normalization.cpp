@@ -1,0 +1,202 @@
+// batch_norm: torch.nn.BatchNorm1d/2d over axis 0 of the sample (the channels). Training
+// normalises each channel with the batch's mean and biased variance and moves the running
+// statistics (unbiased variance) by `momentum`; evaluation normalises with the running ones.
+// Each channel's sums run in one task, in a fixed order, in double: bit-identical at any
+// thread count.
+#include <tbb/parallel_for.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "families.hpp"
+#include "schema_util.hpp"
+
+namespace gradflow::ops {
+
+namespace {
+
+class BatchNorm final : public Operator {
+ public:
+  static OpSchema schema() {
+    return {"batch_norm",
+            OpKind::Layer,
+            "normalises each channel (axis 0 of the sample) over the batch (torch.nn.BatchNorm1d/2d)",
+            1,
+            1,
+            {bounded_above(bounded(attr("momentum", AttrType::Float, AttrValue{0.1}, "weight of the batch in the "
+                                        "running statistics"),
+                                   0.0, false),
+                           1.0, false),
+             bounded(attr("eps", AttrType::Float, AttrValue{1e-5}, "added to the variance"), 0.0, true),
+             attr("affine", AttrType::Bool, AttrValue{true}, "learn a scale (weight) and a shift (bias) per channel")}};
+  }
+
+  explicit BatchNorm(const Attributes& attrs)
+      : momentum_(attrs.get_float("momentum")), eps_(attrs.get_float("eps")), affine_(attrs.get_bool("affine")) {}
+
+  Shape infer_shape(std::span<const Shape> input_shapes) override {
+    const Shape& in = single_input(input_shapes, "batch_norm");
+    if (in.empty()) throw ShapeError("batch_norm expects a sample [C] or [C, ...] (channels first), got []");
+    channels_ = in[0];
+    spatial_ = numel(in) / channels_;
+    params_.clear();
+    if (affine_) {
+      params_.push_back({"weight", Tensor({channels_}), Tensor({channels_})});
+      params_.push_back({"bias", Tensor({channels_}), Tensor({channels_})});
+    }
+    buffers_ = {{"running_mean", Tensor({channels_}), false},
+                {"running_var", Tensor({channels_}), false},
+                {"num_batches_tracked", Tensor(Shape{}), true}};
+    buffers_[0].value.zero();
+    buffers_[1].value.fill(1.0f);
+    buffers_[2].value.zero();
+    mean_.resize({channels_});
+    invstd_.resize({channels_});
+    return in;
+  }
+
+  std::span<Parameter> parameters() override { return params_; }
+  std::span<Buffer> buffers() override { return buffers_; }
+
+  void init_parameters(Rng& /*rng*/) override {  // torch: weight 1, bias 0
+    if (!affine_) return;
+    params_[0].value.fill(1.0f);
+    params_[1].value.zero();
+  }
+
+  void begin_pass(const RunContext& context) override {
+    training_ = context.training;
+    node_ = context.node;
+  }
+
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
+    const Tensor& x = *inputs[0];
+    const int64_t batch = x.shape()[0];
+    output.resize(x.shape());
+    if (training_) {
+      if (batch * spatial_ < 2)
+        throw std::runtime_error(fmt::format("batch_norm '{}': training needs more than one value per channel, got a "
+                                             "batch of {} sample of shape [{}]",
+                                             node_, batch, channels_));
+      batch_statistics(x, batch);
+    } else {
+      running_statistics();
+    }
+    tbb::parallel_for(int64_t{0}, channels_, [&](int64_t c) {
+      const float scale = invstd_[c] * weight(c);
+      const float shift = bias(c);
+      const float mean = mean_[c];
+      for_channel(batch, c, [&](int64_t i) { output.data()[i] = (x.data()[i] - mean) * scale + shift; });
+    });
+  }
+
+  void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/, const Tensor& grad_output,
+                std::span<Tensor* const> grad_inputs) override {
+    const Tensor& x = *inputs[0];
+    const int64_t batch = x.shape()[0];
+    const double count = static_cast<double>(batch * spatial_);
+    const float* g = grad_output.data();
+    if (grad_inputs[0]) grad_inputs[0]->resize(x.shape());
+    tbb::parallel_for(int64_t{0}, channels_, [&](int64_t c) {
+      const double mean = mean_[c], invstd = invstd_[c];
+      double sum_g = 0.0, sum_g_xhat = 0.0;
+      for_channel(batch, c, [&](int64_t i) {
+        sum_g += g[i];
+        sum_g_xhat += g[i] * (x.data()[i] - mean) * invstd;
+      });
+      if (affine_) {
+        params_[0].grad[c] = static_cast<float>(sum_g_xhat);
+        params_[1].grad[c] = static_cast<float>(sum_g);
+      }
+      if (!grad_inputs[0]) return;
+      float* gx = grad_inputs[0]->data();  // sized before the channels run
+      const double w = weight(c);
+      if (!training_) {  // the running statistics are constants
+        for_channel(batch, c, [&](int64_t i) { gx[i] = static_cast<float>(g[i] * w * invstd); });
+        return;
+      }
+      const double mean_g = sum_g / count, mean_g_xhat = sum_g_xhat / count;
+      for_channel(batch, c, [&](int64_t i) {
+        const double xhat = (x.data()[i] - mean) * invstd;
+        gx[i] = static_cast<float>(w * invstd * (g[i] - mean_g - xhat * mean_g_xhat));
+      });
+    });
+  }
+
+  double flops_per_sample() const override { return 4.0 * static_cast<double>(channels_ * spatial_); }
+
+  // Evaluation mode: ONNX BatchNormalization with the running statistics (N x C x ... input,
+  // channels on axis 1 as ours on the sample's axis 0); without affine, scale 1 and shift 0.
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    Tensor ones({channels_}), zeros({channels_});
+    ones.fill(1.0f);
+    const std::string scale = affine_ ? w.parameter(params_[0]) : w.constant("scale", ones);
+    const std::string shift = affine_ ? w.parameter(params_[1]) : w.constant("shift", zeros);
+    w.add_node("BatchNormalization",
+               {w.inputs()[0], scale, shift, w.initializer(buffers_[0].name, buffers_[0].value),
+                w.initializer(buffers_[1].name, buffers_[1].value)},
+               {w.output()}, {{"epsilon", static_cast<float>(eps_)}});
+    return true;
+  }
+
+ private:
+  float weight(int64_t c) const { return affine_ ? params_[0].value[c] : 1.0f; }
+  float bias(int64_t c) const { return affine_ ? params_[1].value[c] : 0.0f; }
+
+  // Calls f(i) for every element index i of channel c, sample by sample, in memory order.
+  template <class F>
+  void for_channel(int64_t batch, int64_t c, F&& f) const {
+    for (int64_t n = 0; n < batch; ++n) {
+      const int64_t base = (n * channels_ + c) * spatial_;
+      for (int64_t s = 0; s < spatial_; ++s) f(base + s);
+    }
+  }
+
+  // The batch's mean and biased variance (normalisation) per channel; the running mean and
+  // unbiased variance move toward them, as torch's do.
+  void batch_statistics(const Tensor& x, int64_t batch) {
+    const double count = static_cast<double>(batch * spatial_);
+    Tensor& running_mean = buffers_[0].value;
+    Tensor& running_var = buffers_[1].value;
+    tbb::parallel_for(int64_t{0}, channels_, [&](int64_t c) {
+      double sum = 0.0;
+      for_channel(batch, c, [&](int64_t i) { sum += x.data()[i]; });
+      const double mean = sum / count;
+      double squares = 0.0;
+      for_channel(batch, c, [&](int64_t i) {
+        const double d = x.data()[i] - mean;
+        squares += d * d;
+      });
+      const double var = squares / count;
+      mean_[c] = static_cast<float>(mean);
+      invstd_[c] = static_cast<float>(1.0 / std::sqrt(var + eps_));
+      running_mean[c] = static_cast<float>((1.0 - momentum_) * running_mean[c] + momentum_ * mean);
+      running_var[c] = static_cast<float>((1.0 - momentum_) * running_var[c] + momentum_ * squares / (count - 1.0));
+    });
+    buffers_[2].value[0] += 1.0f;
+  }
+
+  void running_statistics() {
+    for (int64_t c = 0; c < channels_; ++c) {
+      mean_[c] = buffers_[0].value[c];
+      invstd_[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(buffers_[1].value[c]) + eps_));
+    }
+  }
+
+  double momentum_, eps_;
+  bool affine_;
+  int64_t channels_ = 0, spatial_ = 1;
+  std::vector<Parameter> params_;
+  std::vector<Buffer> buffers_;  // running_mean, running_var, num_batches_tracked
+  Tensor mean_, invstd_;         // of the last forward, per channel: what backward uses
+  bool training_ = false;
+  std::string node_;
+};
+
+}  // namespace
+
+void register_normalization(Registrar& registrar) { registrar.add<BatchNorm>(); }
+
+}  // namespace gradflow::ops
