@@ -244,6 +244,13 @@ int run_predict(const WeightsArgs& args) {
   return 0;
 }
 
+// The seed the weights were trained with: data.split and data.validation_split draw from it,
+// so evaluating a `train --seed N` run on its own test set needs the same N.
+void add_seed_option(CLI::App& command, CommonOptions& options) {
+  command.add_option("--seed", options.seed,
+                     "the seed the weights were trained with (default: the graph's); it draws data.split");
+}
+
 }  // namespace
 
 Command add_eval(CLI::App& app) {
@@ -253,6 +260,7 @@ Command add_eval(CLI::App& app) {
   add_common_options(*command, *args);
   command->add_option("--weights", args->weights, "checkpoint")->required()->check(CLI::ExistingFile);
   command->add_flag("--json", args->json, "print one JSON object (for scripts)");
+  add_seed_option(*command, *args);
   return {command, [args] { return run_eval(*args); }};
 }
 
@@ -266,6 +274,7 @@ Command add_predict(CLI::App& app) {
   command->add_flag("--classes", args->classes,
                     "print the predicted class of each sample (its label when the graph has `labels:`)");
   command->add_flag("--probabilities", args->probabilities, "print each class's probability, one column per class");
+  add_seed_option(*command, *args);
   return {command, [args] { return run_predict(*args); }};
 }
 
