@@ -16,6 +16,10 @@ namespace {
 // Multiply-adds per sample tile: enough to amortise a task and the sgemm calls' set-up, small
 // enough that a batch of 32 small images still splits over several cores.
 constexpr double kTileWork = double(1 << 22);
+// At most this many weight-gradient partial sums: a batch of small samples is split into at
+// most 32 groups for the backward pass, so that reducing the partials (each the size of the
+// weight) stays cheap beside the products. Fixed, not the thread count: bits never change.
+constexpr int64_t kMaxWeightPartials = 32;
 // Output channels per bias-gradient tile: each channel's sum runs over the whole batch in
 // order inside one tile.
 constexpr int64_t kBiasChannelTile = 16;
@@ -163,12 +167,13 @@ void Conv2d::backward(const float* x, int64_t batch, const float* weight, const 
     return;
   }
   reserve_buffers();
-  const int64_t tiles = (batch + tile_ - 1) / tile_;
+  const int64_t tile = std::max(tile_, (batch + kMaxWeightPartials - 1) / kMaxWeightPartials);
+  const int64_t tiles = (batch + tile - 1) / tile;
   const auto partial_size = static_cast<size_t>((tiles - 1) * weight_size);
   if (partials_.size() < partial_size) partials_.resize(partial_size);
   for_tiles(tiles, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
-      backward_tile(x, t * tile_, std::min(batch, (t + 1) * tile_), weight, gy, gx,
+      backward_tile(x, t * tile, std::min(batch, (t + 1) * tile), weight, gy, gx,
                     t == 0 ? gw : partials_.data() + (t - 1) * weight_size);
   });
   reduce_partials(tiles, gw);

@@ -36,8 +36,9 @@ class Conv2d {
   void backward(const float* x, int64_t batch, const float* weight, const float* gy, float* gx, float* gw,
                 float* gb);
 
-  // Samples per parallel tile: fixed by the shape alone (never the thread count), so the
-  // weight gradient's partial sums, one per tile, always split the batch the same way.
+  // Samples per parallel tile of the forward pass: fixed by the shape alone, never the thread
+  // count. The backward pass's tiles (one weight-gradient partial sum each) are at least this
+  // large and at most 32 per batch, fixed by the shape and the batch size.
   int64_t samples_per_tile() const { return tile_; }
 
  private:
