@@ -12,6 +12,12 @@ namespace gradflow::ops {
 
 namespace {
 
+// The ONNX operator of the same meaning applied to the node's input.
+bool export_unary(OnnxNodeWriter& w, const char* op_type, const std::vector<OnnxAttribute>& attributes = {}) {
+  w.add_node(op_type, {w.inputs()[0]}, {w.output()}, attributes);
+  return true;
+}
+
 OpSchema activation_schema(std::string name, std::string summary,
                            std::vector<AttrSpec> attributes = {}) {
   return {std::move(name), OpKind::Layer, std::move(summary), 1, 1, std::move(attributes)};
@@ -34,8 +40,8 @@ GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_derivatives(const Fn& fn, const float*
 
 // Fn provides: static OpSchema schema(); Fn(const Attributes&); float value(float x) const;
 // float derivative(float x, float y) const, where y = value(x) (sigmoid and tanh are
-// cheapest from y, relu from x); optionally static constexpr bool kDecisions = true when
-// every value is 0 or 1.
+// cheapest from y, relu from x); bool export_onnx(OnnxNodeWriter&) const, its ONNX nodes;
+// optionally static constexpr bool kDecisions = true when every value is 0 or 1.
 template <class Fn>
 class Elementwise final : public Operator {
  public:
@@ -78,6 +84,8 @@ class Elementwise final : public Operator {
 
   double flops_per_sample() const override { return static_cast<double>(sample_size_); }
 
+  bool export_onnx(OnnxNodeWriter& writer) const override { return fn_.export_onnx(writer); }
+
  private:
   Fn fn_;
   int64_t sample_size_ = 0;
@@ -96,6 +104,7 @@ struct SigmoidFn {
     return e / (1.0f + e);
   }
   float derivative(float, float y) const { return y * (1.0f - y); }
+  bool export_onnx(OnnxNodeWriter& w) const { return export_unary(w, "Sigmoid"); }
 };
 
 struct TanhFn {
@@ -104,6 +113,7 @@ struct TanhFn {
   explicit TanhFn(const Attributes&) {}
   float value(float x) const { return std::tanh(x); }
   float derivative(float, float y) const { return 1.0f - y * y; }
+  bool export_onnx(OnnxNodeWriter& w) const { return export_unary(w, "Tanh"); }
 };
 
 struct ReluFn {
@@ -112,6 +122,7 @@ struct ReluFn {
   explicit ReluFn(const Attributes&) {}
   float value(float x) const { return x > 0.0f ? x : 0.0f; }
   float derivative(float x, float) const { return x > 0.0f ? 1.0f : 0.0f; }  // torch: 0 at 0
+  bool export_onnx(OnnxNodeWriter& w) const { return export_unary(w, "Relu"); }
 };
 
 struct LeakyReluFn {
@@ -125,6 +136,7 @@ struct LeakyReluFn {
       : slope(static_cast<float>(attrs.get_float("negative_slope"))) {}
   float value(float x) const { return x > 0.0f ? x : slope * x; }
   float derivative(float x, float) const { return x > 0.0f ? 1.0f : slope; }
+  bool export_onnx(OnnxNodeWriter& w) const { return export_unary(w, "LeakyRelu", {{"alpha", slope}}); }
   float slope;
 };
 
@@ -141,6 +153,14 @@ struct StepFn {
   explicit StepFn(const Attributes&) {}
   float value(float x) const { return x >= 0.0f ? 1.0f : 0.0f; }
   float derivative(float, float) const { return 1.0f; }
+  // No ONNX operator thresholds to 0/1: compare with a zero constant, then cast the boolean.
+  bool export_onnx(OnnxNodeWriter& w) const {
+    const std::string zero = w.constant("zero", Tensor(Shape{}, {0.0f}));
+    const std::string decision = w.unique_name("ge0");
+    w.add_node("GreaterOrEqual", {w.inputs()[0], zero}, {decision});
+    w.add_node("Cast", {decision}, {w.output()}, {{"to", int64_t{1}}});  // 1: TensorProto FLOAT
+    return true;
+  }
 };
 
 // Softmax over the last axis, stabilised by subtracting the row maximum.
@@ -158,6 +178,8 @@ class Softmax final : public Operator {
   }
 
   double flops_per_sample() const override { return 4.0 * static_cast<double>(sample_size_); }
+
+  bool export_onnx(OnnxNodeWriter& w) const override { return export_unary(w, "Softmax", {{"axis", int64_t{-1}}}); }
 
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
     const Tensor& x = *inputs[0];

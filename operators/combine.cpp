@@ -53,6 +53,18 @@ class Add final : public Operator {
     for (Tensor* gx : grad_inputs)
       if (gx) *gx = grad_output;
   }
+
+  // ONNX's Add is binary: a left-to-right chain sums in the same order as forward.
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    const std::vector<std::string>& in = w.inputs();
+    std::string sum = in[0];
+    for (size_t k = 1; k < in.size(); ++k) {
+      const std::string out = k + 1 == in.size() ? w.output() : w.unique_name("sum");
+      w.add_node("Add", {sum, in[k]}, {out});
+      sum = out;
+    }
+    return true;
+  }
 };
 
 class Concat final : public Operator {
@@ -63,6 +75,11 @@ class Concat final : public Operator {
             {}};
   }
   explicit Concat(const Attributes&) {}
+
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    w.add_node("Concat", w.inputs(), {w.output()}, {{"axis", int64_t{-1}}});
+    return true;
+  }
 
   Shape infer_shape(std::span<const Shape> input_shapes) override {
     require_two_or_more(input_shapes, "concat");

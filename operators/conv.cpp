@@ -93,6 +93,23 @@ class Conv2d final : public Operator {
 
   double flops_per_sample() const override { return 2.0 * shape_.macs_per_sample(); }
 
+  // ONNX Conv has torch's layout and meaning; its pads list [top, left, bottom, right].
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    std::vector<std::string> inputs{w.inputs()[0], w.parameter(params_[0])};
+    if (has_bias_) inputs.push_back(w.parameter(params_[1]));
+    const auto& kernel = shape_.kernel;
+    const auto& stride = shape_.stride;
+    const auto& pad = shape_.padding;
+    const auto& dilation = shape_.dilation;
+    w.add_node("Conv", inputs, {w.output()},
+               {{"kernel_shape", std::vector<int64_t>{kernel[0], kernel[1]}},
+                {"strides", std::vector<int64_t>{stride[0], stride[1]}},
+                {"pads", std::vector<int64_t>{pad[0], pad[1], pad[0], pad[1]}},
+                {"dilations", std::vector<int64_t>{dilation[0], dilation[1]}},
+                {"group", shape_.groups}});
+    return true;
+  }
+
  private:
   // Channels that groups divide, and a (dilated) kernel that fits the padded input.
   void check_fits(const Shape& in) const {

@@ -109,6 +109,30 @@ class Linear final : public Operator {
     return 2.0 * static_cast<double>(in_) * static_cast<double>(units_);
   }
 
+  // One sample axis: Gemm with transB, as torch exports nn.Linear. More axes: Gemm takes only
+  // matrices, so MatMul against the transposed weight (the initializer keeps the checkpoint's
+  // [units, in] layout and name) and an Add of the bias.
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    const std::string weight = w.parameter(params_[0]);
+    const std::string bias = has_bias_ ? w.parameter(params_[1]) : std::string();
+    if (w.input_shapes()[0].size() == 1) {
+      std::vector<std::string> inputs{w.inputs()[0], weight};
+      if (has_bias_) inputs.push_back(bias);
+      w.add_node("Gemm", inputs, {w.output()}, {{"transB", int64_t{1}}});
+      return true;
+    }
+    const std::string transposed = w.unique_name("weight_t");
+    w.add_node("Transpose", {weight}, {transposed}, {{"perm", std::vector<int64_t>{1, 0}}});
+    if (!has_bias_) {
+      w.add_node("MatMul", {w.inputs()[0], transposed}, {w.output()});
+      return true;
+    }
+    const std::string product = w.unique_name("matmul");
+    w.add_node("MatMul", {w.inputs()[0], transposed}, {product});
+    w.add_node("Add", {product, bias}, {w.output()});
+    return true;
+  }
+
  private:
   void add_bias(Tensor& output, int64_t rows) const {
     const float* b = params_[1].value.data();

@@ -92,6 +92,22 @@ class Pool2d : public Operator {
                                shape_.kernel[1]);
   }
 
+  // ONNX MaxPool pads with -inf and AveragePool with zeros, as torch does; pads list
+  // [top, left, bottom, right].
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    const auto& k = shape_.kernel;
+    const auto& s = shape_.stride;
+    const auto& p = shape_.padding;
+    std::vector<OnnxAttribute> attributes{{"kernel_shape", std::vector<int64_t>{k[0], k[1]}},
+                                          {"strides", std::vector<int64_t>{s[0], s[1]}},
+                                          {"pads", std::vector<int64_t>{p[0], p[1], p[0], p[1]}},
+                                          {"ceil_mode", int64_t{shape_.ceil_mode ? 1 : 0}}};
+    if (kind_ == PoolKind::Average)
+      attributes.push_back({"count_include_pad", int64_t{shape_.count_include_pad ? 1 : 0}});
+    w.add_node(kind_ == PoolKind::Max ? "MaxPool" : "AveragePool", {w.inputs()[0]}, {w.output()}, attributes);
+    return true;
+  }
+
  private:
   PoolKind kind_;
   std::string name_;
@@ -142,6 +158,14 @@ class GlobalAvgPool final : public Operator {
   }
 
   double flops_per_sample() const override { return static_cast<double>(channels_ * area_); }
+
+  // GlobalAveragePool keeps [N, C, 1, 1]; our output is [N, C].
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    const std::string pooled = w.unique_name("pooled");
+    w.add_node("GlobalAveragePool", {w.inputs()[0]}, {pooled});
+    w.add_node("Flatten", {pooled}, {w.output()}, {{"axis", int64_t{1}}});
+    return true;
+  }
 
  private:
   int64_t channels_ = 0, area_ = 0;

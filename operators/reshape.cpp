@@ -63,6 +63,12 @@ class Flatten final : public Reshape {
   Shape infer_shape(std::span<const Shape> input_shapes) override {
     return set_output({numel(single_input(input_shapes, "flatten"))});
   }
+
+  // axis 1: everything after the batch axis, which is ours.
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    w.add_node("Flatten", {w.inputs()[0]}, {w.output()}, {{"axis", int64_t{1}}});
+    return true;
+  }
 };
 
 class ReshapeTo final : public Reshape {
@@ -101,6 +107,15 @@ class ReshapeTo final : public Reshape {
                        (free == out.end() ? std::to_string(numel(out)) + " values)"
                                           : "a multiple of " + std::to_string(known) + " values)"));
     return set_output(out);
+  }
+
+  // ONNX shapes include the batch axis: 0 copies it, the sample's axes are given resolved.
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    std::vector<int64_t> target{0};
+    target.insert(target.end(), w.output_shape().begin(), w.output_shape().end());
+    const std::string shape = w.int64_constant("shape", target, {static_cast<int64_t>(target.size())});
+    w.add_node("Reshape", {w.inputs()[0], shape}, {w.output()});
+    return true;
   }
 
  private:

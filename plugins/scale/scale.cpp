@@ -62,6 +62,13 @@ class Scale final : public Operator {
 
   double flops_per_sample() const override { return static_cast<double>(features_); }
 
+  // graph-runner export: Mul broadcasts the [features] weight over the leading axes, and the
+  // weight becomes an initializer named as in checkpoints ("<node>.weight").
+  bool export_onnx(OnnxNodeWriter& writer) const override {
+    writer.add_node("Mul", {writer.inputs()[0], writer.parameter(params_[0])}, {writer.output()});
+    return true;
+  }
+
  private:
   float init_;
   int64_t features_ = 0;

@@ -51,6 +51,14 @@ class Swish final : public Operator {
 
   double flops_per_sample() const override { return 4.0 * static_cast<double>(sample_size_); }
 
+  // graph-runner export: x * Sigmoid(x) in two standard ONNX nodes (docs/onnx.md).
+  bool export_onnx(OnnxNodeWriter& writer) const override {
+    const std::string gate = writer.unique_name("sigmoid");
+    writer.add_node("Sigmoid", {writer.inputs()[0]}, {gate});
+    writer.add_node("Mul", {writer.inputs()[0], gate}, {writer.output()});
+    return true;
+  }
+
  private:
   int64_t sample_size_ = 0;
 };

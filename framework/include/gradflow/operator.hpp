@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "gradflow/attributes.hpp"
+#include "gradflow/onnx.hpp"
 #include "gradflow/rng.hpp"
 #include "gradflow/tensor.hpp"
 
@@ -106,6 +107,11 @@ class Operator {
   // Whether every output value is exactly 0 or 1, a hard decision (as `step` gives): a loss
   // that counts exact matches (mse) reports accuracy only over such a prediction.
   virtual bool outputs_decisions() const { return false; }
+
+  // Writes the standard ONNX nodes that compute this node's output in evaluation mode
+  // (graph-runner export; gradflow/onnx.hpp). Returns false when the operator has no ONNX
+  // form, which makes export fail naming the node, its op and where the op comes from.
+  virtual bool export_onnx(OnnxNodeWriter& /*writer*/) const { return false; }
 };
 
 // How a loss combines the terms of a batch: their mean or their sum.

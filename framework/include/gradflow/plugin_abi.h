@@ -24,8 +24,8 @@
 
 /* 2: Tensor storage carries its size (memory budget). 3: operators describe themselves
    (Operator::outputs_decisions; Loss::reduction, reports_accuracy(producer), check_target,
-   class_rule). */
-#define GRADFLOW_PLUGIN_API_VERSION 3
+   class_rule). 4: Operator::export_onnx, an operator's ONNX nodes (gradflow/onnx.hpp). */
+#define GRADFLOW_PLUGIN_API_VERSION 4
 
 /* The one symbol a plugin exports. */
 #define GRADFLOW_PLUGIN_ENTRY_SYMBOL "gradflow_plugin_init"
