@@ -92,7 +92,7 @@ run_tsan() {
 build_fuzzers() {  # the ASan tree's libFuzzer targets only (scripts/fuzz.sh)
   local dir=${GRADFLOW_ASAN_DIR:-$root/build-asan}
   configure "$dir" "$asan_flags" "$asan_link" "$asan_link" -DGRADFLOW_BUILD_FUZZERS=ON
-  cmake --build "$dir" -j "$jobs" --target fuzz_graph fuzz_csv fuzz_idx fuzz_checkpoint
+  cmake --build "$dir" -j "$jobs" --target fuzz_graph fuzz_csv fuzz_idx fuzz_checkpoint fuzz_onnx
 }
 
 case "$mode" in

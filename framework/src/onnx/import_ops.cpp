@@ -1,0 +1,229 @@
+// The ONNX operators import understands, one converter each: ONNX node(s) in, graph-file
+// node(s) out. PyTorch's exporter writes nn.Linear as Gemm (transB=1) on matrices and as
+// MatMul + Add otherwise; both become a `linear` whose weight is stored in torch's [out, in].
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "onnx_import.hpp"
+
+namespace gradflow::onnx_io {
+
+const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const std::string& name) {
+  for (const auto& a : node.attribute())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+
+int64_t int_attribute(const onnx::NodeProto& node, const std::string& name, int64_t fallback) {
+  const auto* a = find_attribute(node, name);
+  return a ? a->i() : fallback;
+}
+
+float float_attribute(const onnx::NodeProto& node, const std::string& name, float fallback) {
+  const auto* a = find_attribute(node, name);
+  return a ? a->f() : fallback;
+}
+
+Tensor transpose(const Tensor& m) {
+  const int64_t rows = m.dim(0), cols = m.dim(1);
+  Tensor t({cols, rows});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) t[c * rows + r] = m[r * cols + c];
+  return t;
+}
+
+std::string module_of(const std::string& weight_name) {
+  const std::string suffix = ".weight";
+  if (weight_name.size() > suffix.size() &&
+      weight_name.compare(weight_name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return weight_name.substr(0, weight_name.size() - suffix.size());
+  return "";
+}
+
+Shape sample_of(Importer& im, const onnx::NodeProto& node, int input) {
+  auto shape = input < node.input_size() ? im.sample_shape(node.input(input)) : std::nullopt;
+  if (!shape) im.fail(node, fmt::format("the shape of input {} is unknown (ONNX shape inference could not give it)", input));
+  return *shape;
+}
+
+namespace {
+
+// An axis attribute of a tensor whose sample has `sample_rank` axes, normalised to count from
+// the batch axis (0).
+int64_t normalised_axis(int64_t axis, size_t sample_rank) {
+  const auto rank = static_cast<int64_t>(sample_rank) + 1;
+  return axis < 0 ? axis + rank : axis;
+}
+
+// A linear node from a weight in torch's layout [units, in] and an optional bias.
+GfNode& add_linear(Importer& im, const onnx::NodeProto& node, const std::string& input, Tensor weight,
+                   std::optional<Tensor> bias, const std::string& preferred) {
+  if (weight.rank() != 2) im.fail(node, "the weight must be a matrix");
+  const int64_t units = weight.dim(0);
+  GfNode& gf = im.add(node, "linear", {input}, preferred);
+  gf.attributes.push_back(fmt::format("units: {}", units));
+  if (!bias) gf.attributes.push_back("bias: false");
+  im.store_weight(gf.name + ".weight", std::move(weight));
+  if (bias) im.store_weight(gf.name + ".bias", std::move(*bias));
+  return gf;
+}
+
+// A bias of `units` values: [units], [1, units] or one value broadcast.
+Tensor bias_vector(Importer& im, const onnx::NodeProto& node, const Tensor& c, int64_t units) {
+  if (c.size() == units) return Tensor({units}, c.values());
+  if (c.size() == 1) {
+    Tensor b({units});
+    b.fill(c[0]);
+    return b;
+  }
+  im.fail(node, fmt::format("the bias has shape {}, expected [{}]", to_string(c.shape()), units));
+}
+
+void gemm(Importer& im, const onnx::NodeProto& node) {
+  if (float_attribute(node, "alpha", 1.0f) != 1.0f || int_attribute(node, "transA", 0) != 0)
+    im.fail(node, "only alpha = 1 and transA = 0 are supported (a linear layer)");
+  const std::string input = im.data_input(node, 0);
+  Tensor b = im.float_constant(node, 1);
+  if (b.rank() != 2) im.fail(node, "input B must be a matrix");
+  Tensor weight = int_attribute(node, "transB", 0) ? b : transpose(b);
+  std::optional<Tensor> bias;
+  if (node.input_size() > 2 && !node.input(2).empty()) {
+    if (float_attribute(node, "beta", 1.0f) != 1.0f) im.fail(node, "only beta = 1 is supported");
+    bias = bias_vector(im, node, im.float_constant(node, 2), weight.dim(0));
+  }
+  add_linear(im, node, input, std::move(weight), std::move(bias), module_of(node.input(1)));
+}
+
+// MatMul by a constant [in, units]: a linear without bias, which a following Add may complete.
+void matmul(Importer& im, const onnx::NodeProto& node) {
+  const std::string input = im.data_input(node, 0);
+  Tensor w = im.float_constant(node, 1);
+  if (w.rank() != 2) im.fail(node, "only a product with a constant matrix (a linear layer) is supported");
+  GfNode& gf = add_linear(im, node, input, transpose(w), std::nullopt, module_of(node.input(1)));
+  gf.bias_target = node.output(0);
+}
+
+// Add of two data values, or the bias after a MatMul.
+void add(Importer& im, const onnx::NodeProto& node) {
+  if (node.input_size() != 2) im.fail(node, "Add takes two inputs");
+  for (int k = 0; k < 2; ++k) {
+    if (!im.constant(node.input(k))) continue;
+    GfNode* linear = im.foldable_linear(node.input(1 - k));
+    if (!linear) im.fail(node, "adding a constant is supported only as the bias right after a MatMul");
+    const Tensor c = im.float_constant(node, k);
+    const Tensor& w = im.weights().tensors.at(linear->name + ".weight");
+    im.store_weight(linear->name + ".bias", bias_vector(im, node, c, w.dim(0)));
+    std::erase(linear->attributes, std::string("bias: false"));
+    linear->bias_target.clear();
+    im.alias(node.output(0), linear->name);
+    return;
+  }
+  im.add(node, "add", {im.data_input(node, 0), im.data_input(node, 1)});
+}
+
+void unary(Importer& im, const onnx::NodeProto& node, const std::string& op) {
+  im.add(node, op, {im.data_input(node, 0)});
+}
+
+void leaky_relu(Importer& im, const onnx::NodeProto& node) {
+  GfNode& gf = im.add(node, "leaky_relu", {im.data_input(node, 0)});
+  gf.attributes.push_back(fmt::format("negative_slope: {}", float_attribute(node, "alpha", 0.01f)));
+}
+
+// gradflow's softmax is over the last axis; before opset 13 ONNX's coerces to 2D at `axis`
+// (default 1), which is the same thing when the axis is the last one.
+void softmax(Importer& im, const onnx::NodeProto& node) {
+  const Shape sample = sample_of(im, node, 0);
+  const int64_t axis = normalised_axis(int_attribute(node, "axis", im.opset() >= 13 ? -1 : 1), sample.size());
+  if (axis != static_cast<int64_t>(sample.size()))
+    im.fail(node, "only a softmax over the last axis is supported");
+  unary(im, node, "softmax");
+}
+
+void concat(Importer& im, const onnx::NodeProto& node) {
+  const Shape sample = sample_of(im, node, 0);
+  if (normalised_axis(int_attribute(node, "axis", 0), sample.size()) != static_cast<int64_t>(sample.size()))
+    im.fail(node, "only a concatenation along the last axis is supported");
+  std::vector<std::string> inputs;
+  for (int k = 0; k < node.input_size(); ++k) inputs.push_back(im.data_input(node, k));
+  if (inputs.size() < 2) {
+    im.alias(node.output(0), inputs.at(0));
+    return;
+  }
+  im.add(node, "concat", inputs);
+}
+
+// Identity, and Dropout as evaluation runs it.
+void pass_through(Importer& im, const onnx::NodeProto& node) {
+  if (node.output_size() < 1) im.fail(node, "it has no output");
+  if (const onnx::TensorProto* c = node.input_size() > 0 ? im.constant(node.input(0)) : nullptr)
+    im.add_constant(node.output(0), c);
+  else
+    im.alias(node.output(0), im.data_input(node, 0));
+}
+
+void constant(Importer& im, const onnx::NodeProto& node) {
+  const onnx::AttributeProto* value = find_attribute(node, "value");
+  if (!value || !value->has_t() || node.output_size() < 1)
+    im.fail(node, "only a Constant with a `value` tensor is supported");
+  im.add_constant(node.output(0), &value->t());
+}
+
+// A sample reshaped to `target` (batch excluded): nothing, flatten, or reshape.
+void reshape_to(Importer& im, const onnx::NodeProto& node, const Shape& from, const Shape& target) {
+  const std::string input = im.data_input(node, 0);
+  if (target == from) {
+    im.alias(node.output(0), input);
+  } else if (target.size() == 1 && im.has_op("flatten")) {
+    im.add(node, "flatten", {input});
+  } else if (im.has_op("reshape")) {
+    im.add(node, "reshape", {input}).attributes.push_back(fmt::format("shape: [{}]", fmt::join(target, ", ")));
+  } else {
+    im.fail(node, "this gradflow has no reshape operator");
+  }
+}
+
+void flatten(Importer& im, const onnx::NodeProto& node) {
+  const Shape from = sample_of(im, node, 0);
+  if (int_attribute(node, "axis", 1) != 1) im.fail(node, "only axis = 1 (keeping the batch axis) is supported");
+  reshape_to(im, node, from, {numel(from)});
+}
+
+// Reshape by a constant shape that keeps the batch axis first (0 or -1 there).
+void reshape(Importer& im, const onnx::NodeProto& node) {
+  const Shape from = sample_of(im, node, 0);
+  const std::vector<int64_t> shape = im.int_constant(node, 1);
+  if (shape.empty() || (shape[0] != 0 && shape[0] != -1))
+    im.fail(node, "only a constant shape that keeps the batch axis (0 or -1 first) is supported");
+  if (auto out = im.sample_shape(node.output(0))) return reshape_to(im, node, from, *out);
+  im.fail(node, "the output shape is unknown (ONNX shape inference could not give it)");
+}
+
+}  // namespace
+
+const std::map<std::string, Converter>& converters() {
+  static const std::map<std::string, Converter> table = [] {
+    std::map<std::string, Converter> t = {
+      {"Add", add},
+      {"Concat", concat},
+      {"Constant", constant},
+      {"Dropout", pass_through},
+      {"Flatten", flatten},
+      {"Gemm", gemm},
+      {"Identity", pass_through},
+      {"LeakyRelu", leaky_relu},
+      {"MatMul", matmul},
+      {"Relu", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "relu"); }},
+      {"Reshape", reshape},
+      {"Sigmoid", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "sigmoid"); }},
+      {"Softmax", softmax},
+      {"Tanh", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "tanh"); }},
+    };
+    add_image_converters(t);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace gradflow::onnx_io

@@ -1,0 +1,255 @@
+// graph-runner import: an ONNX model (from PyTorch's exporter, or from gradflow's) becomes a
+// graph file a person would write and a checkpoint in gradflow's layout. The model is
+// untrusted input: it is parsed by protobuf, checked by onnx::checker and ONNX shape
+// inference, and every value this file reads is checked before use (fuzz target fuzz_onnx).
+#include "onnx_import.hpp"
+
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "gradflow/diagnostics.hpp"
+#include "gradflow/registry.hpp"
+#include "gradflow_onnx.hpp"
+#include "onnx_tensor.hpp"
+
+namespace gradflow::onnx_io {
+
+namespace {
+
+// ONNX names ("/fc1/Gemm", "input.1", "onnx::Gemm_7") as graph-file names: letters, digits,
+// '_' and '.', never starting with a digit.
+std::string tidy_name(const std::string& raw) {
+  std::string out;
+  for (char c : raw)
+    out += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ? c : '_';
+  while (!out.empty() && (out.front() == '_' || out.front() == '.')) out.erase(out.begin());
+  while (!out.empty() && (out.back() == '_' || out.back() == '.')) out.pop_back();
+  if (!out.empty() && std::isdigit(static_cast<unsigned char>(out.front()))) out = "v" + out;
+  return out;
+}
+
+// PyTorch names a node after its module path and op ("/fc1/Gemm", "/act/Relu"): the module
+// path is the readable part.
+std::string node_base_name(const onnx::NodeProto& node) {
+  std::string name = node.name();
+  const std::string suffix = "/" + node.op_type();
+  if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    name.resize(name.size() - suffix.size());
+  else if (name.size() > node.op_type().size() + 1 && name.rfind(node.op_type() + "_", 0) == 0)
+    name.clear();  // "Relu_3": no module name in it
+  return tidy_name(name);
+}
+
+std::vector<int64_t> dims_of(const onnx::TypeProto& type) {
+  std::vector<int64_t> dims;
+  if (!type.has_tensor_type() || !type.tensor_type().has_shape()) return dims;
+  for (const auto& d : type.tensor_type().shape().dim()) dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  return dims;
+}
+
+}  // namespace
+
+Importer::Importer(const onnx::ModelProto& model, std::string source) : model_(model), source_(std::move(source)) {
+  for (const auto& init : model_.graph().initializer()) constants_[init.name()] = &init;
+  read_shapes();
+  read_inputs();
+  for (const auto& node : model_.graph().node())
+    for (const auto& in : node.input()) ++readers_[in];
+  for (const auto& out : model_.graph().output()) ++readers_[out.name()];
+}
+
+void Importer::read_shapes() {
+  for (const auto& v : model_.graph().input()) dims_[v.name()] = dims_of(v.type());
+  for (const auto& v : model_.graph().value_info()) dims_[v.name()] = dims_of(v.type());
+  for (const auto& v : model_.graph().output()) dims_[v.name()] = dims_of(v.type());
+}
+
+// The graph inputs that are not initializers: [batch, ...sample] with the sample dims known.
+void Importer::read_inputs() {
+  for (const auto& v : model_.graph().input()) {
+    if (constants_.count(v.name())) continue;
+    if (!v.type().has_tensor_type())
+      throw file_error(source_, fmt::format("input '{}' is not a tensor", v.name()));
+    const int elem = v.type().tensor_type().elem_type();
+    if (elem != onnx::TensorProto::FLOAT)
+      throw file_error(source_, fmt::format("input '{}' is not float32; gradflow's inputs are", v.name()));
+    const std::vector<int64_t> dims = dims_of(v.type());
+    if (dims.empty())
+      throw file_error(source_, fmt::format("input '{}' has no shape [batch, ...]; import needs its sample shape",
+                                            v.name()));
+    Shape sample(dims.begin() + 1, dims.end());
+    if (std::any_of(sample.begin(), sample.end(), [](int64_t d) { return d < 1; }))
+      throw file_error(source_, fmt::format("input '{}' has a dimension other than the batch (the first) that is "
+                                            "not a fixed positive size",
+                                            v.name()));
+    const std::string name = unique(tidy_name(v.name()).empty() ? "x" : tidy_name(v.name()));
+    values_[v.name()] = name;
+    inputs_.emplace_back(name, sample);
+  }
+  if (inputs_.empty()) throw file_error(source_, "the model has no input");
+}
+
+std::string Importer::unique(std::string base) {
+  std::string name = base;
+  for (int k = 2; names_.count(name); ++k) name = fmt::format("{}_{}", base, k);
+  names_.insert(name);
+  return name;
+}
+
+void Importer::fail(const onnx::NodeProto& node, const std::string& what) const {
+  throw file_error(source_, fmt::format("node '{}' (op_type {}): {}", node.name(), node.op_type(), what));
+}
+
+const onnx::TensorProto* Importer::constant(const std::string& value) const {
+  auto it = constants_.find(value);
+  return it == constants_.end() ? nullptr : it->second;
+}
+
+Tensor Importer::float_constant(const onnx::NodeProto& node, int input) const {
+  const onnx::TensorProto* t = input < node.input_size() ? constant(node.input(input)) : nullptr;
+  if (!t) fail(node, fmt::format("input {} must be a constant (an initializer or a Constant node)", input));
+  try {
+    return read_float_tensor(*t, fmt::format("tensor '{}'", node.input(input)));
+  } catch (const std::runtime_error& e) {
+    fail(node, e.what());
+  }
+}
+
+std::vector<int64_t> Importer::int_constant(const onnx::NodeProto& node, int input) const {
+  const onnx::TensorProto* t = input < node.input_size() ? constant(node.input(input)) : nullptr;
+  if (!t) fail(node, fmt::format("input {} must be a constant (an initializer or a Constant node)", input));
+  try {
+    return read_int64_tensor(*t, fmt::format("tensor '{}'", node.input(input)));
+  } catch (const std::runtime_error& e) {
+    fail(node, e.what());
+  }
+}
+
+std::string Importer::data_input(const onnx::NodeProto& node, int input) const {
+  if (input >= node.input_size() || node.input(input).empty()) fail(node, fmt::format("input {} is missing", input));
+  auto it = values_.find(node.input(input));
+  if (it == values_.end())
+    fail(node, fmt::format("input '{}' is a constant or is computed by nodes import does not keep; gradflow "
+                           "nodes take data computed from the graph inputs",
+                           node.input(input)));
+  return it->second;
+}
+
+std::optional<Shape> Importer::sample_shape(const std::string& value) const {
+  if (auto own = own_shapes_.find(value); own != own_shapes_.end()) return own->second;
+  auto it = dims_.find(value);
+  if (it == dims_.end() || it->second.empty()) return std::nullopt;
+  Shape sample(it->second.begin() + 1, it->second.end());
+  if (std::any_of(sample.begin(), sample.end(), [](int64_t d) { return d < 0; })) return std::nullopt;
+  return sample;
+}
+
+GfNode& Importer::add(const onnx::NodeProto& node, const std::string& op, std::vector<std::string> inputs,
+                      const std::string& preferred) {
+  if (node.output_size() < 1 || node.output(0).empty()) fail(node, "it has no output");
+  std::string base = preferred.empty() ? node_base_name(node) : preferred;
+  if (base.empty()) base = op;
+  GfNode gf{unique(base), op, std::move(inputs), {}, {}};
+  values_[node.output(0)] = gf.name;
+  producers_[node.output(0)] = nodes_.size();
+  nodes_.push_back(std::move(gf));
+  return nodes_.back();
+}
+
+GfNode* Importer::foldable_linear(const std::string& onnx_value) {
+  auto it = producers_.find(onnx_value);
+  if (it == producers_.end() || readers_[onnx_value] != 1) return nullptr;
+  GfNode& gf = nodes_[it->second];
+  return gf.op == "linear" && gf.bias_target == onnx_value ? &gf : nullptr;
+}
+
+int64_t Importer::opset() const {
+  for (const auto& op : model_.opset_import())
+    if (op.domain().empty() || op.domain() == "ai.onnx") return op.version();
+  return 0;
+}
+
+bool Importer::has_op(const std::string& gradflow_op) const { return default_registry().find(gradflow_op) != nullptr; }
+
+void Importer::convert() {
+  const auto& table = converters();
+  for (const auto& node : model_.graph().node()) {
+    if (!node.domain().empty() && node.domain() != "ai.onnx")
+      fail(node, fmt::format("operators of domain '{}' are not supported; import supports the default domain's {}",
+                             node.domain(), supported_import_ops()));
+    if (node.output_size() < 1 || node.output(0).empty()) fail(node, "it has no output");
+    auto it = table.find(node.op_type());
+    if (it == table.end())
+      fail(node, fmt::format("gradflow has no such operator; import supports {}", supported_import_ops()));
+    it->second(*this, node);
+  }
+}
+
+std::string Importer::graph_text(const std::string& graph_name, const std::string& weights_name) const {
+  std::string text = fmt::format(
+      "# Imported from {} by graph-runner import; its weights are in {}:\n"
+      "#   graph-runner predict THIS_FILE --weights {} --input X.csv\n"
+      "# To train it further, add a loss and an optimizer to `nodes:`, and `data:` and `train:`\n"
+      "# sections (docs/graph-format.md); docs/onnx.md shows how training starts from these weights.\n",
+      source_, weights_name, weights_name);
+  text += fmt::format("graph: {}\n\ninputs:\n", graph_name);
+  for (const auto& [name, shape] : inputs_) text += fmt::format("  {}: {{shape: [{}]}}\n", name, fmt::join(shape, ", "));
+  text += "\nnodes:\n";
+  for (const GfNode& n : nodes_) {
+    text += fmt::format("  - {{name: {}, op: {}, inputs: [{}]", n.name, n.op, fmt::join(n.inputs, ", "));
+    for (const std::string& a : n.attributes) text += ", " + a;
+    text += "}\n";
+  }
+  std::vector<std::string> outputs;
+  for (const auto& out : model_.graph().output()) {
+    auto it = values_.find(out.name());
+    if (it == values_.end()) throw file_error(source_, fmt::format("output '{}' is not computed by any node", out.name()));
+    outputs.push_back(it->second);
+  }
+  text += fmt::format("\noutputs: [{}]\n", fmt::join(outputs, ", "));
+  return text;
+}
+
+std::string supported_import_ops() {
+  std::vector<std::string> names;
+  for (const auto& entry : converters()) names.push_back(entry.first);
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+namespace {
+
+// Parses and checks the model with ONNX's own checker, then infers every value's shape.
+onnx::ModelProto parse_model(const std::string& bytes, const std::string& source) {
+  onnx::ModelProto model;
+  if (bytes.empty() || !model.ParseFromString(bytes))
+    throw file_error(source, "not an ONNX model (the file does not parse as an ONNX ModelProto)");
+  if (!model.has_graph() || model.graph().node_size() == 0)
+    throw file_error(source, "not an ONNX model (it has no graph nodes)");
+  try {
+    onnx::checker::check_model(model);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(false, 0, false));
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    throw file_error(source, "not a valid ONNX model: " + what);
+  }
+  return model;
+}
+
+}  // namespace
+
+ImportedModel import_model(const std::string& bytes, const std::string& source, const std::string& graph_name,
+                           const std::string& weights_name) {
+  const onnx::ModelProto model = parse_model(bytes, source);
+  Importer importer(model, source);
+  importer.convert();
+  return {importer.graph_text(graph_name, weights_name), importer.weights()};
+}
+
+}  // namespace gradflow::onnx_io

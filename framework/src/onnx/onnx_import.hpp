@@ -1,0 +1,93 @@
+// The importer's state, shared by the model-level code (onnx_import.cpp) and the per-operator
+// converters (import_ops.cpp). Internal to gradflow_onnx.
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gradflow/safetensors.hpp"
+#include "gradflow/tensor.hpp"
+
+namespace gradflow::onnx_io {
+
+// One node of the graph file being written; attributes are YAML text ("units: 128").
+struct GfNode {
+  std::string name, op;
+  std::vector<std::string> inputs;
+  std::vector<std::string> attributes;
+  std::string bias_target;  // linear from MatMul without bias: the ONNX value an Add may fold into
+};
+
+class Importer {
+ public:
+  Importer(const onnx::ModelProto& model, std::string source);
+
+  // Converts every node; throws GraphError naming the source on the first unsupported one.
+  void convert();
+  std::string graph_text(const std::string& graph_name, const std::string& weights_name) const;
+  const TensorFile& weights() const { return weights_; }
+
+  // ---- for the converters ----
+  [[noreturn]] void fail(const onnx::NodeProto& node, const std::string& what) const;
+  // The constant (initializer or Constant node output) named `value`, or null.
+  const onnx::TensorProto* constant(const std::string& value) const;
+  Tensor float_constant(const onnx::NodeProto& node, int input) const;
+  std::vector<int64_t> int_constant(const onnx::NodeProto& node, int input) const;
+  // The gradflow value an ONNX data value (not a constant) stands for.
+  std::string data_input(const onnx::NodeProto& node, int input) const;
+  // The sample shape (batch dropped) ONNX shape inference gives a value, when fully known.
+  std::optional<Shape> sample_shape(const std::string& value) const;
+  // Adds a node named after the ONNX node (or `preferred`), whose output stands for `output`.
+  GfNode& add(const onnx::NodeProto& node, const std::string& op, std::vector<std::string> inputs,
+              const std::string& preferred = "");
+  void alias(const std::string& onnx_value, const std::string& gradflow_value) { values_[onnx_value] = gradflow_value; }
+  // Where gradflow's sample shape differs from ONNX's (global_avg_pool gives [C], not [C, 1, 1]).
+  void set_sample_shape(const std::string& onnx_value, Shape shape) { own_shapes_[onnx_value] = std::move(shape); }
+  void add_constant(const std::string& name, const onnx::TensorProto* tensor) { constants_[name] = tensor; }
+  void store_weight(const std::string& name, Tensor value) { weights_.tensors[name] = std::move(value); }
+  // The node producing `onnx_value` when it is a bias-less linear whose output only one node reads.
+  GfNode* foldable_linear(const std::string& onnx_value);
+  bool has_op(const std::string& gradflow_op) const;
+  // The version of the default ONNX domain the model imports.
+  int64_t opset() const;
+
+ private:
+  void read_inputs();
+  void read_shapes();
+  std::string unique(std::string base);
+
+  const onnx::ModelProto& model_;
+  std::string source_;
+  std::map<std::string, const onnx::TensorProto*> constants_;
+  std::map<std::string, std::string> values_;      // ONNX value -> gradflow value
+  std::map<std::string, size_t> producers_;        // ONNX value -> index in nodes_
+  std::map<std::string, int> readers_;             // ONNX value -> nodes and outputs reading it
+  std::map<std::string, std::vector<int64_t>> dims_;  // ONNX value -> dims, -1 where unknown
+  std::map<std::string, Shape> own_shapes_;          // ONNX value -> gradflow's sample shape
+  std::vector<std::pair<std::string, Shape>> inputs_;
+  std::vector<GfNode> nodes_;
+  std::set<std::string> names_;
+  TensorFile weights_;
+};
+
+using Converter = std::function<void(Importer&, const onnx::NodeProto&)>;
+// ONNX op_type -> its converter (import_ops.cpp, import_image_ops.cpp).
+const std::map<std::string, Converter>& converters();
+void add_image_converters(std::map<std::string, Converter>& table);
+
+// Helpers the converters share.
+const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const std::string& name);
+int64_t int_attribute(const onnx::NodeProto& node, const std::string& name, int64_t fallback);
+float float_attribute(const onnx::NodeProto& node, const std::string& name, float fallback);
+// "conv1.weight" -> "conv1": the module a weight belongs to names the node, so the
+// checkpoint's names are the torch state dict's.
+std::string module_of(const std::string& weight_name);
+Shape sample_of(Importer& im, const onnx::NodeProto& node, int input);
+
+}  // namespace gradflow::onnx_io
