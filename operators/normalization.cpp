@@ -6,16 +6,83 @@
 #include <tbb/parallel_for.h>
 
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "families.hpp"
+#include "gradflow/kernels.hpp"
 #include "schema_util.hpp"
 
 namespace gradflow::ops {
 
 namespace {
+
+// Per-plane kernels over one contiguous [spatial] run of a channel, compiled per instruction set.
+// Sums run in 16 float lanes (a GCC vector: one AVX-512 register, or several narrower ones)
+// that are added in a fixed order, then in double: vectorised, and the same bits at any
+// thread count.
+constexpr int kLanes = 16;
+using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
+
+// Loads by memcpy into a variable, not a returned vector: returning one from a function that is
+// not compiled per instruction set would change its ABI between the clones.
+#define GRADFLOW_LOAD_LANES(var, p) \
+  Lanes var;                        \
+  std::memcpy(&var, (p), sizeof var)
+
+inline double lanes_total(const Lanes& lanes) {
+  double total = 0.0;
+  for (int l = 0; l < kLanes; ++l) total += lanes[l];
+  return total;
+}
+
+// Σ (x - mean) of one plane (with mean 0, the plain sum), or Σ (x - mean)² when `square`.
+GRADFLOW_CPU_DISPATCH double plane_sum(const float* __restrict x, int64_t n, float mean, bool square) {
+  Lanes acc = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    GRADFLOW_LOAD_LANES(xv, x + i);
+    const Lanes d = xv - mean;
+    acc += square ? d * d : d;
+  }
+  double total = lanes_total(acc);
+  for (; i < n; ++i) {
+    const double d = static_cast<double>(x[i]) - mean;
+    total += square ? d * d : d;
+  }
+  return total;
+}
+
+// Σ g and Σ g·(x - mean) of one plane, added onto sum_g and sum_gx.
+GRADFLOW_CPU_DISPATCH void plane_grad_sums(const float* __restrict g, const float* __restrict x, int64_t n, float mean,
+                                           double& sum_g, double& sum_gx) {
+  Lanes acc_g = {}, acc_gx = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    GRADFLOW_LOAD_LANES(gv, g + i);
+    GRADFLOW_LOAD_LANES(xv, x + i);
+    acc_g += gv;
+    acc_gx += gv * (xv - mean);
+  }
+  sum_g += lanes_total(acc_g);
+  sum_gx += lanes_total(acc_gx);
+  for (; i < n; ++i) {
+    sum_g += g[i];
+    sum_gx += static_cast<double>(g[i]) * (static_cast<double>(x[i]) - mean);
+  }
+}
+
+// y = a·x + b (the forward), or y = a·g + c·(x - mean) + b (the input gradient).
+GRADFLOW_CPU_DISPATCH void plane_affine(const float* __restrict x, int64_t n, float a, float b, float* __restrict y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a * x[i] + b;
+}
+
+GRADFLOW_CPU_DISPATCH void plane_input_grad(const float* __restrict g, const float* __restrict x, int64_t n, float a,
+                                            float c, float mean, float b, float* __restrict gx) {
+  for (int64_t i = 0; i < n; ++i) gx[i] = a * g[i] + c * (x[i] - mean) + b;
+}
 
 class BatchNorm final : public Operator {
  public:
@@ -86,9 +153,8 @@ class BatchNorm final : public Operator {
     }
     tbb::parallel_for(int64_t{0}, channels_, [&](int64_t c) {
       const float scale = invstd_[c] * weight(c);
-      const float shift = bias(c);
-      const float mean = mean_[c];
-      for_channel(batch, c, [&](int64_t i) { output.data()[i] = (x.data()[i] - mean) * scale + shift; });
+      const float shift = bias(c) - mean_[c] * scale;
+      for_planes(batch, c, [&](int64_t base) { plane_affine(x.data() + base, spatial_, scale, shift, output.data() + base); });
     });
   }
 
@@ -100,28 +166,26 @@ class BatchNorm final : public Operator {
     const float* g = grad_output.data();
     if (grad_inputs[0]) grad_inputs[0]->resize(x.shape());
     tbb::parallel_for(int64_t{0}, channels_, [&](int64_t c) {
-      const double mean = mean_[c], invstd = invstd_[c];
-      double sum_g = 0.0, sum_g_xhat = 0.0;
-      for_channel(batch, c, [&](int64_t i) {
-        sum_g += g[i];
-        sum_g_xhat += g[i] * (x.data()[i] - mean) * invstd;
-      });
+      const float mean = mean_[c];
+      const double invstd = invstd_[c];
+      double sum_g = 0.0, sum_g_centered = 0.0;
+      for_planes(batch, c, [&](int64_t base) { plane_grad_sums(g + base, x.data() + base, spatial_, mean, sum_g, sum_g_centered); });
+      const double sum_g_xhat = sum_g_centered * invstd;
       if (affine_) {
         params_[0].grad[c] = static_cast<float>(sum_g_xhat);
         params_[1].grad[c] = static_cast<float>(sum_g);
       }
       if (!grad_inputs[0]) return;
       float* gx = grad_inputs[0]->data();  // sized before the channels run
-      const double w = weight(c);
-      if (!training_) {  // the running statistics are constants
-        for_channel(batch, c, [&](int64_t i) { gx[i] = static_cast<float>(g[i] * w * invstd); });
-        return;
-      }
-      const double mean_g = sum_g / count, mean_g_xhat = sum_g_xhat / count;
-      for_channel(batch, c, [&](int64_t i) {
-        const double xhat = (x.data()[i] - mean) * invstd;
-        gx[i] = static_cast<float>(w * invstd * (g[i] - mean_g - xhat * mean_g_xhat));
-      });
+      const double k = weight(c) * invstd;
+      // Training: gx = k·(g - mean(g) - xhat·mean(g·xhat)); evaluation: the statistics are
+      // constants, gx = k·g.
+      const double mean_g = training_ ? sum_g / count : 0.0;
+      const double mean_g_xhat = training_ ? sum_g_xhat / count : 0.0;
+      const auto a = static_cast<float>(k);
+      const auto cx = static_cast<float>(-k * mean_g_xhat * invstd);
+      const auto b = static_cast<float>(-k * mean_g);
+      for_planes(batch, c, [&](int64_t base) { plane_input_grad(g + base, x.data() + base, spatial_, a, cx, mean, b, gx + base); });
     });
   }
 
@@ -145,13 +209,10 @@ class BatchNorm final : public Operator {
   float weight(int64_t c) const { return affine_ ? params_[0].value[c] : 1.0f; }
   float bias(int64_t c) const { return affine_ ? params_[1].value[c] : 0.0f; }
 
-  // Calls f(i) for every element index i of channel c, sample by sample, in memory order.
+  // Calls f(base) with the offset of each sample's plane of channel c, in sample order.
   template <class F>
-  void for_channel(int64_t batch, int64_t c, F&& f) const {
-    for (int64_t n = 0; n < batch; ++n) {
-      const int64_t base = (n * channels_ + c) * spatial_;
-      for (int64_t s = 0; s < spatial_; ++s) f(base + s);
-    }
+  void for_planes(int64_t batch, int64_t c, F&& f) const {
+    for (int64_t n = 0; n < batch; ++n) f((n * channels_ + c) * spatial_);
   }
 
   // The batch's mean and biased variance (normalisation) per channel; the running mean and
@@ -162,15 +223,12 @@ class BatchNorm final : public Operator {
     Tensor& running_var = buffers_[1].value;
     tbb::parallel_for(int64_t{0}, channels_, [&](int64_t c) {
       double sum = 0.0;
-      for_channel(batch, c, [&](int64_t i) { sum += x.data()[i]; });
-      const double mean = sum / count;
+      for_planes(batch, c, [&](int64_t base) { sum += plane_sum(x.data() + base, spatial_, 0.0f, false); });
+      const auto mean = static_cast<float>(sum / count);
       double squares = 0.0;
-      for_channel(batch, c, [&](int64_t i) {
-        const double d = x.data()[i] - mean;
-        squares += d * d;
-      });
+      for_planes(batch, c, [&](int64_t base) { squares += plane_sum(x.data() + base, spatial_, mean, true); });
       const double var = squares / count;
-      mean_[c] = static_cast<float>(mean);
+      mean_[c] = mean;
       invstd_[c] = static_cast<float>(1.0 / std::sqrt(var + eps_));
       running_mean[c] = static_cast<float>((1.0 - momentum_) * running_mean[c] + momentum_ * mean);
       running_var[c] = static_cast<float>((1.0 - momentum_) * running_var[c] + momentum_ * squares / (count - 1.0));

@@ -152,7 +152,7 @@ TEST_CASE("a header byte flip in a fresh checkpoint is refused by the header che
   const fs::path dir = fs::temp_directory_path() / ("gradflow-rel-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   auto model = xor_model();
-  save_checkpoint(dir / "c.safetensors", *model, TrainingState{20, 20});
+  save_checkpoint(dir / "c.safetensors", *model, TrainingState{20, 20, {}, {}});
   const std::string good = slurp(dir / "c.safetensors");
   const size_t at = good.find("\"gradflow.epoch\":\"20\"");
   REQUIRE(at != std::string::npos);

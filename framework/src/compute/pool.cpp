@@ -1,6 +1,7 @@
 #include "compute/pool.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cmath>
 #include <limits>
 
@@ -63,8 +64,39 @@ int64_t PoolShape::out_width() const {
   return std::max<int64_t>(0, window_count(width, kernel[1], stride[1], padding[1], 1, ceil_mode));
 }
 
+// Max pooling of one plane whose windows all lie inside it (no padding, floor mode): tap by
+// tap over a whole output row, so the outputs of a row are independent lanes (vectorised,
+// no chain of dependent compares per window). Taps run in window order, as the general loop.
+GRADFLOW_CPU_DISPATCH void max_pool_full_windows(const PoolShape& s, const float* __restrict in,
+                                                 float* __restrict out, int32_t* __restrict arg) {
+  const int64_t oh_count = s.out_height(), ow_count = s.out_width(), sw = s.stride[1];
+  for (int64_t oh = 0; oh < oh_count; ++oh) {
+    float* value = out + oh * ow_count;
+    int32_t* best = arg + oh * ow_count;
+    for (int64_t ow = 0; ow < ow_count; ++ow) {
+      value[ow] = -std::numeric_limits<float>::infinity();
+      best[ow] = static_cast<int32_t>(oh * s.stride[0] * s.width + ow * sw);
+    }
+    for (int64_t i = 0; i < s.kernel[0]; ++i)
+      for (int64_t j = 0; j < s.kernel[1]; ++j) {
+        const int64_t row = (oh * s.stride[0] + i) * s.width + j;
+        const float* tap = in + row;
+        for (int64_t ow = 0; ow < ow_count; ++ow) {
+          const float v = tap[ow * sw];
+          const bool take = v > value[ow] || v != v;
+          value[ow] = take ? v : value[ow];
+          best[ow] = take ? static_cast<int32_t>(row + ow * sw) : best[ow];
+        }
+      }
+  }
+}
+
 void max_pool_forward(const PoolShape& s, const float* x, int64_t batch, float* y, int32_t* argmax) {
   const int64_t area = s.height * s.width, out_area = s.out_height() * s.out_width();
+  if (s.padding[0] == 0 && s.padding[1] == 0 && !s.ceil_mode) {
+    for_planes(s, batch, [&](int64_t p) { max_pool_full_windows(s, x + p * area, y + p * out_area, argmax + p * out_area); });
+    return;
+  }
   for_planes(s, batch, [&](int64_t p) {
     const float* in = x + p * area;
     float* out = y + p * out_area;
@@ -74,11 +106,11 @@ void max_pool_forward(const PoolShape& s, const float* x, int64_t batch, float* 
       float value = -std::numeric_limits<float>::infinity();
       for (int64_t h = w.h0; h < w.h1; ++h)
         for (int64_t c = w.w0; c < w.w1; ++c) {
+          // torch's rule: a NaN propagates; the first of equal values wins.
           const float v = in[h * s.width + c];
-          if (v > value || std::isnan(v)) {  // torch's rule: a NaN propagates
-            value = v;
-            best = h * s.width + c;
-          }
+          const bool take = v > value || v != v;
+          value = take ? v : value;
+          best = take ? h * s.width + c : best;
         }
       out[o] = value;
       arg[o] = static_cast<int32_t>(best);
