@@ -10,6 +10,8 @@
 #include <iostream>
 #include <memory>
 #include <numeric>
+#include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,11 +53,13 @@ gf::Dataset synthetic(int64_t n, int64_t features, int64_t classes) {
   return data;
 }
 
-// The mnist workload's data, kept as torchvision keeps MNIST: uint8 pixels (the top byte of
-// the same hash, so every driver holds the same bytes), each read as byte * (1/255) in float
-// when a batch is gathered; torch and LibTorch convert each batch with .float().mul_(1/255),
-// which gives the same floats. Labels cycle 0..9.
-gf::Dataset synthetic_pixels(int64_t n, int64_t features, int64_t classes) {
+// The mnist and cnn workloads' data, kept as torchvision keeps MNIST: uint8 pixels (the top
+// byte of the same hash, so every driver holds the same bytes), each read as byte * (1/255) in
+// float when a batch is gathered; torch and LibTorch convert each batch with .float().mul_(1/255),
+// which gives the same floats. `sample` is [784] for the MLP, [1, 28, 28] for the CNN: the same
+// bytes either way. Labels cycle 0..9.
+gf::Dataset synthetic_pixels(int64_t n, const gf::Shape& sample, int64_t classes) {
+  const int64_t features = gf::numel(sample);
   std::string pixels(static_cast<size_t>(n * features), '\0');
   for (int64_t i = 0; i < n * features; ++i)
     pixels[static_cast<size_t>(i)] = static_cast<char>(hash32(i) >> 24);
@@ -64,8 +68,24 @@ gf::Dataset synthetic_pixels(int64_t n, int64_t features, int64_t classes) {
   gf::Tensor y({n, 1});
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(i % classes);
   gf::Dataset data;
-  data.columns.emplace("x", gf::Column::from_bytes(std::move(pixels), {n, features}, to_unit));
+  data.columns.emplace("x", gf::Column::from_bytes(std::move(pixels), gf::batched(n, sample), to_unit));
   data.columns.emplace("y", std::move(y));
+  data.size = n;
+  return data;
+}
+
+// The conv workload's fixed batch: x [n, 1, 28, 28] and targets [n, 64], both filled by the
+// hash formula of synthetic() (x from element 0, the targets from element 0 as well).
+gf::Dataset synthetic_images(int64_t n, int64_t targets) {
+  auto hashed = [](const gf::Shape& shape) {
+    gf::Tensor t(shape);
+    for (int64_t i = 0; i < t.size(); ++i)
+      t[i] = static_cast<float>(static_cast<double>(hash32(i)) / 4294967296.0);
+    return t;
+  };
+  gf::Dataset data;
+  data.columns.emplace("x", hashed({n, 1, 28, 28}));
+  data.columns.emplace("y", hashed({n, targets}));
   data.size = n;
   return data;
 }
@@ -136,6 +156,14 @@ double mlp_step_flops(int64_t batch, const std::vector<int64_t>& widths) {
   return flops;
 }
 
+// The conv workload's flops per step: forward and weight gradient of both convolutions, input
+// gradient of conv2 only (conv1's input is data), 2 flops per multiply-add. The multiply-adds of
+// one sample's forward pass: output positions x out channels x (in channels x 3 x 3).
+double conv_step_flops(int64_t batch) {
+  const double conv1 = 28.0 * 28 * 32 * (1 * 9), conv2 = 14.0 * 14 * 64 * (32 * 9);
+  return 2.0 * static_cast<double>(batch) * (2 * conv1 + 3 * conv2);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,12 +173,12 @@ int main(int argc, char** argv) {
   int64_t batch = 0, steps = 0, samples = 60000;
   std::string graphs = GRADFLOW_BENCH_GRAPHS;
   bool trace = false;
-  app.add_option("workload", workload, "xor | mnist | large | wide | sgemm")->required();
+  app.add_option("workload", workload, "xor | mnist | cnn | conv | large | wide | sgemm")->required();
   app.add_option("--threads", threads)->check(CLI::PositiveNumber);
   app.add_option("--reps", reps)->check(CLI::PositiveNumber);
   app.add_option("--batch", batch, "default: the workload's");
-  app.add_option("--steps", steps, "steps per repetition (xor, large, wide, sgemm)");
-  app.add_option("--samples", samples, "training-set size (mnist)");
+  app.add_option("--steps", steps, "steps per repetition (xor, cnn, conv, large, wide, sgemm)");
+  app.add_option("--samples", samples, "training-set size (mnist, cnn)");
   app.add_option("--graphs", graphs, "directory of the bench graphs");
   app.add_flag("--trace", trace, "xor: also print the initial weights and first losses");
   CLI11_PARSE(app, argc, argv);
@@ -186,7 +214,7 @@ int main(int argc, char** argv) {
     } else if (workload == "mnist") {
       auto model = load("mnist_mlp.yaml");
       batch = batch ? batch : 64;
-      const auto data = synthetic_pixels(samples, 784, 10);
+      const auto data = synthetic_pixels(samples, {784}, 10);
       gf::Trainer trainer(*model, gf::TrainOptions::batches(batch, true, 1));
       std::vector<double> times;
       double loss = 0;
@@ -199,6 +227,59 @@ int main(int argc, char** argv) {
       out["metric"] = "s_per_epoch";
       out["samples"] = times;
       out["final_loss"] = loss;
+    } else if (workload == "cnn") {
+      // Training steps of the Fashion-MNIST CNN (issue 13) as an epoch runs them: shuffled
+      // batches gathered from `samples` uint8 images, the calls of Trainer::train_epoch. A
+      // repetition is `steps` steps (default a whole epoch), so that a run, and torch's at 60 ms a
+      // step, need not take whole epochs; bench/run.py scales the step to an epoch.
+      auto model = load("fashion_cnn.yaml");
+      batch = batch ? batch : 64;
+      const auto data = synthetic_pixels(samples, {1, 28, 28}, 10);
+      const int64_t per_epoch = (samples + batch - 1) / batch;
+      const int64_t n = steps ? std::min(steps, per_epoch) : per_epoch;
+      std::vector<int64_t> order(static_cast<size_t>(samples));
+      std::mt19937_64 shuffle(1);
+      int64_t global_step = 0;
+      double loss = 0;
+      auto run = [&](int64_t count) {
+        std::iota(order.begin(), order.end(), int64_t{0});
+        std::shuffle(order.begin(), order.end(), shuffle);
+        for (int64_t s = 0; s < count; ++s) {
+          const int64_t begin = s * batch;
+          model->load_batch(data, std::span<const int64_t>(order).subspan(
+                                      static_cast<size_t>(begin), static_cast<size_t>(std::min(batch, samples - begin))));
+          model->set_training(true, global_step++, 0);
+          model->forward();
+          loss = model->objective();  // read every step, as the trainer and torch's .item() do
+          model->backward();
+          model->optimizer_step();
+        }
+      };
+      run(std::min<int64_t>(3, n));  // warm-up: buffers sized, pages touched
+      std::vector<double> times;
+      for (int r = 0; r < reps; ++r) {
+        const auto start = Clock::now();
+        run(n);
+        times.push_back(seconds_since(start) / static_cast<double>(n));
+      }
+      out["batch"] = batch;
+      out["metric"] = "s_per_step";
+      out["steps"] = n;
+      out["samples"] = times;
+      out["final_loss"] = loss;
+    } else if (workload == "conv") {
+      // The CNN's two convolutions alone (bench/graphs/conv.yaml), fixed batch: GFLOP/s to set
+      // against the sgemm ceiling.
+      auto model = load("conv.yaml");
+      batch = batch ? batch : 64;
+      const auto data = synthetic_images(batch, 64);
+      auto t = time_steps(*model, data, batch, steps ? steps : 20, reps);
+      const double flops = conv_step_flops(batch);
+      for (double& s : t) s = flops / s / 1e9;
+      out["batch"] = batch;
+      out["metric"] = "gflops";
+      out["flops_per_step"] = flops;
+      out["samples"] = t;
     } else if (workload == "large" || workload == "wide") {
       const bool large = workload == "large";
       auto model = load(large ? "large_mlp.yaml" : "wide.yaml");

@@ -50,6 +50,34 @@ std::pair<torch::Tensor, torch::Tensor> synthetic_pixels(int64_t n) {
   return {x, torch::arange(n, torch::kInt64) % 10};
 }
 
+// The conv workload's fixed batch, as gradflow_bench.cpp's synthetic_images(): x [n, 1, 28, 28]
+// and targets [n, 64], each filled by synthetic()'s formula from element 0.
+torch::Tensor hashed(int64_t n, int64_t features) {
+  auto idx = torch::arange(0, n * features, torch::kInt64);
+  return ((idx * static_cast<int64_t>(2654435761LL)) % static_cast<int64_t>(4294967296LL))
+      .to(torch::kDouble)
+      .div_(4294967296.0)
+      .to(torch::kFloat)
+      .view({n, features});
+}
+
+// bench/graphs/fashion_cnn.yaml (graphs/fashion_mnist_cnn.yaml's network), LibTorch's default
+// initialisation.
+torch::nn::Sequential fashion_cnn() {
+  using namespace torch::nn;
+  return Sequential(Conv2d(Conv2dOptions(1, 32, 3).padding(1)), BatchNorm2d(32), ReLU(), MaxPool2d(2),
+                    Conv2d(Conv2dOptions(32, 64, 3).padding(1)), BatchNorm2d(64), ReLU(), MaxPool2d(2),
+                    Flatten(), Linear(64 * 7 * 7, 128), ReLU(), Dropout(0.25), Linear(128, 10));
+}
+
+// bench/graphs/conv.yaml: the CNN's two convolutions, its first max-pool between them, a global
+// average pool for the mse.
+torch::nn::Sequential conv_pair() {
+  using namespace torch::nn;
+  return Sequential(Conv2d(Conv2dOptions(1, 32, 3).padding(1)), MaxPool2d(2),
+                    Conv2d(Conv2dOptions(32, 64, 3).padding(1)), AdaptiveAvgPool2d(1), Flatten());
+}
+
 // byte * (1/255) in float: the multiply, not a division by 255, rounds as gradflow's table.
 torch::Tensor to_unit(const torch::Tensor& pixels) { return pixels.to(torch::kFloat).mul_(1.0 / 255); }
 
@@ -101,7 +129,7 @@ int main(int argc, char** argv) {
   std::string workload;
   int threads = 1, reps = 5;
   int64_t batch = 0, steps = 0, samples = 60000;
-  app.add_option("workload", workload, "xor | mnist | large | wide | first_step")->required();
+  app.add_option("workload", workload, "xor | mnist | cnn | conv | large | wide | first_step")->required();
   app.add_option("--threads", threads);
   app.add_option("--reps", reps);
   app.add_option("--batch", batch);
@@ -148,6 +176,50 @@ int main(int argc, char** argv) {
     out["batch"] = batch;
     out["metric"] = "s_per_epoch";
     out["samples"] = times;
+  } else if (workload == "cnn") {
+    // As gradflow_bench.cpp's cnn: `steps` shuffled batches (default an epoch) per repetition,
+    // after 3 warm-up steps, in train() mode; seconds per step.
+    batch = batch ? batch : 64;
+    auto [x, y] = synthetic_pixels(samples);
+    x = x.view({samples, 1, 28, 28});
+    auto net = fashion_cnn();
+    net->train();
+    torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(1e-3));
+    auto gen = at::detail::createCPUGenerator(1);
+    const int64_t per_epoch = (samples + batch - 1) / batch;
+    const int64_t n = steps ? std::min(steps, per_epoch) : per_epoch;
+    auto run = [&](int64_t count) {
+      auto perm = torch::randperm(samples, gen);
+      for (int64_t s = 0; s < count; ++s) {
+        auto idx = perm.slice(0, s * batch, std::min(samples, (s + 1) * batch));
+        step(net, opt, ce, to_unit(x.index_select(0, idx)), y.index_select(0, idx)).item<float>();
+      }
+    };
+    run(std::min<int64_t>(3, n));
+    std::vector<double> times;
+    for (int r = 0; r < reps; ++r) {
+      const auto start = Clock::now();
+      run(n);
+      times.push_back(seconds_since(start) / static_cast<double>(n));
+    }
+    out["batch"] = batch;
+    out["metric"] = "s_per_step";
+    out["steps"] = n;
+    out["samples"] = times;
+  } else if (workload == "conv") {
+    batch = batch ? batch : 64;
+    auto x = hashed(batch, 784).view({batch, 1, 28, 28});
+    auto t = hashed(batch, 64);
+    auto net = conv_pair();
+    torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01));
+    auto s = time_steps(net, opt, mse, x, t, steps ? steps : 20, reps);
+    // As gradflow_bench.cpp's conv_step_flops.
+    const double flops = 2.0 * batch * (2 * (28.0 * 28 * 32 * 9) + 3 * (14.0 * 14 * 64 * 32 * 9));
+    for (double& v : s) v = flops / v / 1e9;
+    out["batch"] = batch;
+    out["metric"] = "gflops";
+    out["flops_per_step"] = flops;
+    out["samples"] = s;
   } else if (workload == "large" || workload == "wide") {
     const bool large = workload == "large";
     batch = batch ? batch : (large ? 1024 : 256);

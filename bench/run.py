@@ -3,7 +3,7 @@
 side on this machine, prints a table of medians [min, max] and the ratios, and writes the same
 as JSON. Standard library only: the drivers do the work (bench/README.md).
 
-    python3 bench/run.py --gradflow-bench BUILD/bench/gradflow-bench            # full, ~3 min
+    python3 bench/run.py --gradflow-bench BUILD/bench/gradflow-bench            # full, ~5 min
     python3 bench/run.py --smoke --gradflow-bench BUILD/bench/gradflow-bench    # CI, seconds
 
 The peer (every torch and LibTorch child) runs with OpenBLAS's OpenMP build first on
@@ -37,6 +37,10 @@ FULL = {
     "wide": ({"--steps": 10}, {"--steps": 10}, 3),
     "sgemm": ({"--steps": 10}, {"--steps": 10}, 3),
     "memory": ({"--reps": 1}, {"--reps": 1}, 1),
+    # 100 steps of the CNN a repetition, not its 938-step epoch: torch takes 35-60 ms a step here.
+    "cnn": ({"--steps": 100}, {"--steps": 100}, 3),
+    "conv": ({"--steps": 20}, {"--steps": 20}, 3),
+    "cnn_memory": ({"--reps": 1, "--steps": 20}, {"--reps": 1, "--steps": 20}, 1),
     "first_step": ({}, {}, 5),
 }
 SMOKE = {
@@ -47,9 +51,13 @@ SMOKE = {
     "wide": ({"--batch": 32, "--steps": 2}, {"--batch": 32, "--steps": 2}, 2),
     "sgemm": ({"--batch": 128, "--steps": 2}, {"--batch": 128, "--steps": 2}, 2),
     "memory": ({"--reps": 1, "--samples": 512}, {"--reps": 1, "--samples": 512}, 1),
+    "cnn": ({"--samples": 512, "--steps": 4}, {"--samples": 512, "--steps": 4}, 2),
+    "conv": ({"--batch": 8, "--steps": 2}, {"--batch": 8, "--steps": 2}, 2),
+    "cnn_memory": ({"--reps": 1, "--samples": 512, "--steps": 2}, {"--reps": 1, "--samples": 512, "--steps": 2}, 1),
     "first_step": ({}, {}, 1),
 }
-DRIVER_WORKLOAD = {"mnist256": "mnist", "memory": "mnist"}
+DRIVER_WORKLOAD = {"mnist256": "mnist", "memory": "mnist", "cnn_memory": "cnn"}
+CNN_EPOCH_STEPS = 938  # a 60,000-image epoch at batch 64: the cnn rows scale a step to it
 
 
 def flat(args):
@@ -153,10 +161,11 @@ def figure_of(driver_result):
     return fig
 
 
-def round_fractions(W):
-    """The large MLP's GFLOP/s over the best sgemm of the same round, round by round (the
-    sgemm runs interleaved with it; torch's figure is the better of torch.mm and numpy)."""
-    large = W["large"]["gradflow"][2].get("round_medians")
+def round_fractions(W, workload="large"):
+    """The large MLP's (or the convolutions') GFLOP/s over the best sgemm of the same round,
+    round by round (the sgemm runs interleaved with it; torch's figure is the better of
+    torch.mm and numpy)."""
+    large = W[workload]["gradflow"][2].get("round_medians")
     gf = W["sgemm"]["gradflow"][2].get("round_medians")
     if not large or not gf:
         return None
@@ -330,10 +339,10 @@ class Bench:
                 "round_medians": [statistics.median(r["samples"]) for r in rs]}
         return out
 
-    def memory(self):
+    def memory(self, workload="memory"):
         row = {}
         for side in ["gradflow"] + self.peers():
-            row[side] = {"peak_rss_mib": self.side(side, "memory", 1, 1)["peak_rss_mib"]}
+            row[side] = {"peak_rss_mib": self.side(side, workload, 1, 1)["peak_rss_mib"]}
         return row
 
     def first_step(self):
@@ -458,6 +467,38 @@ def report(res):
     rows.append(["6 time to first step, xor", "ms", fmt(g, 1e3), fmt(fs.get("torch"), 1e3),
                  fmt(fs.get("libtorch"), 1e3),
                  f"{fs['torch']['median'] / g['median']:.1f}x" if g and "torch" in fs else "n/a", "(none)", ""])
+
+    def cnn_target(tb, lb, g):
+        peer = [b[1]["median"] for b in (tb, lb) if b]
+        if not peer:
+            return ">=2x best peer", None
+        r = min(peer) / g["median"]
+        return (f"best peer/gf {r:.2f}x >= 2x; epoch ({CNN_EPOCH_STEPS} steps) gf "
+                f"{g['median'] * CNN_EPOCH_STEPS:.1f} s, peer {min(peer) * CNN_EPOCH_STEPS:.1f} s"), r >= 2
+
+    for t in (1, 2):
+        time_row(f"7 cnn b64 step, gf {t}t", "cnn", t, "ms/step", 1e3, cnn_target)
+
+    conv = W["conv"]
+    tb, lb = best(conv["torch"], False), best(conv["libtorch"], False)
+    peers = (fmt(tb[1]) + f" @{tb[0]}t" if tb else "n/a", fmt(lb[1]) + f" @{lb[0]}t" if lb else "n/a")
+    g = conv["gradflow"][2]
+    frac = g["median"] / ceiling["gflops"]
+    rows.append(["8 conv1+conv2 fwd+bwd b64, gf 2t", "GFLOP/s", fmt(g), *peers,
+                 f"{frac:.0%} of {ceiling['gflops']:.1f}" + round_range(ceiling.get("conv_round_fractions"), "{:.0%}"),
+                 f">=50% of sgemm ({ceiling['source']})", status(frac >= 0.5)])
+    g1, s1 = conv["gradflow"][1], W["sgemm"]["gradflow"][1]
+    rows.append(["8 conv1+conv2 fwd+bwd b64, gf 1t", "GFLOP/s", fmt(g1), *peers,
+                 f"{g1['median'] / s1['median']:.0%} of {s1['median']:.1f}",
+                 "(gf's own 1t sgemm; no target)", ""])
+
+    mem = res["memory_cnn"]
+    gm, tm = mem["gradflow"]["peak_rss_mib"], mem.get("torch", {}).get("peak_rss_mib")
+    lm = mem.get("libtorch", {}).get("peak_rss_mib")
+    rows.append(["9 peak RSS, cnn b64, uint8 images", "MiB", f"{gm:.0f}", f"{tm:.0f}" if tm else "n/a",
+                 f"{lm:.0f}" if lm else "n/a", f"{tm / gm:.2f}x" if tm else "n/a",
+                 "gf <= 1/2 torch", status(gm <= tm / 2 if tm else None)])
+
     return rows
 
 
@@ -521,13 +562,14 @@ def main():
     # The wide graph's 1- and 2-thread runs alternate, as do the large MLP and the sgemm
     # ceilings it is measured against (Bench.interleaved); the rest run one after another.
     rounds = 1 if a.smoke else 6
+    # The convolutions join the large MLP's rounds: both are set against the same ceilings.
     pair_configs = {"wide": [("wide", "gradflow", 1), ("wide", "gradflow", 2)],
-                    "large": [("large", "gradflow", 2), ("sgemm", "gradflow", 2)] +
+                    "large": [("large", "gradflow", 2), ("conv", "gradflow", 2), ("sgemm", "gradflow", 2)] +
                              ([("sgemm", "torch", 2)] if b.py else [])}
     measured = {}
     res["steal_pct"] = {}
     for w, gf_threads in (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [2]),
-                          ("wide", [1, 2]), ("sgemm", [1, 2])):
+                          ("wide", [1, 2]), ("sgemm", [1, 2]), ("cnn", [1, 2]), ("conv", [1, 2])):
         print(f"running {w} ...", file=sys.stderr, flush=True)
         steal = CpuSteal()
         if w in pair_configs:
@@ -543,9 +585,11 @@ def main():
         cands += [(statistics.median(t2[k]), k.split("_")[1] + " 2t") for k in ("samples_torch", "samples_numpy") if k in t2]
     g, src = max(cands)
     res["sgemm_ceiling"] = {"gflops": g, "source": src, "candidates": {c[1]: c[0] for c in cands},
-                            "round_fractions": round_fractions(res["workloads"])}
+                            "round_fractions": round_fractions(res["workloads"]),
+                            "conv_round_fractions": round_fractions(res["workloads"], "conv")}
     print("running memory, first_step ...", file=sys.stderr, flush=True)
     res["memory"] = b.memory()
+    res["memory_cnn"] = b.memory("cnn_memory")
     res["first_step"] = b.first_step()
     if a.smoke:
         res["xor_agreement"] = b.xor_agreement()

@@ -32,9 +32,9 @@ def synthetic(n, features=784, classes=10):
 
 
 def synthetic_pixels(n, features=784, classes=10):
-    # The mnist workload's data, as gradflow_bench.cpp's synthetic_pixels(): uint8 pixels (the
-    # top byte of the same hash), kept as bytes the way torchvision keeps MNIST; each batch is
-    # converted with to_unit(), which gives the floats gradflow's byte column gathers.
+    # The mnist and cnn workloads' data, as gradflow_bench.cpp's synthetic_pixels(): uint8 pixels
+    # (the top byte of the same hash), kept as bytes the way torchvision keeps MNIST; each batch
+    # is converted with to_unit(), which gives the floats gradflow's byte column gathers.
     x = torch.empty(n, features, dtype=torch.uint8)
     for r in range(0, n, 4096):
         rows = min(n, r + 4096) - r
@@ -42,6 +42,14 @@ def synthetic_pixels(n, features=784, classes=10):
         x[r:r + rows] = (((idx * 2654435761) % 4294967296) >> 24).to(torch.uint8).view(rows, features)
     y = torch.arange(n, dtype=torch.int64) % classes
     return x, y
+
+
+def synthetic_images(n, targets=64):
+    # The conv workload's fixed batch, as gradflow_bench.cpp's synthetic_images(): x [n, 1, 28, 28]
+    # and targets [n, 64], each filled by synthetic()'s formula from element 0.
+    x, _ = synthetic(n, 784)
+    t, _ = synthetic(n, targets)
+    return x.view(n, 1, 28, 28), t
 
 
 def to_unit(pixels):
@@ -61,6 +69,29 @@ class Wide(nn.Module):
 
     def forward(self, x):
         return self.logits(torch.cat([t(x) for t in self.towers], dim=1))
+
+
+def fashion_cnn():
+    """bench/graphs/fashion_cnn.yaml (graphs/fashion_mnist_cnn.yaml's network), torch's default
+    initialisation."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
+
+
+def conv_pair():
+    """bench/graphs/conv.yaml: the CNN's two convolutions, its first max-pool between them, a
+    global average pool for the mse."""
+    return nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def conv_step_flops(batch):
+    # As gradflow_bench.cpp: forward and weight gradient of both convolutions, input gradient of
+    # conv2 only.
+    conv1, conv2 = 28 * 28 * 32 * 9, 14 * 14 * 64 * 32 * 9
+    return 2.0 * batch * (2 * conv1 + 3 * conv2)
 
 
 def step(model, opt, loss_fn, x, y):
@@ -91,7 +122,7 @@ def mlp_step_flops(batch, widths):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("workload", choices=["xor", "mnist", "large", "wide", "sgemm", "first_step"])
+    p.add_argument("workload", choices=["xor", "mnist", "cnn", "conv", "large", "wide", "sgemm", "first_step"])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--batch", type=int, default=0)
@@ -138,6 +169,41 @@ def main():
                 total += step(model, opt, F.cross_entropy, to_unit(x[idx]), y[idx]).item() * len(idx)
             times.append(time.perf_counter() - start)
         out.update(batch=batch, metric="s_per_epoch", samples=times, final_loss=total / a.samples)
+    elif a.workload == "cnn":
+        # As gradflow_bench.cpp's cnn: `steps` shuffled batches (default an epoch) per repetition,
+        # after 3 warm-up steps; train() mode (batch statistics, dropout); seconds per step.
+        batch = a.batch or 64
+        x, y = synthetic_pixels(a.samples)
+        x = x.view(a.samples, 1, 28, 28)
+        model = fashion_cnn().train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        gen = torch.Generator().manual_seed(1)
+        per_epoch = (a.samples + batch - 1) // batch
+        n = min(a.steps, per_epoch) if a.steps else per_epoch
+        loss = 0.0
+
+        def run(count):
+            nonlocal loss
+            perm = torch.randperm(a.samples, generator=gen)
+            for i in range(0, count * batch, batch):
+                idx = perm[i:i + batch]
+                loss = step(model, opt, F.cross_entropy, to_unit(x[idx]), y[idx]).item()
+
+        run(min(3, n))
+        times = []
+        for _ in range(a.reps):
+            start = time.perf_counter()
+            run(n)
+            times.append((time.perf_counter() - start) / n)
+        out.update(batch=batch, metric="s_per_step", steps=n, samples=times, final_loss=loss)
+    elif a.workload == "conv":
+        batch = a.batch or 64
+        x, t = synthetic_images(batch)
+        model = conv_pair()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        flops = conv_step_flops(batch)
+        s = time_steps(model, opt, F.mse_loss, x, t, a.steps or 20, a.reps)
+        out.update(batch=batch, metric="gflops", flops_per_step=flops, samples=[flops / v / 1e9 for v in s])
     elif a.workload in ("large", "wide"):
         large = a.workload == "large"
         batch = a.batch or (1024 if large else 256)
