@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -206,9 +207,11 @@ TEST_CASE("safetensors rejects malformed files with exact messages", "[safetenso
     reject(st_bytes(tensor("x", R"({"dtype":"F32","shape":[1]})"), one),
            "tensor 'x' has no data_offsets");
   }
-  SECTION("a dtype other than F32") {
+  SECTION("a dtype other than F32 and I64") {
     reject(st_bytes(tensor("x", R"({"dtype":"F16","shape":[2],"data_offsets":[0,4]})"), one),
-           "tensor 'x' has dtype F16; gradflow reads F32 only");
+           "tensor 'x' has dtype F16; gradflow reads F32 (and I64 counters) only");
+    reject(st_bytes(tensor("x", R"({"dtype":"I64","shape":[1],"data_offsets":[0,4]})"), one),
+           "tensor 'x' has shape [1] (8 bytes) but data_offsets [0, 4] span 4 bytes");
     reject(st_bytes(tensor("x", R"({"dtype":32,"shape":[1],"data_offsets":[0,4]})"), one),
            "tensor 'x': dtype is not a string");
   }
@@ -392,4 +395,22 @@ TEST_CASE("an independent Python reader agrees with the writer", "[safetensors][
   bad.back() = static_cast<char>(bad.back() ^ 1);
   write_file(path, bad);
   CHECK(std::system(("python3 '" + script + "' '" + path + "' > /dev/null 2>&1").c_str()) != 0);
+}
+
+TEST_CASE("I64 tensors (counters such as num_batches_tracked) round-trip as whole numbers", "[safetensors]") {
+  TempDir dir;
+  const std::string path = dir / "c.safetensors";
+  TensorFile file;
+  file.tensors["bn.num_batches_tracked"] = Tensor(Shape{}, {938.0f});
+  file.tensors["bn.running_mean"] = Tensor(Shape{2}, {0.5f, -1.25f});
+  file.integer_tensors.insert("bn.num_batches_tracked");
+  write_safetensors(path, file);
+  const TensorFile back = read_safetensors(path);
+  CHECK(back.integer_tensors == std::set<std::string>{"bn.num_batches_tracked"});
+  CHECK(back.tensors.at("bn.num_batches_tracked")[0] == 938.0f);
+  CHECK(back.tensors.at("bn.running_mean")[1] == -1.25f);
+  // The header says I64 with 8 bytes per value, as torch's state dict holds it.
+  std::ifstream in(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(bytes.find(R"("bn.num_batches_tracked":{"data_offsets":[0,8],"dtype":"I64","shape":[]})") != std::string::npos);
 }
