@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""PyTorch twin of graphs/fashion_mnist_cnn.yaml: the same data, scaling and normalisation, the
+same network (conv 3x3 32 pad 1 -> BatchNorm2d -> ReLU -> MaxPool 2 -> conv 3x3 64 pad 1 ->
+BatchNorm2d -> ReLU -> MaxPool 2 -> flatten -> Linear 128 -> ReLU -> Dropout 0.25 -> Linear 10),
+cross-entropy, Adam lr 1e-3, batch 64 (shuffled, last batch kept), 10 epochs, the test set
+evaluated after each epoch in eval mode. Prints one line per epoch and the wall time including
+data loading.
+
+Usage: /usr/bin/python3 scripts/fashion_mnist_cnn_torch.py [--threads N] [--seed S]
+
+As the benchmark's peer it runs on OpenBLAS's OpenMP build (issue 17; bench/setup_peer.sh
+installs it): before loading torch the script re-executes itself with the peer's environment
+from bench/peer_env.py, the same bench/run.py gives torch, i.e. as if started as
+    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=<this CPU's family> \
+      /usr/bin/python3 scripts/fashion_mnist_cnn_torch.py --threads 1
+(OPENBLAS_CORETYPE: SkylakeX, Haswell or Sandybridge by the CPU's flags, unless already set).
+GRADFLOW_PEER_ENV=0 keeps the environment as given. Its first line names the OpenBLAS file
+mapped in this process and its kernel family, so the run shows what it ran on.
+"""
+import argparse
+import gzip
+import os
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+import peer_env  # noqa: E402  bench/peer_env.py
+
+peer_env.reexec_as_peer()
+
+import torch  # noqa: E402  (after the re-exec: the loader reads LD_LIBRARY_PATH at exec only)
+
+DATA = "/usr/share/datasets/fashion-mnist/"
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    _, _, _, dims = struct.unpack(">BBBB", raw[:4])
+    shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
+    data = torch.frombuffer(bytearray(raw[4 + 4 * dims:]), dtype=torch.uint8)
+    return data.reshape(shape)
+
+
+def load(prefix):
+    x = read_idx(DATA + prefix + "-images-idx3-ubyte.gz").reshape(-1, 1, 28, 28).float()
+    y = read_idx(DATA + prefix + "-labels-idx1-ubyte.gz").long()
+    return ((x / 255.0) - 0.2860) / 0.3530, y
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    print("OpenBLAS mapped: " + peer_env.describe(peer_env.blas_report()), flush=True)
+    start = time.time()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    x_train, y_train = load("train")
+    x_test, y_test = load("t10k")
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(3136, 128), torch.nn.ReLU(), torch.nn.Dropout(0.25),
+        torch.nn.Linear(128, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_train, y_train), batch_size=64, shuffle=True)
+    for epoch in range(1, args.epochs + 1):
+        epoch_start = time.time()
+        model.train()
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+        train_s = time.time() - epoch_start
+        model.eval()
+        with torch.no_grad():
+            logits = torch.cat([model(x_test[i:i + 1000]) for i in range(0, len(x_test), 1000)])
+            test_loss = loss_fn(logits, y_test).item()
+            test_accuracy = (logits.argmax(1) == y_test).float().mean().item()
+        print(f"epoch {epoch}/{args.epochs}  test_loss {test_loss:.6f}  test_accuracy {test_accuracy * 100:.2f}%  "
+              f"train {train_s:.2f}s  ({time.time() - start:.2f}s)", flush=True)
+    print(f"total wall time {time.time() - start:.2f}s")
+
+
+if __name__ == "__main__":
+    main()
