@@ -34,13 +34,15 @@ inputs: {x: {shape: [64]}, y: {shape: [1]}}
 nodes:
   - {name: img, op: reshape, inputs: [x], shape: [1, 8, -1]}
   - {name: c1, op: conv2d, inputs: [img], out_channels: 4, kernel_size: 3, padding: 1}
-  - {name: a1, op: relu, inputs: [c1]}
+  - {name: bn, op: batch_norm, inputs: [c1]}
+  - {name: a1, op: relu, inputs: [bn]}
   - {name: p1, op: max_pool2d, inputs: [a1], kernel_size: 2}
   - {name: c2, op: conv2d, inputs: [p1], out_channels: 4, kernel_size: [3, 2], padding: 1, groups: 2}
   - {name: p2, op: avg_pool2d, inputs: [c2], kernel_size: 3, stride: 2, padding: 1, ceil_mode: true}
   - {name: g, op: global_avg_pool, inputs: [p2]}
   - {name: f, op: flatten, inputs: [p1]}
-  - {name: l1, op: linear, inputs: [f], units: 2}
+  - {name: d, op: dropout, inputs: [f], p: 0.3}
+  - {name: l1, op: linear, inputs: [d], units: 2}
   - {name: l2, op: linear, inputs: [g], units: 2}
   - {name: logits, op: add, inputs: [l1, l2]}
   - {name: loss, op: cross_entropy, inputs: [logits, y]}
@@ -59,8 +61,10 @@ int64_t allocations_per_steps(SchedulePolicy policy, int threads) {
   model->scheduler().set_policy(policy);
   model->init_parameters(1);
   const std::vector<int64_t> batch = {0, 1, 1, 0, 1, 0, 0, 1};
-  auto step = [&] {
+  int64_t steps = 0;
+  auto step = [&] {  // in training mode: batch statistics, running statistics and a fresh mask
     model->load_batch(data.train, batch);
+    model->set_training(true, steps++);
     model->forward();
     model->backward();
     model->optimizer_step();
@@ -72,7 +76,7 @@ int64_t allocations_per_steps(SchedulePolicy policy, int threads) {
 }
 }  // namespace
 
-TEST_CASE("a steady-state training step of a CNN makes no heap allocation", "[allocations][images]") {
+TEST_CASE("a steady-state training step of a CNN with batch_norm and dropout makes no heap allocation", "[allocations][images]") {
   CHECK(allocations_per_steps(SchedulePolicy::Sequential, 1) == 0);
   CHECK(allocations_per_steps(SchedulePolicy::Parallel, 2) == 0);
 }

@@ -26,11 +26,12 @@ class LrSchedule {
   // What a checkpoint keeps so that a resumed run continues the same learning rates, bit for bit.
   struct State {
     int64_t epochs_stepped = 0;
+    int64_t t_max = 1;  // cosine's period as the run was planned (torch's state_dict keeps T_max)
     std::vector<double> lrs;
     double plateau_best = 0.0;  // ReduceLROnPlateau's `best` (+inf before the first epoch)
     int64_t plateau_bad_epochs = 0;
   };
-  State state() const { return {epochs_stepped_, lrs_, plateau_best_, plateau_bad_epochs_}; }
+  State state() const { return {epochs_stepped_, t_max_, lrs_, plateau_best_, plateau_bad_epochs_}; }
   // The caller checks that `state.lrs` has one entry per optimizer.
   void restore(const State& state);
 

@@ -127,6 +127,7 @@ void EpochSchedule::save(TrainingState& state) const {
   if (schedule_) {
     const LrSchedule::State s = schedule_->state();
     state.metadata["gradflow.lr_schedule.epochs"] = std::to_string(s.epochs_stepped);
+    state.metadata["gradflow.lr_schedule.t_max"] = std::to_string(s.t_max);
     for (size_t i = 0; i < s.lrs.size(); ++i)
       state.metadata["gradflow.lr_schedule.lr." + model_.optimizers()[i].name] = exact(s.lrs[i]);
     state.metadata["gradflow.lr_schedule.plateau_best"] = exact(s.plateau_best);
@@ -149,6 +150,7 @@ void EpochSchedule::restore(const TrainingState& state, const std::string& file)
     if (!read.has("gradflow.lr_schedule.epochs")) read.refuse("the checkpoint was written without train.lr_schedule");
     LrSchedule::State s;
     s.epochs_stepped = read.get<int64_t>("gradflow.lr_schedule.epochs");
+    s.t_max = read.get<int64_t>("gradflow.lr_schedule.t_max");
     for (const OptimizerNode& opt : model_.optimizers())
       s.lrs.push_back(read.get<double>("gradflow.lr_schedule.lr." + opt.name));
     s.plateau_best = read.get<double>("gradflow.lr_schedule.plateau_best");

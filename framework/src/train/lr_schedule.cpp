@@ -32,6 +32,7 @@ LrSchedule::LrSchedule(LrScheduleSpec spec, std::vector<double> base_lrs, int64_
 
 void LrSchedule::restore(const State& state) {
   epochs_stepped_ = state.epochs_stepped;
+  t_max_ = state.t_max;
   lrs_ = state.lrs;
   plateau_best_ = state.plateau_best;
   plateau_bad_epochs_ = state.plateau_bad_epochs;
