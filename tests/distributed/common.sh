@@ -80,6 +80,13 @@ write_scheduled() {  # FILE
   sed -i 's|^train: {epochs: 5, batch_size: 32}|  validation_split: 0.2\ntrain:\n  epochs: 8\n  batch_size: 32\n  clip_grad_norm: 1.0\n  lr_schedule: {kind: plateau, patience: 0, factor: 0.5}\n  early_stopping: {patience: 3}|' "$1"
 }
 
+# The regression graph with dropout before its output layer: each sample's mask must be the
+# same on whichever rank holds it, so -np 2 still matches one process.
+write_dropout() {  # FILE
+  write_regression "$1"
+  sed -i -e 's|inputs: \[h1\],  units: 1}|inputs: [drop], units: 1}\n  - {name: drop, op: dropout, inputs: [h1], p: 0.3}|' "$1"
+}
+
 # compare_metrics A B RTOL: every epoch's loss (and test_loss) within RTOL; accuracies within
 # 1%. RTOL 0 means bit-identical values.
 compare_metrics() {

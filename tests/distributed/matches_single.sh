@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # mpirun -np 2 trains the same as one process on the same global batch (within float
 # tolerance), and two -np 2 runs are bit-identical (metrics and checkpoint), whichever scheduler;
-# also with gradient clipping (of the reduced gradient), a plateau schedule and early stopping.
+# also with gradient clipping (of the reduced gradient), a plateau schedule and early stopping,
+# and with dropout (masks follow the sample, not the rank).
 # Usage: matches_single.sh GRAPH_RUNNER MPIEXEC
 RUNNER=$1 MPIEXEC=$2
 source "$(dirname "$0")/common.sh"
 write_towers "$work/towers.yaml"
 write_regression "$work/regression.yaml"
 write_scheduled "$work/scheduled.yaml"
+write_dropout "$work/dropout.yaml"
 
-for graph in towers regression scheduled; do
+for graph in towers regression scheduled dropout; do
   g=$work/$graph.yaml
   echo "$graph: 1 process vs mpirun -np 2"
   "$RUNNER" train "$g" --metrics "$work/$graph.1.jsonl" --save "$work/$graph.1.st" >"$work/out1.txt"
