@@ -105,6 +105,8 @@ class Model {
   // empty (predict feeds only what the outputs need).
   void load_batch(const Dataset& data, std::span<const int64_t> indices);
   int64_t batch_size() const { return batch_; }
+  // Bytes every value (inputs and node outputs) takes per sample: what a batch costs in memory.
+  int64_t value_bytes_per_sample() const;
 
   // The mode of the passes that follow, given to every operator before each forward:
   // evaluation until the trainer sets training for its steps (RunContext).

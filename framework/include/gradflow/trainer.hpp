@@ -76,6 +76,9 @@ struct TrainOptions {
 
 // The batch size a run uses: the requested one, at most the data set (0: the whole set).
 int64_t batch_size_for(int64_t requested, int64_t samples);
+// The batch evaluation uses: at least the training batch, up to 1024 samples, as far as about
+// 64 MiB of activations (`bytes_per_sample`, Model::value_bytes_per_sample) allow.
+int64_t evaluation_batch(int64_t training_batch, int64_t samples, int64_t bytes_per_sample);
 
 class Trainer {
  public:

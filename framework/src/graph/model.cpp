@@ -97,6 +97,12 @@ void Model::allocate_for_batch(int64_t batch) {
   }
 }
 
+int64_t Model::value_bytes_per_sample() const {
+  int64_t values = 0;
+  for (const Value& v : values_) values += numel(v.sample_shape);
+  return values * static_cast<int64_t>(sizeof(float));
+}
+
 void Model::load_batch(const Dataset& data, std::span<const int64_t> indices) {
   const auto batch = static_cast<int64_t>(indices.size());
   if (batch != batch_) allocate_for_batch(batch);

@@ -141,10 +141,18 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
   return sums.reduce(sync);
 }
 
+// Evaluation runs in larger batches than training (fewer passes), up to 1024 samples, but never
+// more than fit about 64 MiB of activations: a CNN's per-sample values are ~100x an MLP's.
+int64_t evaluation_batch(int64_t training_batch, int64_t samples, int64_t bytes_per_sample) {
+  constexpr int64_t kActivationBudget = int64_t{64} << 20;
+  const int64_t fits = std::max<int64_t>(1, kActivationBudget / std::max<int64_t>(1, bytes_per_sample));
+  return std::max<int64_t>(training_batch, std::min({samples, int64_t{1024}, fits}));
+}
+
 // Forward passes only, in order; under data parallelism each rank evaluates its shards.
 Evaluation Trainer::evaluate(const Dataset& data, const BatchObserver& after_forward) {
   if (data.empty()) return RunningEvaluation().result();
-  const int64_t batch = std::max<int64_t>(batch_size_for(data), std::min<int64_t>(data.size, 1024));
+  const int64_t batch = evaluation_batch(batch_size_for(data), data.size, model_.value_bytes_per_sample());
   GradientSync& sync = this->sync();
   ShardSums sums;
   std::vector<int64_t> order(static_cast<size_t>(data.size));
