@@ -216,3 +216,11 @@ train:
     for (size_t i = 0; i < 2; ++i) CHECK(bias.data()[i] == Approx(c.bias[i]).epsilon(1e-6));
   }
 }
+
+TEST_CASE("evaluation batches: at least the training batch, at most 1024 samples or about 64 MiB of activations",
+          "[trainer]") {
+  CHECK(evaluation_batch(64, 10000, 5 * 1024) == 1024);            // an MLP: 1024 at a time
+  CHECK(evaluation_batch(64, 500, 5 * 1024) == 500);               // never more than the data
+  CHECK(evaluation_batch(64, 10000, 504 * 1024) == 130);           // a CNN: what 64 MiB holds
+  CHECK(evaluation_batch(256, 10000, 4 * 1024 * 1024) == 256);     // never below the training batch
+}
