@@ -185,3 +185,15 @@ TEST_CASE("a CNN with batch_norm and dropout trains bit-identically at 1 and 2 t
   CHECK(parameters_of(dir / "t1.st") == parameters_of(dir / "t2.st"));
   CHECK(parameters_of(dir / "resumed.st") == parameters_of(dir / "t1.st"));
 }
+
+TEST_CASE("digits_cnn.yaml reaches 98% test accuracy on sklearn's digits as 8x8 images", "[e2e][data][images]") {
+  if (!have_digits()) {
+    WARN("python3-sklearn is not installed (scripts/setup.sh --data): skipped");
+    return;
+  }
+  TempDir dir("gradflow-digits-cnn");
+  REQUIRE(run_graph_runner("train " + source_path("graphs/digits_cnn.yaml") + " --metrics " + (dir / "m.jsonl")).status == 0);
+  const auto lines = metrics_lines(dir / "m.jsonl");
+  REQUIRE(lines.size() == 40);
+  CHECK(lines.back()["test_accuracy"].get<double>() >= 0.98);
+}
