@@ -67,7 +67,7 @@ int64_t PoolShape::out_width() const {
 // Max pooling of one plane whose windows all lie inside it (no padding, floor mode): tap by
 // tap over a whole output row, so the outputs of a row are independent lanes (vectorised,
 // no chain of dependent compares per window). Taps run in window order, as the general loop.
-GRADFLOW_CPU_DISPATCH void max_pool_full_windows(const PoolShape& s, const float* __restrict in,
+GRADFLOW_CPU_DISPATCH static void max_pool_full_windows(const PoolShape& s, const float* __restrict in,
                                                  float* __restrict out, int32_t* __restrict arg) {
   const int64_t oh_count = s.out_height(), ow_count = s.out_width(), sw = s.stride[1];
   for (int64_t oh = 0; oh < oh_count; ++oh) {
