@@ -197,3 +197,24 @@ TEST_CASE("digits_cnn.yaml reaches 98% test accuracy on sklearn's digits as 8x8 
   REQUIRE(lines.size() == 40);
   CHECK(lines.back()["test_accuracy"].get<double>() >= 0.98);
 }
+
+TEST_CASE("train --weights fine-tunes from a checkpoint's weights with a fresh optimizer; it excludes --resume",
+          "[e2e][data][checkpoint]") {
+  if (!have_digits()) {
+    WARN("python3-sklearn is not installed (scripts/setup.sh --data): skipped");
+    return;
+  }
+  TempDir dir("gradflow-weights");
+  const std::string graph = write(dir, "g.yaml", digits_graph(""));
+  REQUIRE(run_graph_runner("train " + graph + " --epochs 10 --save " + (dir / "a.st")).status == 0);
+  REQUIRE(run_graph_runner("train " + graph + " --epochs 1 --metrics " + (dir / "fresh.jsonl")).status == 0);
+  const RunResult tuned = run_graph_runner("train " + graph + " --epochs 1 --weights " + (dir / "a.st") +
+                                           " --metrics " + (dir / "tuned.jsonl"));
+  REQUIRE(tuned.status == 0);
+  CHECK(tuned.output.find("starting from the weights of " + (dir / "a.st")) != std::string::npos);
+  const double fresh = metrics_lines(dir / "fresh.jsonl").front()["loss"];
+  const auto tuned_line = metrics_lines(dir / "tuned.jsonl").front();
+  CHECK(tuned_line["epoch"] == 1);     // a new run: epoch and step start at 0
+  CHECK(tuned_line["loss"].get<double>() < fresh / 3);
+  CHECK(run_graph_runner("train " + graph + " --weights " + (dir / "a.st") + " --resume " + (dir / "a.st")).status == 2);
+}

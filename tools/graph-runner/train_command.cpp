@@ -35,7 +35,7 @@ namespace {
 
 struct TrainArgs : CommonOptions {
   std::optional<int64_t> epochs, batch_size;
-  std::string save, resume, metrics, plot;
+  std::string save, resume, weights, metrics, plot;
   std::string scheduler = "auto";
   bool check_numerics = false;
 };
@@ -76,6 +76,12 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   const int64_t epochs = args.epochs.value_or(spec.train.epochs);
   EpochSchedule schedule(model, spec.train, epochs);
   TrainingState state;
+  if (!args.weights.empty()) {
+    // Fine-tuning: the parameters and buffers of a checkpoint (an imported model's, say), with
+    // a fresh optimizer, epoch and schedule.
+    load_checkpoint(args.weights, model, LoadMode::WeightsOnly);
+    if (rank0) fmt::print("starting from the weights of {}\n", args.weights);
+  }
   if (!args.resume.empty()) {
     // Under mpirun every rank loads the same file (the weights are compared below).
     state = load_checkpoint(args.resume, model, LoadMode::Resume);
@@ -220,7 +226,14 @@ Command add_train(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   command->add_option("--seed", args->seed, "overrides the graph's seed");
   command->add_option("--save", args->save, "checkpoint file written every train.checkpoint_every epochs and at the end");
-  command->add_option("--resume", args->resume, "checkpoint to continue from")->check(CLI::ExistingFile);
+  CLI::Option* resume =
+      command->add_option("--resume", args->resume, "checkpoint to continue from")->check(CLI::ExistingFile);
+  command
+      ->add_option("--weights", args->weights,
+                   "start from these parameters and buffers (fine-tuning, e.g. an imported model) with a fresh "
+                   "optimizer and schedule")
+      ->check(CLI::ExistingFile)
+      ->excludes(resume);
   command->add_option("--metrics", args->metrics, "JSON lines, one per epoch");
   command->add_option("--plot", args->plot, "SVG of the loss and accuracy curves, drawn after training");
   command->add_option("--scheduler", args->scheduler, "auto, sequential or parallel")
