@@ -6,11 +6,11 @@
 #include <tbb/parallel_for.h>
 
 #include <cmath>
-#include <cstring>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "compute/lane_sum.hpp"
 #include "families.hpp"
 #include "gradflow/kernels.hpp"
 #include "schema_util.hpp"
@@ -19,60 +19,10 @@ namespace gradflow::ops {
 
 namespace {
 
-// Per-plane kernels over one contiguous [spatial] run of a channel, compiled per instruction set.
-// Sums run in 16 float lanes (a GCC vector: one AVX-512 register, or several narrower ones)
-// that are added in a fixed order, then in double: vectorised, and the same bits at any
-// thread count.
-constexpr int kLanes = 16;
-using Lanes = float __attribute__((vector_size(kLanes * sizeof(float))));
-
-// Loads by memcpy into a variable, not a returned vector: returning one from a function that is
-// not compiled per instruction set would change its ABI between the clones.
-#define GRADFLOW_LOAD_LANES(var, p) \
-  Lanes var;                        \
-  std::memcpy(&var, (p), sizeof var)
-
-inline double lanes_total(const Lanes& lanes) {
-  double total = 0.0;
-  for (int l = 0; l < kLanes; ++l) total += lanes[l];
-  return total;
-}
-
-// Σ (x - mean) of one plane (with mean 0, the plain sum), or Σ (x - mean)² when `square`.
-GRADFLOW_CPU_DISPATCH double plane_sum(const float* __restrict x, int64_t n, float mean, bool square) {
-  Lanes acc = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    GRADFLOW_LOAD_LANES(xv, x + i);
-    const Lanes d = xv - mean;
-    acc += square ? d * d : d;
-  }
-  double total = lanes_total(acc);
-  for (; i < n; ++i) {
-    const double d = static_cast<double>(x[i]) - mean;
-    total += square ? d * d : d;
-  }
-  return total;
-}
-
-// Σ g and Σ g·(x - mean) of one plane, added onto sum_g and sum_gx.
-GRADFLOW_CPU_DISPATCH void plane_grad_sums(const float* __restrict g, const float* __restrict x, int64_t n, float mean,
-                                           double& sum_g, double& sum_gx) {
-  Lanes acc_g = {}, acc_gx = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    GRADFLOW_LOAD_LANES(gv, g + i);
-    GRADFLOW_LOAD_LANES(xv, x + i);
-    acc_g += gv;
-    acc_gx += gv * (xv - mean);
-  }
-  sum_g += lanes_total(acc_g);
-  sum_gx += lanes_total(acc_gx);
-  for (; i < n; ++i) {
-    sum_g += g[i];
-    sum_gx += static_cast<double>(g[i]) * (static_cast<double>(x[i]) - mean);
-  }
-}
+// Per-plane kernels over one contiguous [spatial] run of a channel, compiled per instruction
+// set; the sums are compute/lane_sum.hpp's (vectorised, fixed order).
+using kernels::lane_sum;
+using kernels::lane_sums_of_products;
 
 // y = a·x + b (the forward), or y = a·g + c·(x - mean) + b (the input gradient).
 GRADFLOW_CPU_DISPATCH void plane_affine(const float* __restrict x, int64_t n, float a, float b, float* __restrict y) {
@@ -169,7 +119,7 @@ class BatchNorm final : public Operator {
       const float mean = mean_[c];
       const double invstd = invstd_[c];
       double sum_g = 0.0, sum_g_centered = 0.0;
-      for_planes(batch, c, [&](int64_t base) { plane_grad_sums(g + base, x.data() + base, spatial_, mean, sum_g, sum_g_centered); });
+      for_planes(batch, c, [&](int64_t base) { lane_sums_of_products(g + base, x.data() + base, spatial_, mean, sum_g, sum_g_centered); });
       const double sum_g_xhat = sum_g_centered * invstd;
       if (affine_) {
         params_[0].grad[c] = static_cast<float>(sum_g_xhat);
@@ -223,10 +173,10 @@ class BatchNorm final : public Operator {
     Tensor& running_var = buffers_[1].value;
     tbb::parallel_for(int64_t{0}, channels_, [&](int64_t c) {
       double sum = 0.0;
-      for_planes(batch, c, [&](int64_t base) { sum += plane_sum(x.data() + base, spatial_, 0.0f, false); });
+      for_planes(batch, c, [&](int64_t base) { sum += lane_sum(x.data() + base, spatial_); });
       const auto mean = static_cast<float>(sum / count);
       double squares = 0.0;
-      for_planes(batch, c, [&](int64_t base) { squares += plane_sum(x.data() + base, spatial_, mean, true); });
+      for_planes(batch, c, [&](int64_t base) { squares += lane_sum(x.data() + base, spatial_, mean, true); });
       const double var = squares / count;
       mean_[c] = mean;
       invstd_[c] = static_cast<float>(1.0 / std::sqrt(var + eps_));

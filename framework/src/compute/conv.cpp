@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "compute/blas.hpp"
+#include "compute/lane_sum.hpp"
 #include "compute/window.hpp"
 #include "gradflow/kernels.hpp"
 
@@ -220,17 +221,12 @@ void Conv2d::reduce_partials(int64_t tiles, float* gw) const {
 
 void Conv2d::bias_grad(const float* gy, int64_t batch, float* gb) const {
   const int64_t positions = s_.positions(), channels = s_.out_channels;
-  // Each channel sums one plane per sample in float and the samples in double, in order: the
-  // batch total of a 28x28 output then keeps float precision.
+  // Each channel sums one plane per sample in float lanes and the samples in double, in order:
+  // vectorised, and the batch total of a 28x28 output keeps float precision.
   for_tiles(channels, kBiasChannelTile, [&](int64_t begin, int64_t end) {
     for (int64_t o = begin; o < end; ++o) {
       double total = 0.0;
-      for (int64_t n = 0; n < batch; ++n) {
-        const float* plane = gy + (n * channels + o) * positions;
-        float sum = 0.0f;
-        for (int64_t p = 0; p < positions; ++p) sum += plane[p];
-        total += sum;
-      }
+      for (int64_t n = 0; n < batch; ++n) total += lane_sum(gy + (n * channels + o) * positions, positions);
       gb[o] = static_cast<float>(total);
     }
   });
