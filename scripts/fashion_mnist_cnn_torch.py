@@ -8,45 +8,17 @@ data loading.
 
 Usage: /usr/bin/python3 scripts/fashion_mnist_cnn_torch.py [--threads N] [--seed S]
 
-As the benchmark's peer it runs on OpenBLAS's OpenMP build (issue 17; bench/setup_peer.sh
-installs it): before loading torch the script re-executes itself with the peer's environment
-from bench/peer_env.py, the same bench/run.py gives torch, i.e. as if started as
-    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=<this CPU's family> \
-      /usr/bin/python3 scripts/fashion_mnist_cnn_torch.py --threads 1
-(OPENBLAS_CORETYPE: SkylakeX, Haswell or Sandybridge by the CPU's flags, unless already set).
-GRADFLOW_PEER_ENV=0 keeps the environment as given. Its first line names the OpenBLAS file
-mapped in this process and its kernel family, so the run shows what it ran on.
+It runs as the benchmark's peer (scripts/fashion_mnist_data.py says how).
 """
 import argparse
-import gzip
 import os
-import struct
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
-import peer_env  # noqa: E402  bench/peer_env.py
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fashion_mnist_data as fashion  # noqa: E402  before torch: it sets the peer's environment up
 
-peer_env.reexec_as_peer()
-
-import torch  # noqa: E402  (after the re-exec: the loader reads LD_LIBRARY_PATH at exec only)
-
-DATA = "/usr/share/datasets/fashion-mnist/"
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    _, _, _, dims = struct.unpack(">BBBB", raw[:4])
-    shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
-    data = torch.frombuffer(bytearray(raw[4 + 4 * dims:]), dtype=torch.uint8)
-    return data.reshape(shape)
-
-
-def load(prefix):
-    x = read_idx(DATA + prefix + "-images-idx3-ubyte.gz").reshape(-1, 1, 28, 28).float()
-    y = read_idx(DATA + prefix + "-labels-idx1-ubyte.gz").long()
-    return ((x / 255.0) - 0.2860) / 0.3530, y
+import torch  # noqa: E402
 
 
 def main():
@@ -55,12 +27,12 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
-    print("OpenBLAS mapped: " + peer_env.describe(peer_env.blas_report()), flush=True)
+    print(fashion.describe_blas(), flush=True)
     start = time.time()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    x_train, y_train = load("train")
-    x_test, y_test = load("t10k")
+    x_train, y_train = fashion.load("train", (1, 28, 28))
+    x_test, y_test = fashion.load("t10k", (1, 28, 28))
     model = torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(), torch.nn.MaxPool2d(2),

@@ -2,29 +2,14 @@
 // and reused. Counted by replacing the global operator new in this test binary.
 #include <tbb/global_control.h>
 
-#include <atomic>
 #include <catch2/catch.hpp>
-#include <cstdlib>
-#include <new>
 
 #include "gradflow/scheduler.hpp"
+#include "support/count_allocations.hpp"
 #include "graph_fixtures.hpp"
 
-namespace {
-std::atomic<int64_t> allocations{0};
-}
-
-// The replacements pair malloc with free by design; GCC cannot see that they are a pair.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-
 using namespace gradflow;
+using gradflow::test::allocations;
 
 namespace {
 const char* const kMlp = R"(

@@ -3,29 +3,14 @@
 // first batch and reused. Its own binary: it replaces the global operator new.
 #include <tbb/global_control.h>
 
-#include <atomic>
 #include <catch2/catch.hpp>
-#include <cstdlib>
-#include <new>
 
 #include "framework/graph_fixtures.hpp"
 #include "gradflow/scheduler.hpp"
-
-namespace {
-std::atomic<int64_t> allocations{0};
-}
-
-// The replacements pair malloc with free by design; GCC cannot see that they are a pair.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "support/count_allocations.hpp"
 
 using namespace gradflow;
+using gradflow::test::allocations;
 
 namespace {
 const char* const kCnn = R"(
