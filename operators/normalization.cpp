@@ -22,7 +22,29 @@ namespace {
 // Per-plane kernels over one contiguous [spatial] run of a channel, compiled per instruction
 // set; the sums are compute/lane_sum.hpp's (vectorised, fixed order).
 using kernels::lane_sum;
-using kernels::lane_sums_of_products;
+using kernels::Lanes;
+using kernels::lanes_total;
+using kernels::kLanes;
+
+// Σ g and Σ g·(x - shift) over n values, added onto sum_g and sum_gx.
+GRADFLOW_CPU_DISPATCH void lane_sums_of_products(const float* __restrict g, const float* __restrict x,
+                                                        int64_t n, float shift, double& sum_g, double& sum_gx) {
+  Lanes acc_g = {}, acc_gx = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    GRADFLOW_LOAD_LANES(gv, g + i);
+    GRADFLOW_LOAD_LANES(xv, x + i);
+    acc_g += gv;
+    acc_gx += gv * (xv - shift);
+  }
+  sum_g += lanes_total(acc_g);
+  sum_gx += lanes_total(acc_gx);
+  for (; i < n; ++i) {
+    sum_g += g[i];
+    sum_gx += static_cast<double>(g[i]) * (static_cast<double>(x[i]) - shift);
+  }
+}
+
 
 // y = a·x + b (the forward), or y = a·g + c·(x - mean) + b (the input gradient).
 GRADFLOW_CPU_DISPATCH void plane_affine(const float* __restrict x, int64_t n, float a, float b, float* __restrict y) {

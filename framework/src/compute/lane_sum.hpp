@@ -1,8 +1,9 @@
 // Sums of floats in 16 lanes (a GCC vector: one AVX-512 register, or several narrower ones)
 // added in a fixed order at the end: vectorised, unlike a plain loop, whose additions the
-// compiler may not reorder, and the same bits at any thread count. Static: each file that uses
-// them gets its own multiversioned copy (a multiversioned function visible outside its file
-// breaks the clang ASan build's loading of libgradflow).
+// compiler may not reorder, and the same bits at any thread count. The lanes are shared; a
+// multiversioned sum is static, so each file that includes it gets its own copy (one visible
+// outside its file breaks the clang ASan build's loading of libgradflow) and must use it
+// (clang refuses [[maybe_unused]] beside target_clones): files with other sums keep them.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +29,7 @@ inline double lanes_total(const Lanes& lanes) {
 }
 
 // Σ (x - shift) over n values, or Σ (x - shift)² when `square`.
-GRADFLOW_CPU_DISPATCH [[maybe_unused]] static double lane_sum(const float* __restrict x, int64_t n, float shift = 0.0f,
+GRADFLOW_CPU_DISPATCH static double lane_sum(const float* __restrict x, int64_t n, float shift = 0.0f,
                                              bool square = false) {
   Lanes acc = {};
   int64_t i = 0;
@@ -43,25 +44,6 @@ GRADFLOW_CPU_DISPATCH [[maybe_unused]] static double lane_sum(const float* __res
     total += square ? d * d : d;
   }
   return total;
-}
-
-// Σ g and Σ g·(x - shift) over n values, added onto sum_g and sum_gx.
-GRADFLOW_CPU_DISPATCH [[maybe_unused]] static void lane_sums_of_products(const float* __restrict g, const float* __restrict x,
-                                                        int64_t n, float shift, double& sum_g, double& sum_gx) {
-  Lanes acc_g = {}, acc_gx = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    GRADFLOW_LOAD_LANES(gv, g + i);
-    GRADFLOW_LOAD_LANES(xv, x + i);
-    acc_g += gv;
-    acc_gx += gv * (xv - shift);
-  }
-  sum_g += lanes_total(acc_g);
-  sum_gx += lanes_total(acc_gx);
-  for (; i < n; ++i) {
-    sum_g += g[i];
-    sum_gx += static_cast<double>(g[i]) * (static_cast<double>(x[i]) - shift);
-  }
 }
 
 }  // namespace gradflow::kernels
