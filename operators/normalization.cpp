@@ -21,12 +21,16 @@ namespace {
 
 // Per-plane kernels over one contiguous [spatial] run of a channel, compiled per instruction
 // set; the sums are compute/lane_sum.hpp's (vectorised, fixed order).
-using kernels::lane_sum;
 using kernels::Lanes;
 using kernels::lanes_total;
 using kernels::kLanes;
 
 // Σ g and Σ g·(x - shift) over n values, added onto sum_g and sum_gx.
+// Σ (x - shift), or Σ (x - shift)² when `square`, of one plane.
+GRADFLOW_CPU_DISPATCH double plane_sum(const float* __restrict x, int64_t n, float shift, bool square) {
+  return kernels::lane_sum(x, n, shift, square);
+}
+
 GRADFLOW_CPU_DISPATCH void lane_sums_of_products(const float* __restrict g, const float* __restrict x,
                                                         int64_t n, float shift, double& sum_g, double& sum_gx) {
   Lanes acc_g = {}, acc_gx = {};
@@ -195,10 +199,10 @@ class BatchNorm final : public Operator {
     Tensor& running_var = buffers_[1].value;
     tbb::parallel_for(int64_t{0}, channels_, [&](int64_t c) {
       double sum = 0.0;
-      for_planes(batch, c, [&](int64_t base) { sum += lane_sum(x.data() + base, spatial_); });
+      for_planes(batch, c, [&](int64_t base) { sum += plane_sum(x.data() + base, spatial_, 0.0f, false); });
       const auto mean = static_cast<float>(sum / count);
       double squares = 0.0;
-      for_planes(batch, c, [&](int64_t base) { squares += lane_sum(x.data() + base, spatial_, mean, true); });
+      for_planes(batch, c, [&](int64_t base) { squares += plane_sum(x.data() + base, spatial_, mean, true); });
       const double var = squares / count;
       mean_[c] = mean;
       invstd_[c] = static_cast<float>(1.0 / std::sqrt(var + eps_));

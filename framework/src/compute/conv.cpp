@@ -76,6 +76,9 @@ GRADFLOW_CPU_DISPATCH void col2im(const ConvShape& s, const float* __restrict co
   });
 }
 
+// Σ of one output plane (the bias gradient), compiled per instruction set.
+GRADFLOW_CPU_DISPATCH double plane_total(const float* __restrict plane, int64_t n) { return lane_sum(plane, n); }
+
 // gw[i] += Σ over tiles 1.. of partial_t[i], tiles in order, for i in [begin, end).
 GRADFLOW_CPU_DISPATCH void add_partials(const float* __restrict partials, int64_t tiles, int64_t size,
                                         float* __restrict gw, int64_t begin, int64_t end) {
@@ -226,7 +229,7 @@ void Conv2d::bias_grad(const float* gy, int64_t batch, float* gb) const {
   for_tiles(channels, kBiasChannelTile, [&](int64_t begin, int64_t end) {
     for (int64_t o = begin; o < end; ++o) {
       double total = 0.0;
-      for (int64_t n = 0; n < batch; ++n) total += lane_sum(gy + (n * channels + o) * positions, positions);
+      for (int64_t n = 0; n < batch; ++n) total += plane_total(gy + (n * channels + o) * positions, positions);
       gb[o] = static_cast<float>(total);
     }
   });

@@ -1,9 +1,10 @@
 // Sums of floats in 16 lanes (a GCC vector: one AVX-512 register, or several narrower ones)
 // added in a fixed order at the end: vectorised, unlike a plain loop, whose additions the
-// compiler may not reorder, and the same bits at any thread count. The lanes are shared; a
-// multiversioned sum is static, so each file that includes it gets its own copy (one visible
-// outside its file breaks the clang ASan build's loading of libgradflow) and must use it
-// (clang refuses [[maybe_unused]] beside target_clones): files with other sums keep them.
+// compiler may not reorder, and the same bits at any thread count. Always inlined: a file
+// calls it from its own GRADFLOW_CPU_DISPATCH function with a name of its own, so that it is
+// compiled per instruction set there. (A multiversioned function in a header does not work with
+// clang 14: static, its resolver is emitted in a comdat under one name in every file, and the
+// link fails; visible, libgradflow crashed while loading in the ASan tree.)
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,7 @@ inline double lanes_total(const Lanes& lanes) {
 }
 
 // Σ (x - shift) over n values, or Σ (x - shift)² when `square`.
-GRADFLOW_CPU_DISPATCH static double lane_sum(const float* __restrict x, int64_t n, float shift = 0.0f,
+[[gnu::always_inline]] inline double lane_sum(const float* __restrict x, int64_t n, float shift = 0.0f,
                                              bool square = false) {
   Lanes acc = {};
   int64_t i = 0;
