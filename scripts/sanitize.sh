@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 mode=${1:-all}
 [ $# -gt 0 ] && shift
-bash scripts/setup.sh --data --sanitize >/dev/null
+bash scripts/setup.sh --data --test --sanitize >/dev/null
 
 jobs=$(nproc)
 # Ten epochs of Fashion-MNIST take minutes under the sanitizers; the Release suite runs them.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages gradflow needs to build and test; installs nothing when all
-# are present (idempotent). Usage: scripts/setup.sh [--data] [--peer] [--sanitize] [--mpi]
-#   --data      also the example data sets (sklearn's digits, Fashion-MNIST) and what the ONNX
-#               tests run against: python3-onnx, python3-torch, node.js and ONNX Runtime's npm
-#               package onnxruntime-node, installed into tests/onnx/runtime/ (docs/onnx.md)
+# are present (idempotent). Usage: scripts/setup.sh [--data] [--test] [--peer] [--sanitize] [--mpi]
+#   --data      also the example data sets (sklearn's digits, Fashion-MNIST)
+#   --test      also what the tests check gradflow against: python3-onnx, python3-torch, node.js
+#               and ONNX Runtime's npm package onnxruntime-node, installed into
+#               tests/onnx/runtime/ (docs/onnx.md)
 #   --peer      also PyTorch, the reference peer for the benchmark
 #   --sanitize  also clang 14 and its sanitizer/libFuzzer runtimes (scripts/sanitize.sh, fuzz.sh)
 #   --mpi       also Open MPI, for data-parallel training under mpirun (docs/distributed.md)
@@ -27,11 +28,12 @@ wanted=("${build_packages[@]}")
 want_ort=0
 for arg in "$@"; do
   case "$arg" in
-    --data) wanted+=("${data_packages[@]}" "${onnx_test_packages[@]}"); want_ort=1 ;;
+    --data) wanted+=("${data_packages[@]}") ;;
+    --test) wanted+=("${onnx_test_packages[@]}"); want_ort=1 ;;
     --peer) wanted+=("${peer_packages[@]}") ;;
     --sanitize) wanted+=("${sanitize_packages[@]}") ;;
     --mpi) wanted+=("${mpi_packages[@]}") ;;
-    *) echo "setup.sh: unknown option '$arg' (expected --data, --peer, --sanitize or --mpi)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --data, --test, --peer, --sanitize or --mpi)" >&2; exit 2 ;;
   esac
 done
 
