@@ -30,30 +30,11 @@ data:
     y: [[3], [1]]
 )";
 
-int64_t allocations_per_steps(SchedulePolicy policy, int threads) {
-  tbb::global_control control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-  LoadedGraph loaded = test::load(kMlp);
-  auto& model = loaded.model;
-  const DataSets& data = loaded.data;
-  model->scheduler().set_policy(policy);
-  model->init_parameters(1);
-  const std::vector<int64_t> batch = {0, 1, 1, 0, 1, 0, 0, 1};  // 8 samples: every path splits
-  auto step = [&] {
-    model->load_batch(data.train, batch);
-    model->forward();
-    model->backward();
-    model->optimizer_step();
-  };
-  for (int i = 0; i < 3; ++i) step();  // warm-up: buffers sized, TBB's pools filled
-  const int64_t before = allocations.load();
-  for (int i = 0; i < 20; ++i) step();
-  return allocations.load() - before;
-}
 }  // namespace
 
 TEST_CASE("a steady-state training step makes no heap allocation", "[allocations]") {
-  CHECK(allocations_per_steps(SchedulePolicy::Sequential, 1) == 0);
-  CHECK(allocations_per_steps(SchedulePolicy::Parallel, 2) == 0);
+  CHECK(test::allocations_per_steps(kMlp, SchedulePolicy::Sequential, 1) == 0);
+  CHECK(test::allocations_per_steps(kMlp, SchedulePolicy::Parallel, 2) == 0);
 }
 
 TEST_CASE("the allocation counter counts", "[allocations]") {

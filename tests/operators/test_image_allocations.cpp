@@ -38,30 +38,9 @@ data:
     y: [[0], [1]]
 )";
 
-int64_t allocations_per_steps(SchedulePolicy policy, int threads) {
-  tbb::global_control control(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
-  LoadedGraph loaded = test::load(kCnn);
-  auto& model = loaded.model;
-  const DataSets& data = loaded.data;
-  model->scheduler().set_policy(policy);
-  model->init_parameters(1);
-  const std::vector<int64_t> batch = {0, 1, 1, 0, 1, 0, 0, 1};
-  int64_t steps = 0;
-  auto step = [&] {  // in training mode: batch statistics, running statistics and a fresh mask
-    model->load_batch(data.train, batch);
-    model->set_training(true, steps++);
-    model->forward();
-    model->backward();
-    model->optimizer_step();
-  };
-  for (int i = 0; i < 3; ++i) step();  // warm-up: buffers sized, TBB's pools filled
-  const int64_t before = allocations.load();
-  for (int i = 0; i < 20; ++i) step();
-  return allocations.load() - before;
-}
 }  // namespace
 
 TEST_CASE("a steady-state training step of a CNN with batch_norm and dropout makes no heap allocation", "[allocations][images]") {
-  CHECK(allocations_per_steps(SchedulePolicy::Sequential, 1) == 0);
-  CHECK(allocations_per_steps(SchedulePolicy::Parallel, 2) == 0);
+  CHECK(test::allocations_per_steps(kCnn, SchedulePolicy::Sequential, 1) == 0);
+  CHECK(test::allocations_per_steps(kCnn, SchedulePolicy::Parallel, 2) == 0);
 }
