@@ -14,6 +14,9 @@ void register_builtin_operators(Registrar& registrar) {
   ops::register_reshape(registrar);
   ops::register_dropout(registrar);
   ops::register_normalization(registrar);
+  ops::register_embedding(registrar);
+  ops::register_layer_norm(registrar);
+  ops::register_attention(registrar);
 }
 
 }  // namespace gradflow

@@ -16,5 +16,8 @@ void register_pooling(Registrar& registrar);
 void register_reshape(Registrar& registrar);
 void register_dropout(Registrar& registrar);
 void register_normalization(Registrar& registrar);
+void register_embedding(Registrar& registrar);
+void register_layer_norm(Registrar& registrar);
+void register_attention(Registrar& registrar);
 
 }  // namespace gradflow::ops

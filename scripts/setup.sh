@@ -16,7 +16,7 @@ build_packages=(
   nlohmann-json3-dev zlib1g-dev libopenblas-pthread-dev python3
   libonnx-dev libprotobuf-dev  # graph-runner export/import (gradflow_onnx, docs/onnx.md)
 )
-data_packages=(python3-sklearn dataset-fashion-mnist graphviz)  # graphviz: `graph-runner dot --svg`
+data_packages=(python3-sklearn dataset-fashion-mnist graphviz fortunes)  # graphviz: `graph-runner dot --svg`
 onnx_test_packages=(python3-onnx python3-torch python3-numpy)   # the ONNX tests' checker and peer
 ort_version=1.30.0  # onnxruntime-node, pinned: the tests compare against this runtime
 ort_dir=$(cd "$(dirname "$0")/.." && pwd)/tests/onnx/runtime
