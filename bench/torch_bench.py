@@ -7,6 +7,7 @@ LD_LIBRARY_PATH); run by hand, it re-executes itself with that environment befor
 in this process and their kernel family ("blas")."""
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -17,6 +18,9 @@ peer_env.reexec_as_peer()
 import torch  # noqa: E402  (after the re-exec: the loader reads LD_LIBRARY_PATH at exec only)
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from fortunes_transformer_torch import ByteTransformer, token_loss  # noqa: E402  the twin's module
 
 
 def synthetic(n, features=784, classes=10):
@@ -80,6 +84,68 @@ def fashion_cnn():
         nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 10))
 
 
+def synthetic_bytes(n, T):
+    # The transformer workloads' corpus, as gradflow_bench.cpp's synthetic_bytes(): n * T + 1 bytes
+    # (the top byte of the hash), kept as uint8; window k is bytes [kT, kT + T) and its targets
+    # the same shifted by one byte, as the text source's windows with offset 1.
+    idx = torch.arange(n * T + 1, dtype=torch.int64)
+    return (((idx * 2654435761) % 4294967296) >> 24).to(torch.uint8)
+
+
+def byte_windows(corpus, rows, T):
+    # x and y [len(rows), T] as int64 ids, gathered per batch from the bytes.
+    starts = rows * T
+    offs = starts[:, None] + torch.arange(T + 1)
+    w = corpus[offs].long()
+    return w[:, :T], w[:, 1:]
+
+
+def transformer_step_flops(batch, T=128, E=128, blocks=4, vocab=256):
+    # Multiply-adds of the products, times two, forward + both gradients (3x; the embedding and
+    # its gather are not products): per block the projections 3E^2 + E^2, the MLP 8E^2 per
+    # position, the causal scores and weighted sum T*E per position each (half of T^2 E
+    # counted as a full square, as the kernels compute it), then the head E * vocab.
+    per_pos = blocks * (12 * E * E + 2 * T * E) + E * vocab
+    return 3 * 2.0 * batch * T * per_pos
+
+
+def attention_inputs(batch, T, E=128):
+    # The attention workloads' fixed batch, as gradflow_bench.cpp: x and the mse target
+    # [batch, T, E], both filled by synthetic()'s formula from element 0.
+    x, _ = synthetic(batch, T * E)
+    return x.view(batch, T, E), x.view(batch, T, E).clone()
+
+
+class PositionAttention(nn.Module):
+    """bench/graphs/attention_t*.yaml: x + a learned [T, E] table (N(0, 1)), then causal
+    nn.MultiheadAttention(E, heads, batch_first=True) with need_weights=False."""
+
+    def __init__(self, T, E=128, heads=4):
+        super().__init__()
+        self.pos = nn.Embedding(T, E)
+        self.attn = nn.MultiheadAttention(E, heads, batch_first=True)
+        self.register_buffer("mask", torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1))
+
+    def forward(self, x):
+        h = x + self.pos.weight
+        return self.attn(h, h, h, attn_mask=self.mask, need_weights=False)[0]
+
+
+def generate_rate(model, prompt, length, T, temperature=1.0, seed=0):
+    # Bytes per second of sampling `length` bytes one at a time, each from the logits of the
+    # last position of a forward pass over the last T bytes (no key/value cache: the whole
+    # window again for every byte), as `graph-runner generate` samples.
+    gen = torch.Generator().manual_seed(seed)
+    ctx = list(prompt)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(length):
+            window = torch.tensor(ctx[-T:], dtype=torch.int64)[None]
+            probs = torch.softmax(model(window)[0, -1] / temperature, dim=0)
+            ctx.append(int(torch.multinomial(probs, 1, generator=gen)))
+    return length / (time.perf_counter() - start)
+
+
 def conv_pair():
     """bench/graphs/conv.yaml: the CNN's two convolutions, its first max-pool between them, a
     global average pool for the mse."""
@@ -122,12 +188,16 @@ def mlp_step_flops(batch, widths):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("workload", choices=["xor", "mnist", "cnn", "conv", "large", "wide", "sgemm", "first_step"])
+    p.add_argument("workload", choices=["xor", "mnist", "cnn", "conv", "large", "wide", "sgemm", "first_step",
+                                              "transformer", "attention", "generate"])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--batch", type=int, default=0)
     p.add_argument("--steps", type=int, default=0)
     p.add_argument("--samples", type=int, default=60000)
+    p.add_argument("--seq", type=int, default=128, help="attention: the sequence length T")
+    p.add_argument("--prompt", type=int, default=1, help="generate: prompt length in bytes")
+    p.add_argument("--length", type=int, default=64, help="generate: bytes to sample")
     p.add_argument("--init", help="xor: JSON of initial weights from gradflow-bench --trace")
     a = p.parse_args()
 
@@ -196,6 +266,58 @@ def main():
             run(n)
             times.append((time.perf_counter() - start) / n)
         out.update(batch=batch, metric="s_per_step", steps=n, samples=times, final_loss=loss)
+    elif a.workload == "transformer":
+        # As gradflow_bench.cpp's transformer: `steps` shuffled batch-32 steps a repetition (the
+        # calls of an epoch: gather the windows, forward, loss read, backward, AdamW) after 3
+        # warm-up steps, over `samples` windows of synthetic bytes (default the 18,117 windows
+        # of the fortunes training part); seconds per step.
+        batch, T = a.batch or 32, 128
+        n = a.samples if a.samples != 60000 else 18117
+        corpus = synthetic_bytes(n, T)
+        model = ByteTransformer().train()
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+        gen = torch.Generator().manual_seed(1)
+        steps = a.steps or 20
+        loss = 0.0
+
+        def run(count):
+            nonlocal loss
+            perm = torch.randperm(n, generator=gen)
+            for i in range(0, count * batch, batch):
+                xb, yb = byte_windows(corpus, perm[i:i + batch], T)
+                opt.zero_grad(set_to_none=True)
+                out = token_loss(model(xb), yb)
+                out.backward()
+                opt.step()
+                loss = out.item()
+
+        run(3)
+        times = []
+        for _ in range(a.reps):
+            start = time.perf_counter()
+            run(steps)
+            times.append((time.perf_counter() - start) / steps)
+        out.update(batch=batch, metric="s_per_step", steps=steps, samples=times, final_loss=loss,
+                   flops_per_step=transformer_step_flops(batch))
+    elif a.workload == "attention":
+        # One causal attention layer, forward and backward (projections, input gradient), mse and
+        # SGD (bench/graphs/attention_t*.yaml); fixed batch; seconds per step.
+        T = a.seq
+        batch = a.batch or (32 if T <= 128 else 8)
+        x, t = attention_inputs(batch, T)
+        model = PositionAttention(T).train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        out.update(batch=batch, seq=T, metric="s_per_step",
+                   samples=time_steps(model, opt, F.mse_loss, x, t, a.steps or 20, a.reps))
+    elif a.workload == "generate":
+        # Sampling speed of the transformer, random initial weights, eval mode: bytes per second
+        # after a synthetic prompt of `prompt` bytes.
+        T = 128
+        model = ByteTransformer().eval()
+        prompt = synthetic_bytes(1, T)[:a.prompt].tolist()
+        generate_rate(model, prompt, 2, T)  # warm-up
+        out.update(prompt=a.prompt, length=a.length, metric="bytes_per_s", kv_cache=False,
+                   samples=[generate_rate(model, prompt, a.length, T, seed=r) for r in range(a.reps)])
     elif a.workload == "conv":
         batch = a.batch or 64
         x, t = synthetic_images(batch)
