@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import peer_env  # bench/peer_env.py, next to this script
+import sequence  # bench/sequence.py: the transformer, attention and generate workloads
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -56,7 +57,9 @@ SMOKE = {
     "cnn_memory": ({"--reps": 1, "--samples": 512, "--steps": 2}, {"--reps": 1, "--samples": 512, "--steps": 2}, 1),
     "first_step": ({}, {}, 1),
 }
-DRIVER_WORKLOAD = {"mnist256": "mnist", "memory": "mnist", "cnn_memory": "cnn"}
+DRIVER_WORKLOAD = {"mnist256": "mnist", "memory": "mnist", "cnn_memory": "cnn"} | sequence.DRIVER
+FULL |= sequence.FULL
+SMOKE |= sequence.SMOKE
 CNN_EPOCH_STEPS = 938  # a 60,000-image epoch at batch 64: the cnn rows scale a step to it
 
 
@@ -535,6 +538,8 @@ def main():
     p.add_argument("--graph-runner", type=Path, help="default: BUILD/tools/graph-runner")
     p.add_argument("--python", help="a python that imports torch (default: this one, else /usr/bin/python3)")
     p.add_argument("--out", type=Path, default=BENCH / "results.json")
+    p.add_argument("--sequence-only", action="store_true",
+                   help="only the sequence workloads (transformer, attention, generate; bench/sequence.py)")
     a = p.parse_args()
     build = a.gradflow_bench.resolve().parent.parent
     a.libtorch_bench = a.libtorch_bench or a.gradflow_bench.resolve().parent / "libtorch-bench"
@@ -568,6 +573,8 @@ def main():
                              ([("sgemm", "torch", 2)] if b.py else [])}
     measured = {}
     res["steal_pct"] = {}
+    if a.sequence_only:
+        return finish_sequence_only(a, b, res, peer_line, started)
     for w, gf_threads in (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [2]),
                           ("wide", [1, 2]), ("sgemm", [1, 2]), ("cnn", [1, 2]), ("conv", [1, 2])):
         print(f"running {w} ...", file=sys.stderr, flush=True)
@@ -591,6 +598,10 @@ def main():
     res["memory"] = b.memory()
     res["memory_cnn"] = b.memory("cnn_memory")
     res["first_step"] = b.first_step()
+    print("running transformer, attention, generate ...", file=sys.stderr, flush=True)
+    steal = CpuSteal()
+    res["sequence"] = sequence.run(b, figure_of)
+    res["steal_pct"]["sequence"] = steal.percent()
     if a.smoke:
         res["xor_agreement"] = b.xor_agreement()
     res["elapsed_s"] = time.time() - started
@@ -600,7 +611,7 @@ def main():
     blas_bad = b.blas_problems()
     res["blas"]["problems"] = blas_bad
 
-    rows = report(res)
+    rows = report(res) + sequence.rows(res["sequence"], status)
     res["table"] = rows
     print_table(rows)
     for n in b.notes:
@@ -610,6 +621,8 @@ def main():
         print(line)
     for line in blas_bad:
         print("WARNING: " + line)
+    for what, why in res["sequence"]["failed"].items():
+        print(f"FAILED: {what}: {why}")
     steal = ", ".join(f"{w} {p:.0f}%" for w, p in res["steal_pct"].items() if p is not None)
     if steal:
         print(f"CPU time taken by the hypervisor (steal) during each workload: {steal}")
@@ -623,10 +636,37 @@ def main():
     print(f"wrote {a.out} ({res['elapsed_s']:.0f} s)")
     if a.smoke:  # harness checks only: every figure present and positive, xor losses agree
         figures = [s["median"] for w in res["workloads"].values() for side in w.values() for s in side.values()]
-        bad = ([f for f in figures if not f > 0] or (res["xor_agreement"] and not res["xor_agreement"]["ok"])
+        figures += sequence.figures(res["sequence"])
+        bad = ([f for f in figures if not f > 0] or res["sequence"]["failed"]
+               or (res["xor_agreement"] and not res["xor_agreement"]["ok"])
                or blas_bad)
         if bad:
             sys.exit("smoke: harness check failed")
+
+
+def finish_sequence_only(a, b, res, peer_line, started):
+    """--sequence-only: the sequence workloads, their table and JSON; smoke checks them alike."""
+    print("running transformer, attention, generate ...", file=sys.stderr, flush=True)
+    steal = CpuSteal()
+    res["sequence"] = sequence.run(b, figure_of)
+    res["steal_pct"]["sequence"] = steal.percent()
+    res["elapsed_s"] = time.time() - started
+    res["machine"]["loadavg_at_end"] = os.getloadavg()
+    res["blas"], blas_lines = b.blas_summary()
+    res["blas"]["problems"] = b.blas_problems()
+    res["table"] = sequence.rows(res["sequence"], status)
+    print_table(res["table"])
+    for line in ["note: " + n for n in b.notes] + [peer_line] + blas_lines:
+        print(line)
+    for what, why in res["sequence"]["failed"].items():
+        print(f"FAILED: {what}: {why}")
+    print("load average (1, 5, 15 min) at start %.2f %.2f %.2f, at end %.2f %.2f %.2f on %d cpus" % (
+        *res["machine"]["loadavg_at_start"], *res["machine"]["loadavg_at_end"], os.cpu_count()))
+    a.out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"wrote {a.out} ({res['elapsed_s']:.0f} s)")
+    figures = sequence.figures(res["sequence"])
+    if a.smoke and ([f for f in figures if not f > 0] or res["sequence"]["failed"] or res["blas"]["problems"]):
+        sys.exit("smoke: harness check failed")
 
 
 if __name__ == "__main__":
