@@ -222,13 +222,15 @@ struct HuberFn {
   double delta;
 };
 
-// Cross-entropy on logits [C] against a class index ([1] or []) or a probability vector [C].
-// As in torch, a target with the logits' shape means probabilities.
+// Cross-entropy on logits [C] against a class index ([1] or []) or a probability vector [C];
+// or on logits [T, C] (one row per position of a sequence) against [T] class indices or [T, C]
+// probabilities, averaged over every position of every sample as torch's CrossEntropyLoss is
+// on the flattened positions. As in torch, a target with the logits' shape means probabilities.
 class CrossEntropy final : public ReducedLoss {
  public:
   static OpSchema schema() {
     return loss_schema("cross_entropy",
-                       "softmax cross-entropy on logits [C] against a class index or class "
+                       "softmax cross-entropy on logits [C] or [T, C] against class indices or class "
                        "probabilities (torch.nn.CrossEntropyLoss)");
   }
   explicit CrossEntropy(const Attributes& attrs) : ReducedLoss(attrs) {}
@@ -237,34 +239,41 @@ class CrossEntropy final : public ReducedLoss {
     require_pair(input_shapes, "cross_entropy");
     const Shape& logits = input_shapes[0];
     const Shape& target = input_shapes[1];
-    if (logits.size() != 1 || logits[0] < 1)
-      throw ShapeError("cross_entropy expects logits of shape [C] with C >= 1, got " +
+    if (logits.empty() || logits.size() > 2 || logits.back() < 1)
+      throw ShapeError("cross_entropy expects logits of shape [C] or [T, C] with C >= 1, got " +
                        to_string(logits));
     index_target_ = target != logits;
-    if (index_target_ && target != Shape{1} && !target.empty())
+    positions_ = logits.size() == 2 ? logits[0] : 1;
+    const bool index_shape = logits.size() == 2 ? target == Shape{logits[0]} : (target == Shape{1} || target.empty());
+    if (index_target_ && !index_shape) {
+      const std::string index = logits.size() == 2 ? " or " + to_string(Shape{logits[0]}) + " (a class index per position)"
+                                                   : ", [1] or [] (a class index)";
       throw ShapeError("prediction has shape " + to_string(logits) + " but target has shape " +
-                       to_string(target) + "; expected " + to_string(logits) +
-                       " (class probabilities), [1] or [] (a class index)");
+                       to_string(target) + "; expected " + to_string(logits) + " (class probabilities)" + index);
+    }
     return Shape{};
   }
 
+  // Rows are positions: a sample of [C] logits is one row, a [T, C] sample is T rows.
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
     const Tensor& logits = *inputs[0];
     const Tensor& target = *inputs[1];
     const int64_t c = logits.cols();
-    const int64_t batch = logits.rows();
+    const int64_t rows = logits.rows();
     if (index_target_)
-      for (int64_t r = 0; r < batch; ++r) class_index(target[r], c);  // throw before computing
-    const double sum = deterministic_sum(batch, [&](int64_t r) {
+      for (int64_t r = 0; r < rows; ++r) class_index(target[r], c);  // throw before computing
+    lse_.resize(static_cast<size_t>(rows));
+    const double sum = deterministic_sum(rows, [&](int64_t r) {
       const float* x = logits.data() + r * c;
       const double lse = log_sum_exp(x, c);
+      lse_[static_cast<size_t>(r)] = lse;
       if (index_target_) return lse - x[class_index(target[r], c)];
       const float* t = target.data() + r * c;
       double loss = 0.0;
       for (int64_t j = 0; j < c; ++j) loss -= t[j] * (x[j] - lse);
       return loss;
     });
-    write_scalar(output, sum, batch);
+    write_scalar(output, sum, rows);
   }
 
   // d/dx_j = softmax_j·Σt − t_j (Σt = 1 for a class index); d/dt_j = −log_softmax_j.
@@ -273,8 +282,8 @@ class CrossEntropy final : public ReducedLoss {
     const Tensor& logits = *inputs[0];
     const Tensor& target = *inputs[1];
     const int64_t c = logits.cols();
-    const int64_t batch = logits.rows();
-    const double scale = term_scale(grad_output, batch);
+    const int64_t rows = logits.rows();
+    const double scale = term_scale(grad_output, rows);
     Tensor* gx = grad_inputs[0];
     Tensor* gt = grad_inputs[1];
     if (gx) gx->resize(logits.shape());
@@ -282,26 +291,36 @@ class CrossEntropy final : public ReducedLoss {
       gt->resize(target.shape());
       gt->zero();  // a class index has no gradient
     }
-    for (int64_t r = 0; r < batch; ++r) {
-      const float* x = logits.data() + r * c;
-      const double lse = log_sum_exp(x, c);
-      const double t_sum = index_target_ ? 1.0 : row_sum(target.data() + r * c, c);
-      for (int64_t j = 0; j < c; ++j) {
-        const double t = target_prob(target, r, j, c);
-        const double log_softmax = x[j] - lse;
-        if (gx) gx->data()[r * c + j] = static_cast<float>(scale * (std::exp(log_softmax) * t_sum - t));
-        if (gt && !index_target_) gt->data()[r * c + j] = static_cast<float>(-scale * log_softmax);
+    const int64_t grain = std::max<int64_t>(1, kernels::kElementwiseGrain / (8 * c));
+    kernels::for_tiles(rows, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* x = logits.data() + r * c;
+        const double lse = lse_[static_cast<size_t>(r)];
+        if (index_target_) {
+          if (gx) index_row_grad(x, lse, class_index(target[r], c), c, scale, gx->data() + r * c);
+          continue;
+        }
+        const float* t = target.data() + r * c;
+        const double t_sum = row_sum(t, c);
+        for (int64_t j = 0; j < c; ++j) {
+          const double log_softmax = x[j] - lse;
+          if (gx) gx->data()[r * c + j] = static_cast<float>(scale * (std::exp(log_softmax) * t_sum - t[j]));
+          if (gt) gt->data()[r * c + j] = static_cast<float>(-scale * log_softmax);
+        }
       }
-    }
+    });
   }
 
-  bool reports_accuracy(const Operator*) const override { return true; }
-  ClassRule class_rule() const override { return ClassRule::Softmax; }
+  // Accuracy and classes are per sample: a sequence of predictions is neither.
+  bool reports_accuracy(const Operator*) const override { return positions_ == 1; }
+  ClassRule class_rule() const override { return positions_ == 1 ? ClassRule::Softmax : ClassRule::None; }
 
   // A class index fed from data must be an integer in [0, classes).
   std::optional<std::string> check_target(float value, const Shape& prediction_shape,
                                           const Shape& target_shape) const override {
-    if (numel(target_shape) != 1 || prediction_shape.empty()) return std::nullopt;
+    if (prediction_shape.empty()) return std::nullopt;
+    const bool probabilities = prediction_shape.size() == 2 ? target_shape == prediction_shape : numel(target_shape) != 1;
+    if (probabilities) return std::nullopt;
     const int64_t classes = prediction_shape.back();
     if (value >= 0.0f && value < static_cast<float>(classes) && value == static_cast<float>(static_cast<int64_t>(value)))
       return std::nullopt;
@@ -342,12 +361,15 @@ class CrossEntropy final : public ReducedLoss {
     return s;
   }
   static int64_t argmax(const float* x, int64_t c) { return std::max_element(x, x + c) - x; }
-  double target_prob(const Tensor& target, int64_t r, int64_t j, int64_t c) const {
-    if (index_target_) return class_index(target[r], c) == j ? 1.0 : 0.0;
-    return target[r * c + j];
+  // One row's gradient against class k: scale·(softmax_j − [j == k]).
+  static void index_row_grad(const float* x, double lse, int64_t k, int64_t c, double scale, float* g) {
+    for (int64_t j = 0; j < c; ++j) g[j] = static_cast<float>(scale * std::exp(x[j] - lse));
+    g[k] = static_cast<float>(scale * (std::exp(x[k] - lse) - 1.0));
   }
 
   bool index_target_ = true;
+  int64_t positions_ = 1;  // rows per sample: T for [T, C] logits
+  std::vector<double> lse_;  // each row's log-sum-exp, for backward
 };
 
 }  // namespace

@@ -47,6 +47,22 @@ def print_losses():
             print(f"{{{loss.item():.9g}f, {cpp(p.grad)}}},")
 
 
+# ---- cross_entropy over sequences: 2 samples of logits [T=3, C=4], targets [3] ------------
+SEQ_LOGITS = [[[0.2, -1.3, 0.7, 0.0], [1.5, 0.1, -0.4, 2.2], [-0.6, 0.9, 0.3, -1.1]],
+              [[0.8, 0.8, -2.0, 0.5], [-0.3, 1.7, 0.2, 0.4], [1.1, -0.9, 0.6, 0.05]]]
+SEQ_INDEX = [[3, 0, 1], [2, 1, 0]]
+
+
+def print_sequence_losses():
+    for reduction in ("mean", "sum"):
+        p = torch.tensor(SEQ_LOGITS, dtype=torch.float32, requires_grad=True)
+        t = torch.tensor(SEQ_INDEX, dtype=torch.int64)
+        loss = torch.nn.CrossEntropyLoss(reduction=reduction)(p.reshape(-1, 4), t.reshape(-1))
+        loss.backward()
+        print(f"// cross_entropy_sequence reduction={reduction}")
+        print(f"{{{loss.item():.9g}f, {cpp(p.grad)}}},")
+
+
 # ---- optimizers: 3 steps on a fixed parameter with fixed gradients ----------------------
 PARAM = [0.5, -1.2, 0.3, 2.0]
 GRADS = [[0.1, -0.4, 0.25, 1.0], [-0.3, 0.2, 0.05, 0.8], [0.6, -0.1, -0.2, 0.5]]
@@ -81,4 +97,5 @@ def print_optimizers():
 if __name__ == "__main__":
     print(f"// torch {torch.__version__}")
     print_losses()
+    print_sequence_losses()
     print_optimizers()

@@ -123,6 +123,60 @@ TEST_CASE("cross_entropy: a class index of shape [] works like [1]", "[losses]")
   CHECK(loss[0] == Approx(0.444343239f).epsilon(1e-5));  // scripts/torch_reference.py
 }
 
+// scripts/torch_reference.py's SEQ_LOGITS and SEQ_INDEX: 2 samples of logits [T=3, C=4].
+const Tensor kSeqLogits({2, 3, 4}, {0.2f, -1.3f, 0.7f, 0.0f, 1.5f, 0.1f, -0.4f, 2.2f, -0.6f, 0.9f, 0.3f, -1.1f,
+                                    0.8f, 0.8f, -2.0f, 0.5f, -0.3f, 1.7f, 0.2f, 0.4f, 1.1f, -0.9f, 0.6f, 0.05f});
+const Tensor kSeqIndex({2, 3}, {3.0f, 0.0f, 1.0f, 2.0f, 1.0f, 0.0f});
+
+TEST_CASE("cross_entropy over [T, C] logits matches PyTorch on the flattened positions", "[losses][torch]") {
+  // scripts/torch_reference.py, cross_entropy_sequence (torch 1.13): value, d loss / d logits.
+  const std::vector<std::pair<std::string, Reference>> refs{
+      {"mean",
+       {1.40592802f, {0.0451599918f, 0.0100765564f, 0.0744562447f, -0.129692793f, -0.117789641f, 0.0120529253f,
+                      0.0073104687f, 0.0984262526f, 0.0194981433f, -0.0792820677f, 0.0479576886f, 0.0118262209f,
+                      0.0594892129f, 0.0594892129f, -0.163049132f, 0.0440706909f, 0.0138295051f, -0.0644796938f,
+                      0.0228009969f, 0.0278491974f, -0.0869906172f, 0.0107829822f, 0.0483259708f, 0.0278816577f}}},
+      {"sum",
+       {8.43556786f, {0.270959944f, 0.0604593381f, 0.446737438f, -0.778156757f, -0.706737876f, 0.0723175481f,
+                      0.0438628122f, 0.590557516f, 0.116988853f, -0.475692391f, 0.287746131f, 0.0709573254f,
+                      0.356935263f, 0.356935263f, -0.97829473f, 0.264424145f, 0.0829770267f, -0.386878133f,
+                      0.136805981f, 0.167095184f, -0.521943688f, 0.0646978915f, 0.289955825f, 0.167289943f}}}};
+  for (const auto& [reduction, ref] : refs) {
+    DYNAMIC_SECTION("reduction=" << reduction) {
+      auto op = make_op("cross_entropy", {{"reduction", reduction}});
+      const std::vector<Tensor> inputs{kSeqLogits, kSeqIndex};
+      REQUIRE(prepare(*op, inputs) == Shape{});
+      const auto in = pointers(inputs);
+      Tensor loss;
+      op->forward(in, loss);
+      CHECK(loss[0] == Approx(ref.value).epsilon(1e-6));
+      Tensor grad;
+      std::vector<Tensor*> grads{&grad, nullptr};
+      op->backward(in, loss, Tensor(Shape{}, {1.0f}), grads);
+      REQUIRE(grad.shape() == kSeqLogits.shape());
+      for (size_t i = 0; i < ref.grad.size(); ++i)
+        CHECK(grad[static_cast<int64_t>(i)] == Approx(ref.grad[i]).epsilon(1e-5).margin(1e-7));
+      gradcheck(*op, inputs, {true, false});
+    }
+  }
+  SECTION("[T, C] probabilities: gradients for logits and targets") {
+    auto op = make_op("cross_entropy");
+    const std::vector<Tensor> inputs{kSeqLogits, random_tensor({2, 3, 4}, 7)};
+    REQUIRE(prepare(*op, inputs) == Shape{});
+    gradcheck(*op, inputs, {true, true});
+  }
+  SECTION("no per-sample accuracy or classes for a sequence") {
+    auto op = make_op("cross_entropy");
+    prepare(*op, {kSeqLogits, kSeqIndex});
+    const auto& loss = dynamic_cast<const Loss&>(*op);
+    CHECK_FALSE(loss.reports_accuracy(nullptr));
+    CHECK(loss.class_rule() == ClassRule::None);
+    CHECK(loss.check_target(3.0f, {3, 4}, {3}) == std::nullopt);
+    CHECK(loss.check_target(4.0f, {3, 4}, {3}) == "expects a class index in [0, 4)");
+    CHECK(loss.check_target(0.5f, {3, 4}, {3}) == "expects a class index in [0, 4)");
+  }
+}
+
 TEST_CASE("losses: mismatched shapes are a ShapeError", "[losses][errors]") {
   for (const std::string name : {"mse", "bce", "bce_with_logits", "huber"}) {
     auto op = make_op(name);
@@ -134,6 +188,11 @@ TEST_CASE("losses: mismatched shapes are a ShapeError", "[losses][errors]") {
   REQUIRE_THROWS_WITH(ce->infer_shape(std::vector<Shape>{{3}, {2}}),
                       "prediction has shape [3] but target has shape [2]; expected [3] (class "
                       "probabilities), [1] or [] (a class index)");
+  REQUIRE_THROWS_WITH(ce->infer_shape(std::vector<Shape>{{5, 4}, {4}}),
+                      "prediction has shape [5, 4] but target has shape [4]; expected [5, 4] (class "
+                      "probabilities) or [5] (a class index per position)");
+  REQUIRE_THROWS_WITH(ce->infer_shape(std::vector<Shape>{{2, 5, 4}, {2, 5}}),
+                      "cross_entropy expects logits of shape [C] or [T, C] with C >= 1, got [2, 5, 4]");
 }
 
 TEST_CASE("cross_entropy: a class index out of range is an error", "[losses][errors]") {
