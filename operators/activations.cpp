@@ -5,6 +5,7 @@
 #include <string>
 
 #include "families.hpp"
+#include "fast_math.hpp"
 #include "gradflow/kernels.hpp"
 #include "schema_util.hpp"
 
@@ -163,6 +164,69 @@ struct StepFn {
   }
 };
 
+// torch.nn.GELU: x·Φ(x), Φ the normal CDF (approximate: none), or torch's tanh form. Its
+// formulas and order of operations are torch 1.13's; erf, exp and tanh are fast_math.hpp's
+// vectorisable approximations (within 2e-7 of the C library's).
+struct GeluFn {
+  static constexpr const char* kName = "gelu";
+  static constexpr float kSqrtHalf = 0.70710678118654752f;    // 1/√2
+  static constexpr float kInvSqrt2Pi = 0.39894228040143268f;  // 1/√(2π)
+  static constexpr float kSqrt2OverPi = 0.79788456080286536f;  // √(2/π)
+  static constexpr float kKappa = 0.044715f;
+  static OpSchema schema() {
+    return activation_schema(kName, "x·Φ(x), Φ the standard normal CDF, elementwise (torch.nn.GELU)",
+                             {with_choices(attr("approximate", AttrType::String, AttrValue{std::string("none")},
+                                                "none: the exact erf form; tanh: torch's tanh approximation"),
+                                           {"none", "tanh"})});
+  }
+  explicit GeluFn(const Attributes& attrs) : tanh_form(attrs.get_string("approximate") == "tanh") {}
+  float value(float x) const {
+    if (!tanh_form) return x * 0.5f * (1.0f + fast::erf(x * kSqrtHalf));
+    const float inner = kSqrt2OverPi * (x + kKappa * (x * x * x));
+    return 0.5f * x * (1.0f + fast::tanh(inner));
+  }
+  float derivative(float x, float) const {
+    if (!tanh_form) {
+      const float cdf = 0.5f * (1.0f + fast::erf(x * kSqrtHalf));
+      const float pdf = kInvSqrt2Pi * fast::exp(x * x * -0.5f);
+      return cdf + x * pdf;
+    }
+    const float x_sq = x * x;
+    const float inner = kSqrt2OverPi * (x + kKappa * (x_sq * x));
+    const float t = fast::tanh(inner);
+    const float left_derivative = 0.5f * (1.0f + t);
+    const float right_derivative = 0.5f * x * (1.0f - t * t) * (kSqrt2OverPi * (1.0f + 3.0f * kKappa * x_sq));
+    return left_derivative + right_derivative;
+  }
+  // Opset 17 has no Gelu: 0.5·x·(1 + Erf(x/√2)), or 0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·x³))).
+  bool export_onnx(OnnxNodeWriter& w) const {
+    const std::string& x = w.inputs()[0];
+    auto scalar = [&](const char* hint, float v) { return w.constant(hint, Tensor(Shape{}, {v})); };
+    auto node = [&](const char* op, const std::string& a, const std::string& b, const char* hint) {
+      const std::string out = w.unique_name(hint);
+      w.add_node(op, {a, b}, {out});
+      return out;
+    };
+    std::string curve;
+    if (!tanh_form) {
+      const std::string scaled = node("Div", x, scalar("sqrt2", 1.41421356237309515f), "scaled");
+      curve = w.unique_name("erf");
+      w.add_node("Erf", {scaled}, {curve});
+    } else {
+      const std::string cube = node("Pow", x, scalar("three", 3.0f), "cube");
+      const std::string sum = node("Add", x, node("Mul", cube, scalar("kappa", kKappa), "kappa_cube"), "sum");
+      const std::string inner = node("Mul", sum, scalar("beta", kSqrt2OverPi), "inner");
+      curve = w.unique_name("tanh");
+      w.add_node("Tanh", {inner}, {curve});
+    }
+    const std::string one_plus = node("Add", curve, scalar("one", 1.0f), "one_plus");
+    const std::string half_x = node("Mul", x, scalar("half", 0.5f), "half_x");
+    w.add_node("Mul", {half_x, one_plus}, {w.output()});
+    return true;
+  }
+  bool tanh_form;
+};
+
 // Softmax over the last axis, stabilised by subtracting the row maximum.
 class Softmax final : public Operator {
  public:
@@ -234,6 +298,7 @@ void register_activations(Registrar& registrar) {
   registrar.add<Elementwise<ReluFn>>();
   registrar.add<Elementwise<LeakyReluFn>>();
   registrar.add<Elementwise<StepFn>>();
+  registrar.add<Elementwise<GeluFn>>();
   registrar.add<Softmax>();
 }
 

@@ -1,8 +1,220 @@
-// layer_norm: torch.nn.LayerNorm over the last axis.
+// layer_norm: torch.nn.LayerNorm over the last axis. Each row's mean and biased variance are
+// 16-lane float sums added in double (compute/lane_sum.hpp), the variance from the centred
+// values (two passes over a row in cache), so a large mean does not cancel the variance. The
+// forward keeps each row's mean and 1/std for the backward. The weight and bias gradients sum
+// over rows inside column tiles fixed by D: bit-identical at any thread count.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "compute/lane_sum.hpp"
 #include "families.hpp"
+#include "gradflow/kernels.hpp"
+#include "schema_util.hpp"
 
 namespace gradflow::ops {
 
-void register_layer_norm(Registrar& /*registrar*/) {}
+namespace {
+
+using kernels::Lanes;
+using kernels::lanes_total;
+using kernels::kLanes;
+
+// Columns per weight/bias-gradient tile (as linear's bias gradient).
+constexpr int64_t kColumnTile = 64;
+
+// Mean and 1/sqrt(biased variance + eps) of rows [begin, end), then y = (x·a + c)·w + b with
+// a = rstd, c = -mean·rstd (torch's order of operations); w, b null without affine.
+GRADFLOW_CPU_DISPATCH void normalize_rows(const float* __restrict x, const float* __restrict w,
+                                          const float* __restrict b, float* __restrict y, float* __restrict mean,
+                                          float* __restrict rstd, int64_t d, double eps, int64_t begin, int64_t end) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * d;
+    float* yr = y + r * d;
+    const auto m = static_cast<float>(kernels::lane_sum(xr, d) / static_cast<double>(d));
+    const double var = kernels::lane_sum(xr, d, m, true) / static_cast<double>(d);
+    const auto a = static_cast<float>(1.0 / std::sqrt(var + eps));
+    const float c = -m * a;
+    mean[r] = m;
+    rstd[r] = a;
+    if (w) {
+      for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] * a + c) * w[j] + b[j];
+    } else {
+      for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * a + c;
+    }
+  }
+}
+
+// Σ g·w and Σ g·w·x over a row (w null: 1), in 16 float lanes added in double.
+[[gnu::always_inline]] inline void row_sums(const float* __restrict g, const float* __restrict w,
+                                            const float* __restrict x, int64_t d, double& sum_gw, double& sum_gwx) {
+  Lanes acc = {}, acc_x = {};
+  int64_t j = 0;
+  for (; j + kLanes <= d; j += kLanes) {
+    GRADFLOW_LOAD_LANES(gv, g + j);
+    GRADFLOW_LOAD_LANES(xv, x + j);
+    if (w) {
+      GRADFLOW_LOAD_LANES(wv, w + j);
+      gv *= wv;
+    }
+    acc += gv;
+    acc_x += gv * xv;
+  }
+  sum_gw = lanes_total(acc);
+  sum_gwx = lanes_total(acc_x);
+  for (; j < d; ++j) {
+    const double gw = static_cast<double>(g[j]) * (w ? w[j] : 1.0f);
+    sum_gw += gw;
+    sum_gwx += gw * x[j];
+  }
+}
+
+// dx of rows [begin, end), torch 1.13's formula: with a = rstd, s = Σ g·w·x, t = Σ g·w,
+// dx = a·g·w + p·x + q, p = (t·mean − s)·a³/D, q = −p·mean − t·a/D.
+GRADFLOW_CPU_DISPATCH void input_grad_rows(const float* __restrict g, const float* __restrict x,
+                                           const float* __restrict w, const float* __restrict mean,
+                                           const float* __restrict rstd, float* __restrict dx, int64_t d,
+                                           int64_t begin, int64_t end) {
+  const double inv_d = 1.0 / static_cast<double>(d);
+  for (int64_t r = begin; r < end; ++r) {
+    const float* gr = g + r * d;
+    const float* xr = x + r * d;
+    float* dxr = dx + r * d;
+    double t = 0.0, s = 0.0;
+    row_sums(gr, w, xr, d, t, s);
+    const double a = rstd[r], m = mean[r];
+    const double p = (t * m - s) * a * a * a * inv_d;
+    const auto pf = static_cast<float>(p);
+    const auto qf = static_cast<float>(-p * m - t * a * inv_d);
+    const auto af = static_cast<float>(a);
+    if (w) {
+      for (int64_t j = 0; j < d; ++j) dxr[j] = af * gr[j] * w[j] + pf * xr[j] + qf;
+    } else {
+      for (int64_t j = 0; j < d; ++j) dxr[j] = af * gr[j] + pf * xr[j] + qf;
+    }
+  }
+}
+
+// dweight[j] = Σ_r g·(x − mean)·rstd, dbias[j] = Σ_r g, for columns [begin, end), rows in order.
+GRADFLOW_CPU_DISPATCH void affine_grad_columns(const float* __restrict g, const float* __restrict x,
+                                               const float* __restrict mean, const float* __restrict rstd,
+                                               float* __restrict dw, float* __restrict db, int64_t rows, int64_t d,
+                                               int64_t begin, int64_t end) {
+  for (int64_t j = begin; j < end; ++j) dw[j] = db[j] = 0.0f;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float m = mean[r], a = rstd[r];
+    const float* gr = g + r * d;
+    const float* xr = x + r * d;
+    for (int64_t j = begin; j < end; ++j) {
+      dw[j] += gr[j] * ((xr[j] - m) * a);
+      db[j] += gr[j];
+    }
+  }
+}
+
+class LayerNorm final : public Operator {
+ public:
+  static OpSchema schema() {
+    return {"layer_norm",
+            OpKind::Layer,
+            "normalises each vector over the last axis, then scales and shifts it (torch.nn.LayerNorm)",
+            1,
+            1,
+            {bounded(attr("eps", AttrType::Float, AttrValue{1e-5}, "added to the variance"), 0.0, true),
+             attr("elementwise_affine", AttrType::Bool, AttrValue{true},
+                  "learn a scale (weight) and a shift (bias) per feature")}};
+  }
+
+  explicit LayerNorm(const Attributes& attrs)
+      : eps_(attrs.get_float("eps")), affine_(attrs.get_bool("elementwise_affine")) {}
+
+  Shape infer_shape(std::span<const Shape> input_shapes) override {
+    const Shape& in = single_input(input_shapes, "layer_norm");
+    if (in.empty() || in.back() < 1)
+      throw ShapeError("layer_norm normalises over the last axis: it expects a sample [..., D] with D >= 1, got " +
+                       to_string(in));
+    d_ = in.back();
+    sample_size_ = numel(in);
+    params_.clear();
+    if (affine_) {
+      params_.push_back({"weight", Tensor({d_}), Tensor({d_})});
+      params_.push_back({"bias", Tensor({d_}), Tensor({d_})});
+    }
+    return in;
+  }
+
+  std::span<Parameter> parameters() override { return params_; }
+
+  void init_parameters(Rng& /*rng*/) override {  // torch: weight 1, bias 0
+    if (!affine_) return;
+    params_[0].value.fill(1.0f);
+    params_[1].value.zero();
+  }
+
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
+    const Tensor& x = *inputs[0];
+    const int64_t rows = x.size() / d_;
+    output.resize(x.shape());
+    mean_.resize({rows});
+    rstd_.resize({rows});
+    const float* w = affine_ ? params_[0].value.data() : nullptr;
+    const float* b = affine_ ? params_[1].value.data() : nullptr;
+    for_rows(rows, [&](int64_t begin, int64_t end) {
+      normalize_rows(x.data(), w, b, output.data(), mean_.data(), rstd_.data(), d_, eps_, begin, end);
+    });
+  }
+
+  void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/, const Tensor& grad_output,
+                std::span<Tensor* const> grad_inputs) override {
+    const Tensor& x = *inputs[0];
+    const int64_t rows = x.size() / d_;
+    const float* g = grad_output.data();
+    if (Tensor* gx = grad_inputs[0]) {
+      gx->resize(x.shape());
+      const float* w = affine_ ? params_[0].value.data() : nullptr;
+      for_rows(rows, [&](int64_t begin, int64_t end) {
+        input_grad_rows(g, x.data(), w, mean_.data(), rstd_.data(), gx->data(), d_, begin, end);
+      });
+    }
+    if (!affine_) return;
+    float* dw = params_[0].grad.data();
+    float* db = params_[1].grad.data();
+    kernels::for_tiles(d_, kColumnTile, [&](int64_t begin, int64_t end) {
+      affine_grad_columns(g, x.data(), mean_.data(), rstd_.data(), dw, db, rows, d_, begin, end);
+    });
+  }
+
+  double flops_per_sample() const override { return 8.0 * static_cast<double>(sample_size_); }
+
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    Tensor ones({d_}), zeros({d_});
+    ones.fill(1.0f);
+    const std::string scale = affine_ ? w.parameter(params_[0]) : w.constant("scale", ones);
+    const std::string shift = affine_ ? w.parameter(params_[1]) : w.constant("shift", zeros);
+    w.add_node("LayerNormalization", {w.inputs()[0], scale, shift}, {w.output()},
+               {{"axis", int64_t{-1}}, {"epsilon", static_cast<float>(eps_)}});
+    return true;
+  }
+
+ private:
+  // Whole rows per tile, about kElementwiseGrain values each.
+  template <class Body>
+  void for_rows(int64_t rows, const Body& body) const {
+    kernels::for_tiles(rows, std::max<int64_t>(1, kernels::kElementwiseGrain / d_), body);
+  }
+
+  double eps_;
+  bool affine_;
+  int64_t d_ = 0, sample_size_ = 0;
+  std::vector<Parameter> params_;
+  Tensor mean_, rstd_;  // per row of the last forward: what backward uses
+};
+
+}  // namespace
+
+void register_layer_norm(Registrar& registrar) { registrar.add<LayerNorm>(); }
 
 }  // namespace gradflow::ops

@@ -186,7 +186,11 @@ LoadedGraph load_graph_text(const std::string& text, const std::filesystem::path
                             const ParseOptions& options = {});
 
 // Reports every target column of `data` that a loss reading it rejects (Loss::check_target:
-// a class index outside [0, classes), for instance), naming the data file and row.
+// a class index outside [0, classes), for instance), naming the data file and row; then
+// check_inputs.
 void check_targets(const Model& model, const DataSets& data, Diagnostics& diagnostics);
+// Reports every input column of `data` that an operator reading it directly rejects
+// (Operator::check_input: a token id outside [0, num_embeddings)), naming the file and sample.
+void check_inputs(const Model& model, const DataSets& data, Diagnostics& diagnostics);
 
 }  // namespace gradflow

@@ -104,6 +104,11 @@ class Operator {
   // nodes inline rather than paying for a task.
   virtual double flops_per_sample() const { return 0.0; }
 
+  // Checks one value fed from a data set to its input `input` (a graph input read by this node
+  // directly), before any training starts. Returns what was expected when the value is wrong
+  // (embedding: "expects integer token ids in [0, 256)"), nothing when it is fine.
+  virtual std::optional<std::string> check_input(size_t /*input*/, float /*value*/) const { return std::nullopt; }
+
   // Whether every output value is exactly 0 or 1, a hard decision (as `step` gives): a loss
   // that counts exact matches (mse) reports accuracy only over such a prediction.
   virtual bool outputs_decisions() const { return false; }

@@ -24,8 +24,9 @@
 
 /* 2: Tensor storage carries its size (memory budget). 3: operators describe themselves
    (Operator::outputs_decisions; Loss::reduction, reports_accuracy(producer), check_target,
-   class_rule). 4: Operator::export_onnx, an operator's ONNX nodes (gradflow/onnx.hpp). */
-#define GRADFLOW_PLUGIN_API_VERSION 4
+   class_rule). 4: Operator::export_onnx, an operator's ONNX nodes (gradflow/onnx.hpp).
+   5: Operator::check_input, an operator's check of the values fed to it from data. */
+#define GRADFLOW_PLUGIN_API_VERSION 5
 
 /* The one symbol a plugin exports. */
 #define GRADFLOW_PLUGIN_ENTRY_SYMBOL "gradflow_plugin_init"

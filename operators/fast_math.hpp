@@ -1,0 +1,71 @@
+// erf, exp and tanh in float without calls or branches, so that GCC vectorises the loops that
+// use them (it vectorises neither std::erf nor std::exp without -ffast-math, and the per-value
+// call cost gelu 10x). Accuracy, checked densely against the C library in
+// tests/operators/test_gelu.cpp: erf and tanh within 2e-7 absolute, exp within 3 ulp.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+
+namespace gradflow::ops::fast {
+
+// erf(x) = x·P(x²)/Q(x²) on [-4, 4], ±1 beyond (erf(4) rounds to 1 in float). The rational
+// approximation and its coefficients are the ones Eigen's generic_fast_erf_float publishes.
+[[gnu::always_inline]] inline float erf(float x) {
+  const float c = std::clamp(x, -4.0f, 4.0f);
+  const float x2 = c * c;
+  float p = -2.72614225801306e-10f;
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 + -2.10102402082508e-06f;
+  p = p * x2 + -5.69250639462346e-05f;
+  p = p * x2 + -7.34990630326855e-04f;
+  p = p * x2 + -2.95459980854025e-03f;
+  p = p * x2 + -1.60960333262415e-02f;
+  float q = -1.45660718464996e-05f;
+  q = q * x2 + -2.13374055278905e-04f;
+  q = q * x2 + -1.68282697438203e-03f;
+  q = q * x2 + -7.37332916720468e-03f;
+  q = q * x2 + -1.42647390514189e-02f;
+  return c * p / q;
+}
+
+// exp(x) for x in [-87, 88] (clamped there: no overflow, no denormal): 2^n·e^r with n the
+// nearest integer to x/ln 2 and r = x − n·ln 2 (ln 2 split in two for exactness), e^r by the
+// Cephes expf polynomial, 2^n built in the exponent bits.
+[[gnu::always_inline]] inline float exp(float x) {
+  x = std::clamp(x, -87.0f, 88.0f);
+  constexpr float kRound = 12582912.0f;  // 1.5·2^23: adding it rounds to an integer
+  const float n = (x * 1.44269504088896341f + kRound) - kRound;
+  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float er = p * (r * r) + r + 1.0f;
+  const auto bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+  return er * std::bit_cast<float>(bits);
+}
+
+// tanh(x) = x·P(x²)/Q(x²) on [-7.905, 7.905], ±1 beyond; Eigen's generic_fast_tanh_float
+// coefficients.
+[[gnu::always_inline]] inline float tanh(float x) {
+  const float c = std::clamp(x, -7.90531110763549805f, 7.90531110763549805f);
+  const float x2 = c * c;
+  float p = -2.76076847742355e-16f;
+  p = p * x2 + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  float q = 1.19825839466702e-06f;
+  q = q * x2 + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return c * p / q;
+}
+
+}  // namespace gradflow::ops::fast
