@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <variant>
@@ -40,8 +41,13 @@ class Column {
   // `bytes` holds the samples' values row-major in `shape` (a std::string so that a file's
   // buffer moves in without a copy); byte b reads as table[b].
   static Column from_bytes(std::string bytes, Shape shape, const ByteTable& table);
+  // Windows into a byte buffer that several columns share (a `text:` corpus): sample k is the
+  // shape[1] bytes from first + k * stride. The samples are never copied out, so overlapping
+  // windows (stride 1) cost nothing; `shape` is [samples, length].
+  static Column from_windows(std::shared_ptr<const std::string> bytes, int64_t first, int64_t stride, Shape shape,
+                             const ByteTable& table);
 
-  bool is_bytes() const { return std::holds_alternative<Bytes>(storage_); }
+  bool is_bytes() const { return !std::holds_alternative<Tensor>(storage_); }  // byte or window storage
   const Shape& shape() const;
   int64_t rows() const;               // samples
   Shape sample_shape() const;         // the shape without the sample axis
@@ -52,8 +58,10 @@ class Column {
   // Copies the samples at `indices`, in that order, into `batch`, resized to
   // [indices.size(), ...sample shape]; allocates only when `batch` must grow.
   void gather(std::span<const int64_t> indices, Tensor& batch) const;
-  // The samples at `indices` as a column of the same storage kind.
+  // The samples at `indices` as a column of the same storage kind (windows: as bytes).
   Column select(std::span<const int64_t> indices) const;
+  // Keeps samples [0, rows) (rows <= rows()): without a copy for windows.
+  void keep_first(int64_t rows);
 
   // The values of a float column, to fill in place (Predictor); std::logic_error for bytes.
   Tensor& floats();
@@ -65,11 +73,21 @@ class Column {
     Shape shape;
     ByteTable table;
   };
+  struct Windows {
+    std::shared_ptr<const std::string> values;
+    int64_t first = 0, stride = 1;
+    Shape shape;
+    ByteTable table;
+
+    const unsigned char* row(int64_t k) const {
+      return reinterpret_cast<const unsigned char*>(values->data()) + first + k * stride;
+    }
+  };
 
   int64_t row_size() const;  // values per sample
 
   // A variant, not both members: copying a column copies only what it holds.
-  std::variant<Tensor, Bytes> storage_;
+  std::variant<Tensor, Bytes, Windows> storage_;
 };
 
 struct Dataset {

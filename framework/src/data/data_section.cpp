@@ -15,6 +15,7 @@
 
 #include "core/yaml_util.hpp"
 #include "data/data_sources.hpp"
+#include "data/text_source.hpp"
 #include "gradflow/rng.hpp"
 
 namespace gradflow {
@@ -24,7 +25,8 @@ namespace {
 class DataSectionReader {
  public:
   DataSectionReader(const GraphSpec& graph, std::string file, std::filesystem::path base_dir, Diagnostics& diagnostics)
-      : graph_(graph), file_(std::move(file)), base_dir_(std::move(base_dir)), diagnostics_(diagnostics) {}
+      : graph_(graph), file_(std::move(file)), base_dir_(std::move(base_dir)), diagnostics_(diagnostics),
+        text_(file_, base_dir_, diagnostics) {}
 
   DataSets read(const YAML::Node& data) {
     sets_.where = locate(file_, data);
@@ -80,8 +82,13 @@ class DataSectionReader {
       error(split, fmt::format("data.{} must map each graph input to its samples", split_name));
       return dataset;
     }
-    const YAML::Node* first = nullptr;
-    std::string first_name;
+    struct Read {
+      YAML::Node key;
+      std::string name;
+      Column column;
+      bool text = false;
+    };
+    std::vector<Read> read;
     std::set<std::string> mentioned;
     for (const auto& item : split) {
       const std::string input_name = item.first.as<std::string>();
@@ -92,27 +99,41 @@ class DataSectionReader {
         continue;
       }
       ColumnOrigin origin;
+      const bool text = is_text_source(item.second);
       std::optional<Column> column =
-          item.second.IsMap()
+          text ? text_.read(item.second, split_name, input_name, input->shape)
+          : item.second.IsMap()
               ? read_file_source(item.second, file_, base_dir_, input_name, input->shape, diagnostics_, &origin)
               : parse_inline(item.second, split_name, *input);
       if (column && !origin.file.empty()) dataset.origins[input_name] = std::move(origin);
-      if (!column) continue;
-      const int64_t count = column->rows();
-      if (!first) {
-        first = &item.first;
-        first_name = input_name;
+      if (column) read.push_back({item.first, input_name, std::move(*column), text});
+    }
+    keep_common_windows(read);
+    for (Read& r : read) {
+      const int64_t count = r.column.rows();
+      if (&r == &read.front()) {
         dataset.size = count;
       } else if (count != dataset.size) {
-        error(item.first, fmt::format("data.{}.{} has {} samples but data.{}.{} has {}; every input needs one sample per example",
-                                      split_name, input_name, count, split_name, first_name, dataset.size));
+        error(r.key, fmt::format("data.{}.{} has {} samples but data.{}.{} has {}; every input needs one sample per example",
+                                 split_name, r.name, count, split_name, read.front().name, dataset.size));
       }
-      dataset.columns[input_name] = std::move(*column);
+      dataset.columns[r.name] = std::move(r.column);
     }
     for (const InputSpec& input : graph_.inputs)
       if (!mentioned.count(input.name))
         error(split, fmt::format("data.{} has no samples for input '{}'", split_name, input.name));
     return dataset;
+  }
+
+  // Sample k of a split is window k of each of its text inputs: it is kept only when every one
+  // of those windows lies inside its part, so x and its `offset: 1` targets give the same count.
+  template <class Read>
+  static void keep_common_windows(std::vector<Read>& read) {
+    int64_t common = -1;
+    for (const Read& r : read)
+      if (r.text) common = common < 0 ? r.column.rows() : std::min(common, r.column.rows());
+    for (Read& r : read)
+      if (r.text) r.column.keep_first(common);
   }
 
   // Inline samples: a list with one entry per sample, each a (nested) list matching the
@@ -165,6 +186,7 @@ class DataSectionReader {
   std::string file_;
   std::filesystem::path base_dir_;
   Diagnostics& diagnostics_;
+  TextSources text_;
   DataSets sets_;
 };
 

@@ -1,6 +1,7 @@
 #include "gradflow/dataset.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <stdexcept>
 
 #if defined(__x86_64__)
@@ -89,8 +90,21 @@ Column Column::from_bytes(std::string bytes, Shape shape, const ByteTable& table
   return column;
 }
 
+Column Column::from_windows(std::shared_ptr<const std::string> bytes, int64_t first, int64_t stride, Shape shape,
+                            const ByteTable& table) {
+  const bool fits = bytes && shape.size() == 2 && shape[0] >= 0 && shape[1] >= 1 && first >= 0 && stride >= 1 &&
+                    (shape[0] == 0 || first + (shape[0] - 1) * stride + shape[1] <= static_cast<int64_t>(bytes->size()));
+  if (!fits)
+    throw std::invalid_argument("windows of shape " + to_string(shape) + " from byte " + std::to_string(first) +
+                                " with stride " + std::to_string(stride) + " do not fit their buffer");
+  Column column;
+  column.storage_ = Windows{std::move(bytes), first, stride, std::move(shape), table};
+  return column;
+}
+
 const Shape& Column::shape() const {
   if (const Bytes* b = std::get_if<Bytes>(&storage_)) return b->shape;
+  if (const Windows* w = std::get_if<Windows>(&storage_)) return w->shape;
   return std::get<Tensor>(storage_).shape();
 }
 
@@ -106,6 +120,7 @@ Shape Column::sample_shape() const {
 
 int64_t Column::value_count() const {
   if (const Bytes* b = std::get_if<Bytes>(&storage_)) return static_cast<int64_t>(b->values.size());
+  if (const Windows* w = std::get_if<Windows>(&storage_)) return numel(w->shape);
   return std::get<Tensor>(storage_).size();
 }
 
@@ -117,15 +132,29 @@ int64_t Column::row_size() const {
 float Column::value(int64_t i) const {
   if (const Bytes* b = std::get_if<Bytes>(&storage_))
     return b->table[static_cast<unsigned char>(b->values[static_cast<size_t>(i)])];
+  if (const Windows* w = std::get_if<Windows>(&storage_)) return w->table[w->row(i / w->shape[1])[i % w->shape[1]]];
   return std::get<Tensor>(storage_)[i];
 }
 
 int64_t Column::bytes() const {
   if (const Bytes* b = std::get_if<Bytes>(&storage_)) return static_cast<int64_t>(b->values.size());
+  if (const Windows* w = std::get_if<Windows>(&storage_))  // the span of the shared buffer it reads
+    return w->shape[0] == 0 ? 0 : (w->shape[0] - 1) * w->stride + w->shape[1];
   return std::get<Tensor>(storage_).size() * static_cast<int64_t>(sizeof(float));
 }
 
 void Column::gather(std::span<const int64_t> indices, Tensor& batch) const {
+  if (const Windows* w = std::get_if<Windows>(&storage_)) {
+    // The corpus is a few MB: it stays in the caches, so no prefetch.
+    const int64_t row = w->shape[1];
+    batch.resize(w->shape, 0, static_cast<int64_t>(indices.size()));
+    float* target = batch.data();
+    for (int64_t index : indices) {
+      lookup(w->row(index), row, w->table, target);
+      target += row;
+    }
+    return;
+  }
   const Bytes* b = std::get_if<Bytes>(&storage_);
   if (!b) return gather_rows(std::get<Tensor>(storage_), indices, batch);
   const int64_t row = row_size();
@@ -143,6 +172,13 @@ void Column::gather(std::span<const int64_t> indices, Tensor& batch) const {
 }
 
 Column Column::select(std::span<const int64_t> indices) const {
+  if (const Windows* w = std::get_if<Windows>(&storage_)) {
+    const int64_t row = w->shape[1];
+    std::string picked(indices.size() * static_cast<size_t>(row), '\0');
+    char* target = picked.data();
+    for (int64_t index : indices) target = std::copy_n(reinterpret_cast<const char*>(w->row(index)), row, target);
+    return from_bytes(std::move(picked), {static_cast<int64_t>(indices.size()), row}, w->table);
+  }
   const Bytes* b = std::get_if<Bytes>(&storage_);
   if (!b) {
     Tensor picked;
@@ -156,6 +192,17 @@ Column Column::select(std::span<const int64_t> indices) const {
   Shape shape = b->shape;
   shape[0] = static_cast<int64_t>(indices.size());
   return from_bytes(std::move(picked), std::move(shape), b->table);
+}
+
+void Column::keep_first(int64_t rows) {
+  if (rows < 0 || rows > this->rows()) throw std::invalid_argument("keep_first: more rows than the column holds");
+  if (Windows* w = std::get_if<Windows>(&storage_)) {
+    w->shape[0] = rows;
+    return;
+  }
+  std::vector<int64_t> first(static_cast<size_t>(rows));
+  std::iota(first.begin(), first.end(), int64_t{0});
+  *this = select(first);
 }
 
 Tensor& Column::floats() {
