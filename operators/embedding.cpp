@@ -175,8 +175,7 @@ class PositionalEmbedding final : public Operator {
     if (in.size() != 2 || in[1] < 1)
       throw ShapeError("positional_embedding expects a sequence of vectors [T, E], got " + to_string(in));
     if (in[0] > max_length_)
-      throw ShapeError(fmt::format("positional_embedding: the sequence has T = {} positions but max_length is {}; "
-                                   "expected T <= max_length",
+      throw ShapeError(fmt::format("the sequence has T = {} positions but max_length is {}; expected T <= max_length",
                                    in[0], max_length_));
     length_ = in[0];
     dim_ = in[1];

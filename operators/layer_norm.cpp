@@ -1,7 +1,7 @@
 // layer_norm: torch.nn.LayerNorm over the last axis. Each row's mean and biased variance are
 // 16-lane float sums added in double (compute/lane_sum.hpp), the variance from the centred
 // values (two passes over a row in cache), so a large mean does not cancel the variance. The
-// forward keeps each row's mean and 1/std for the backward. The weight and bias gradients sum
+// forward keeps each row's statistics for the backward. The weight and bias gradients sum
 // over rows inside column tiles fixed by D: bit-identical at any thread count.
 #include <algorithm>
 #include <cmath>
@@ -26,90 +26,104 @@ using kernels::kLanes;
 // Columns per weight/bias-gradient tile (as linear's bias gradient).
 constexpr int64_t kColumnTile = 64;
 
-// Mean and 1/sqrt(biased variance + eps) of rows [begin, end), then y = (x·a + c)·w + b with
-// a = rstd, c = -mean·rstd (torch's order of operations); w, b null without affine.
+// A row's statistics, kept from forward for backward: mean = shift + offset, 1/std = rstd.
+struct RowStats {
+  float shift, offset, rstd;
+};
+
+// Σ ((x − shift) − offset)² over a row, in 16 float lanes added in double.
+[[gnu::always_inline]] inline double centred_squares(const float* __restrict x, int64_t d, float shift, float offset) {
+  Lanes acc = {};
+  int64_t j = 0;
+  for (; j + kLanes <= d; j += kLanes) {
+    GRADFLOW_LOAD_LANES(xv, x + j);
+    const Lanes c = (xv - shift) - offset;
+    acc += c * c;
+  }
+  double total = lanes_total(acc);
+  for (; j < d; ++j) {
+    const double c = (x[j] - shift) - offset;
+    total += c * c;
+  }
+  return total;
+}
+
+// x̂ = ((x − shift) − offset)·rstd: the row's mean is shift + offset, shift its first value.
+// x − shift is exact for values near the mean (Sterbenz), and offset is small, so x̂ keeps its
+// precision when the mean is large against the spread (a float mean would round by ulp(mean)).
+// Then y = x̂·w + b (w, b null without affine).
 GRADFLOW_CPU_DISPATCH void normalize_rows(const float* __restrict x, const float* __restrict w,
-                                          const float* __restrict b, float* __restrict y, float* __restrict mean,
-                                          float* __restrict rstd, int64_t d, double eps, int64_t begin, int64_t end) {
+                                          const float* __restrict b, float* __restrict y, RowStats* __restrict stats,
+                                          int64_t d, double eps, int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     const float* xr = x + r * d;
     float* yr = y + r * d;
-    const auto m = static_cast<float>(kernels::lane_sum(xr, d) / static_cast<double>(d));
-    const double var = kernels::lane_sum(xr, d, m, true) / static_cast<double>(d);
+    const float shift = xr[0];
+    const auto offset = static_cast<float>(kernels::lane_sum(xr, d, shift) / static_cast<double>(d));
+    const double var = centred_squares(xr, d, shift, offset) / static_cast<double>(d);
     const auto a = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const float c = -m * a;
-    mean[r] = m;
-    rstd[r] = a;
+    stats[r] = {shift, offset, a};
     if (w) {
-      for (int64_t j = 0; j < d; ++j) yr[j] = (xr[j] * a + c) * w[j] + b[j];
+      for (int64_t j = 0; j < d; ++j) yr[j] = (((xr[j] - shift) - offset) * a) * w[j] + b[j];
     } else {
-      for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * a + c;
+      for (int64_t j = 0; j < d; ++j) yr[j] = ((xr[j] - shift) - offset) * a;
     }
   }
 }
 
-// Σ g·w and Σ g·w·x over a row (w null: 1), in 16 float lanes added in double.
-[[gnu::always_inline]] inline void row_sums(const float* __restrict g, const float* __restrict w,
-                                            const float* __restrict x, int64_t d, double& sum_gw, double& sum_gwx) {
-  Lanes acc = {}, acc_x = {};
-  int64_t j = 0;
-  for (; j + kLanes <= d; j += kLanes) {
-    GRADFLOW_LOAD_LANES(gv, g + j);
-    GRADFLOW_LOAD_LANES(xv, x + j);
-    if (w) {
-      GRADFLOW_LOAD_LANES(wv, w + j);
-      gv *= wv;
-    }
-    acc += gv;
-    acc_x += gv * xv;
-  }
-  sum_gw = lanes_total(acc);
-  sum_gwx = lanes_total(acc_x);
-  for (; j < d; ++j) {
-    const double gw = static_cast<double>(g[j]) * (w ? w[j] : 1.0f);
-    sum_gw += gw;
-    sum_gwx += gw * x[j];
-  }
-}
-
-// dx of rows [begin, end), torch 1.13's formula: with a = rstd, s = Σ g·w·x, t = Σ g·w,
-// dx = a·g·w + p·x + q, p = (t·mean − s)·a³/D, q = −p·mean − t·a/D.
+// dx of rows [begin, end): with g' = g·w, dx = rstd·(g' − mean(g') − x̂·mean(g'·x̂)), the two
+// means in 16 float lanes added in double; x̂ recomputed as the forward computed it.
 GRADFLOW_CPU_DISPATCH void input_grad_rows(const float* __restrict g, const float* __restrict x,
-                                           const float* __restrict w, const float* __restrict mean,
-                                           const float* __restrict rstd, float* __restrict dx, int64_t d,
-                                           int64_t begin, int64_t end) {
+                                           const float* __restrict w, const RowStats* __restrict stats,
+                                           float* __restrict dx, int64_t d, int64_t begin, int64_t end) {
   const double inv_d = 1.0 / static_cast<double>(d);
   for (int64_t r = begin; r < end; ++r) {
     const float* gr = g + r * d;
     const float* xr = x + r * d;
     float* dxr = dx + r * d;
-    double t = 0.0, s = 0.0;
-    row_sums(gr, w, xr, d, t, s);
-    const double a = rstd[r], m = mean[r];
-    const double p = (t * m - s) * a * a * a * inv_d;
-    const auto pf = static_cast<float>(p);
-    const auto qf = static_cast<float>(-p * m - t * a * inv_d);
-    const auto af = static_cast<float>(a);
+    const RowStats s = stats[r];
+    Lanes acc = {}, acc_x = {};
+    int64_t j = 0;
+    for (; j + kLanes <= d; j += kLanes) {
+      GRADFLOW_LOAD_LANES(gv, gr + j);
+      GRADFLOW_LOAD_LANES(xv, xr + j);
+      if (w) {
+        GRADFLOW_LOAD_LANES(wv, w + j);
+        gv *= wv;
+      }
+      acc += gv;
+      acc_x += gv * (((xv - s.shift) - s.offset) * s.rstd);
+    }
+    double sum_g = lanes_total(acc), sum_gx = lanes_total(acc_x);
+    for (; j < d; ++j) {
+      const float gw = w ? gr[j] * w[j] : gr[j];
+      sum_g += gw;
+      sum_gx += static_cast<double>(gw) * (((xr[j] - s.shift) - s.offset) * s.rstd);
+    }
+    const auto mean_g = static_cast<float>(sum_g * inv_d);
+    const auto mean_gx = static_cast<float>(sum_gx * inv_d);
     if (w) {
-      for (int64_t j = 0; j < d; ++j) dxr[j] = af * gr[j] * w[j] + pf * xr[j] + qf;
+      for (int64_t k = 0; k < d; ++k)
+        dxr[k] = s.rstd * ((gr[k] * w[k] - mean_g) - (((xr[k] - s.shift) - s.offset) * s.rstd) * mean_gx);
     } else {
-      for (int64_t j = 0; j < d; ++j) dxr[j] = af * gr[j] + pf * xr[j] + qf;
+      for (int64_t k = 0; k < d; ++k)
+        dxr[k] = s.rstd * ((gr[k] - mean_g) - (((xr[k] - s.shift) - s.offset) * s.rstd) * mean_gx);
     }
   }
 }
 
-// dweight[j] = Σ_r g·(x − mean)·rstd, dbias[j] = Σ_r g, for columns [begin, end), rows in order.
+// dweight[j] = Σ_r g·x̂, dbias[j] = Σ_r g, for columns [begin, end), rows in order.
 GRADFLOW_CPU_DISPATCH void affine_grad_columns(const float* __restrict g, const float* __restrict x,
-                                               const float* __restrict mean, const float* __restrict rstd,
-                                               float* __restrict dw, float* __restrict db, int64_t rows, int64_t d,
-                                               int64_t begin, int64_t end) {
+                                               const RowStats* __restrict stats, float* __restrict dw,
+                                               float* __restrict db, int64_t rows, int64_t d, int64_t begin,
+                                               int64_t end) {
   for (int64_t j = begin; j < end; ++j) dw[j] = db[j] = 0.0f;
   for (int64_t r = 0; r < rows; ++r) {
-    const float m = mean[r], a = rstd[r];
+    const RowStats s = stats[r];
     const float* gr = g + r * d;
     const float* xr = x + r * d;
     for (int64_t j = begin; j < end; ++j) {
-      dw[j] += gr[j] * ((xr[j] - m) * a);
+      dw[j] += gr[j] * (((xr[j] - s.shift) - s.offset) * s.rstd);
       db[j] += gr[j];
     }
   }
@@ -158,12 +172,11 @@ class LayerNorm final : public Operator {
     const Tensor& x = *inputs[0];
     const int64_t rows = x.size() / d_;
     output.resize(x.shape());
-    mean_.resize({rows});
-    rstd_.resize({rows});
+    stats_.resize(static_cast<size_t>(rows));
     const float* w = affine_ ? params_[0].value.data() : nullptr;
     const float* b = affine_ ? params_[1].value.data() : nullptr;
     for_rows(rows, [&](int64_t begin, int64_t end) {
-      normalize_rows(x.data(), w, b, output.data(), mean_.data(), rstd_.data(), d_, eps_, begin, end);
+      normalize_rows(x.data(), w, b, output.data(), stats_.data(), d_, eps_, begin, end);
     });
   }
 
@@ -176,14 +189,14 @@ class LayerNorm final : public Operator {
       gx->resize(x.shape());
       const float* w = affine_ ? params_[0].value.data() : nullptr;
       for_rows(rows, [&](int64_t begin, int64_t end) {
-        input_grad_rows(g, x.data(), w, mean_.data(), rstd_.data(), gx->data(), d_, begin, end);
+        input_grad_rows(g, x.data(), w, stats_.data(), gx->data(), d_, begin, end);
       });
     }
     if (!affine_) return;
     float* dw = params_[0].grad.data();
     float* db = params_[1].grad.data();
     kernels::for_tiles(d_, kColumnTile, [&](int64_t begin, int64_t end) {
-      affine_grad_columns(g, x.data(), mean_.data(), rstd_.data(), dw, db, rows, d_, begin, end);
+      affine_grad_columns(g, x.data(), stats_.data(), dw, db, rows, d_, begin, end);
     });
   }
 
@@ -210,7 +223,7 @@ class LayerNorm final : public Operator {
   bool affine_;
   int64_t d_ = 0, sample_size_ = 0;
   std::vector<Parameter> params_;
-  Tensor mean_, rstd_;  // per row of the last forward: what backward uses
+  std::vector<RowStats> stats_;  // per row of the last forward: what backward uses (capacity kept)
 };
 
 }  // namespace
