@@ -30,5 +30,6 @@ Command add_ops(CLI::App& app);
 Command add_dot(CLI::App& app);
 Command add_gradcheck(CLI::App& app);
 Command add_plot(CLI::App& app);
+Command add_generate(CLI::App& app);
 
 }  // namespace gradflow::runner
