@@ -59,6 +59,10 @@ CASES = {
     "batch_norm": ({"x": [2, 5, 4]}, ["{name: c, op: conv2d, inputs: [x], out_channels: 3, kernel_size: 1}",
                                       "{name: out, op: batch_norm, inputs: [c], eps: 0.001}"], [3, 5, 4]),
     "batch_norm_1d": ({"x": [4]}, [F, "{name: out, op: batch_norm, inputs: [f], affine: false}"], [6]),
+    "multihead_attention": ({"x": [5, 8]}, ["{name: out, op: multihead_attention, inputs: [x], num_heads: 2, "
+                                            "causal: true}"], [5, 8]),
+    "multihead_attention_nobias": ({"x": [4, 6]}, ["{name: out, op: multihead_attention, inputs: [x], num_heads: 3, "
+                                                   "bias: false, dropout: 0.1}"], [4, 6]),
 }
 PLUGINS = {  # example plugins: their export_onnx
     "swish": ({"x": [4]}, [F, "{name: out, op: swish, inputs: [f]}"], [6]),

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "compute/blas.hpp"
+#include "fast_math.hpp"  // operators/: the vectorisable exp that gelu uses
 #include "gradflow/kernels.hpp"
 #include "gradflow/rng.hpp"
 
@@ -26,20 +27,40 @@ void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const
                 beta, c, static_cast<int>(ldc));
 }
 
-// exp(x[j] - max) in place for j < n, returning their sum in order (torch's softmax keeps
-// the exponentials and multiplies by 1/sum afterwards, as scale_row does).
+// Lanes of the row reductions: 16 partial results combined in a fixed order at the end, so
+// the loops vectorise (a plain float reduction may not be reordered) and the bits never
+// depend on the thread count.
+constexpr int kLanes = 16;
+
+// exp(x[j] - max) in place for j < n, returning their sum (torch's softmax keeps the
+// exponentials and multiplies by 1/sum afterwards, as scale_row does). fast::exp (within
+// 3 ulp) vectorises where std::exp is one call per value.
 GRADFLOW_CPU_DISPATCH float exp_shifted(float* __restrict x, int64_t n, float max) {
-  float sum = 0.0f;
-  for (int64_t j = 0; j < n; ++j) {
-    x[j] = std::exp(x[j] - max);
-    sum += x[j];
+  float acc[kLanes] = {};
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      x[j + l] = ops::fast::exp(x[j + l] - max);
+      acc[l] += x[j + l];
+    }
+  for (int l = 0; j < n; ++j, ++l) {
+    x[j] = ops::fast::exp(x[j] - max);
+    acc[l] += x[j];
   }
+  float sum = 0.0f;
+  for (const float a : acc) sum += a;
   return sum;
 }
 
 GRADFLOW_CPU_DISPATCH float row_max(const float* __restrict x, int64_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < n; ++j) m = std::max(m, x[j]);
+  float acc[kLanes];
+  for (float& a : acc) a = -std::numeric_limits<float>::infinity();
+  int64_t j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] = acc[l] > x[j + l] ? acc[l] : x[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] = acc[l] > x[j] ? acc[l] : x[j];
+  float m = acc[0];
+  for (const float a : acc) m = m > a ? m : a;
   return m;
 }
 
@@ -49,7 +70,7 @@ GRADFLOW_CPU_DISPATCH void scale_row(float* __restrict x, int64_t n, float s) {
 
 // p[j] = exp(s[j] - lse): the forward's probabilities again, from its log-sum-exp.
 GRADFLOW_CPU_DISPATCH void exp_minus(float* __restrict x, int64_t n, float lse) {
-  for (int64_t j = 0; j < n; ++j) x[j] = std::exp(x[j] - lse);
+  for (int64_t j = 0; j < n; ++j) x[j] = ops::fast::exp(x[j] - lse);
 }
 
 // ds[j] = p[j]·(dp[j]·m[j] - dot) (m: the dropout multipliers, or none).

@@ -69,7 +69,8 @@ class NodeWriter final : public OnnxNodeWriter {
   void add_node(const std::string& op_type, const std::vector<std::string>& inputs,
                 const std::vector<std::string>& outputs, const std::vector<OnnxAttribute>& attributes) override {
     onnx::NodeProto& n = *graph_.add_node();
-    n.set_name(count_++ == 0 ? node_ : fmt::format("{}/{}", node_, op_type));
+    // Node names must be unique too: a second node of the same type gets "<node>/<op>_1".
+    n.set_name(count_++ == 0 ? node_ : unique_name(op_type));
     n.set_op_type(op_type);
     for (const std::string& in : inputs) n.add_input(in);
     for (const std::string& out : outputs) n.add_output(out);
