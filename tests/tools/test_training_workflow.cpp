@@ -218,3 +218,60 @@ TEST_CASE("train --weights fine-tunes from a checkpoint's weights with a fresh o
   CHECK(tuned_line["loss"].get<double>() < fresh / 3);
   CHECK(run_graph_runner("train " + graph + " --weights " + (dir / "a.st") + " --resume " + (dir / "a.st")).status == 2);
 }
+
+TEST_CASE("validate_every_steps validates inside epochs; at an epoch's last step it equals the epoch's validation",
+          "[e2e][data][schedule]") {
+  if (!have_digits()) {
+    WARN("python3-sklearn is not installed (scripts/setup.sh --data): skipped");
+    return;
+  }
+  TempDir dir("gradflow-step-validation");
+  // 1006 training samples in batches of 32: 32 steps an epoch, so step 32 ends epoch 1.
+  const std::string graph = write(dir, "g.yaml", digits_graph("  validate_every_steps: 8\n"));
+  const RunResult run = run_graph_runner("train " + graph + " --epochs 2 --metrics " + (dir / "m.jsonl"));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  CHECK(run.output.find("step 8 (epoch 1/2)  val_loss ") != std::string::npos);
+  const auto lines = metrics_lines(dir / "m.jsonl");
+  std::vector<int64_t> steps;
+  std::map<int64_t, double> step_loss, epoch_loss;
+  for (const auto& line : lines) {
+    if (line.contains("loss")) {
+      epoch_loss[line["step"].get<int64_t>()] = line["val_loss"].get<double>();
+      continue;
+    }
+    CHECK_FALSE(line.contains("test_loss"));
+    steps.push_back(line["step"].get<int64_t>());
+    step_loss[steps.back()] = line["val_loss"].get<double>();
+    CHECK(line["epoch"].get<int64_t>() == (steps.back() - 1) / 32 + 1);
+  }
+  CHECK(steps == std::vector<int64_t>{8, 16, 24, 32, 40, 48, 56, 64});
+  REQUIRE(epoch_loss.size() == 2);
+  CHECK(step_loss.at(32) == epoch_loss.at(32));
+  CHECK(step_loss.at(64) == epoch_loss.at(64));
+  CHECK(step_loss.at(8) > step_loss.at(32));  // it learns
+}
+
+TEST_CASE("validate_every_steps without validation data is an error at its line", "[e2e][schedule][errors]") {
+  TempDir dir("gradflow-step-validation-error");
+  const std::string graph = write(dir, "g.yaml", R"(graph: g
+inputs:
+  x: {shape: [1]}
+  y: {shape: [1]}
+nodes:
+  - {name: fc, op: linear, inputs: [x], units: 1}
+  - {name: loss, op: mse, inputs: [fc, y]}
+  - {name: opt, op: sgd, inputs: [loss], lr: 0.1}
+data:
+  train:
+    x: [[0], [1]]
+    y: [[0], [1]]
+train:
+  validate_every_steps: 10
+)");
+  const RunResult run = run_graph_runner("validate " + graph);
+  CHECK(run.status == 1);
+  CHECK(run.output.find(graph + ":14:25: error: train.validate_every_steps evaluates the validation data: give "
+                                "data.validation_split (a fraction of the training data) or a data.validation part") !=
+        std::string::npos);
+}

@@ -109,11 +109,24 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   }
 #endif
   options.sync = sync.get();
-  Trainer trainer(model, options);
-  trainer.set_steps(state.step);
   std::optional<MetricsLog> metrics;
   if (!args.metrics.empty() && rank0)
     metrics.emplace(args.metrics, args.resume.empty() ? std::nullopt : std::optional<int64_t>(state.epoch));
+  // train.validate_every_steps: validation inside the epoch (every rank evaluates: it is collective).
+  Trainer* running = nullptr;
+  int64_t epoch = state.epoch;
+  auto start = Clock::now();
+  if (const auto every = spec.train.validate_every_steps)
+    options.after_step = [&, every = *every](int64_t step) {
+      if (step % every != 0) return;
+      const Evaluation v = running->evaluate(data.validation);
+      bar.clear();
+      if (metrics) metrics->append_line(step_validation_json(step, epoch + 1, v, seconds_since(start)).dump());
+      if (rank0) fmt::print("{}\n", format_step_validation(step, epoch + 1, epochs, v, seconds_since(start)));
+    };
+  Trainer trainer(model, options);
+  running = &trainer;
+  trainer.set_steps(state.step);
   const int64_t batch = batch_size_for(options.batch_size, data.train.size);
   if (rank0)
     fmt::print("training '{}': {} parameters, {} training samples{}{}, batch {}, {} epoch{}{}\n", spec.name,
@@ -121,13 +134,13 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
                data.validation.empty() ? "" : fmt::format(", {} validation samples", data.validation.size),
                data.test.empty() ? "" : fmt::format(", {} test samples", data.test.size), batch, epochs,
                epochs == 1 ? "" : "s", parallel_note);
-  const auto start = Clock::now();
+  start = Clock::now();
   const int64_t first = state.epoch;
   CheckpointPacer checkpoints(spec.train.checkpoint_every);
   std::vector<CurvePoint> curves;
   const bool show_lr = spec.train.lr_schedule.has_value();
   bool stopped = schedule.should_stop();  // a resumed run that had stopped early stays stopped
-  for (int64_t epoch = first; epoch < epochs && !stopped; ++epoch) {
+  for (epoch = first; epoch < epochs && !stopped; ++epoch) {
     bar.start_epoch(epoch + 1, epochs, batch);
     schedule.begin_epoch();
     EpochMetrics m;

@@ -46,6 +46,17 @@ nlohmann::json to_json(const EpochMetrics& m, int64_t step) {
   return line;
 }
 
+std::string format_step_validation(int64_t step, int64_t epoch, int64_t epochs, const Evaluation& v, double elapsed_s) {
+  return fmt::format("step {} (epoch {}/{})", step, epoch, epochs) + format_evaluation("val_", v) +
+         fmt::format("  ({:.2f}s)", elapsed_s);
+}
+
+nlohmann::json step_validation_json(int64_t step, int64_t epoch, const Evaluation& v, double elapsed_s) {
+  nlohmann::json line{{"epoch", epoch}, {"step", step}, {"elapsed_s", elapsed_s}};
+  add_evaluation(line, "val_", v);
+  return line;
+}
+
 CurvePoint to_curve_point(const EpochMetrics& m) {
   CurvePoint p;
   p.epoch = static_cast<double>(m.epoch);

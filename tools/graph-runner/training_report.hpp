@@ -23,6 +23,10 @@ double seconds_since(Clock::time_point start);
 std::string format_epoch(const EpochMetrics& m, int64_t epochs, bool show_lr);
 // One --metrics line.
 nlohmann::json to_json(const EpochMetrics& m, int64_t step);
+// A validation inside an epoch (train.validate_every_steps): "step 100 (epoch 1/3)  val_loss
+// 2.712345  (12.30s)", and its --metrics line, which has no training "loss".
+std::string format_step_validation(int64_t step, int64_t epoch, int64_t epochs, const Evaluation& v, double elapsed_s);
+nlohmann::json step_validation_json(int64_t step, int64_t epoch, const Evaluation& v, double elapsed_s);
 // One point of the --plot curves.
 CurvePoint to_curve_point(const EpochMetrics& m);
 

@@ -49,6 +49,10 @@ struct TrainSpec {
   std::optional<double> clip_grad_norm;   // torch.nn.utils.clip_grad_norm_ (max_norm)
   std::optional<double> clip_grad_value;  // torch.nn.utils.clip_grad_value_
   std::optional<EarlyStoppingSpec> early_stopping;
+  // Optimizer steps between validations inside an epoch (a loss curve per step for long
+  // epochs); the end-of-epoch validation runs as well. Needs validation data.
+  std::optional<int64_t> validate_every_steps;
+  SourceLocation validate_every_steps_where;
 };
 
 }  // namespace gradflow

@@ -66,6 +66,9 @@ struct TrainOptions {
   // Called after every batch with (batches done, batches in the epoch, running mean loss).
   // Under data parallelism: this rank's running mean loss.
   std::function<void(int64_t, int64_t, double)> on_batch;
+  // Called after every optimizer step with the steps taken so far (after on_batch); it may
+  // evaluate the model (Trainer::evaluate), since the next batch sets training mode again.
+  std::function<void(int64_t)> after_step;
   // Null: a single process, exactly as before. Not owned.
   GradientSync* sync = nullptr;
   // Gradient clipping over each optimizer's parameters after backward (and after the

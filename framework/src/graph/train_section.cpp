@@ -27,7 +27,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 const std::vector<std::string> kTrainKeys = {"epochs",        "batch_size",     "shuffle",
                                              "checkpoint_every", "lr_schedule", "clip_grad_norm",
-                                             "clip_grad_value", "early_stopping"};
+                                             "clip_grad_value", "early_stopping", "validate_every_steps"};
 const std::vector<std::string> kKindNames = {"step", "multistep", "exponential", "cosine", "plateau"};
 const std::vector<std::string> kWarmupKeys = {"warmup_epochs", "warmup_start_factor"};
 
@@ -79,6 +79,10 @@ class TrainSectionReader {
     integer(train, "train", "batch_size", 1, spec.batch_size);
     int64_t every = 0;
     if (integer(train, "train", "checkpoint_every", 1, every)) spec.checkpoint_every = every;
+    if (integer(train, "train", "validate_every_steps", 1, every)) {
+      spec.validate_every_steps = every;
+      spec.validate_every_steps_where = locate(file_, train["validate_every_steps"]);
+    }
     if (const YAML::Node v = train["shuffle"]) {
       if (auto value = scalar_as<bool>(v)) spec.shuffle = *value;
       else error(v, "train.shuffle must be true or false, got " + describe(v));
@@ -246,6 +250,8 @@ void check_validation_needed(const TrainSpec& train, bool has_validation, Diagno
     diagnostics.error(train.lr_schedule->where, "train.lr_schedule of kind plateau watches the validation loss: " + give);
   if (train.early_stopping)
     diagnostics.error(train.early_stopping->where, "train.early_stopping watches the validation loss: " + give);
+  if (train.validate_every_steps)
+    diagnostics.error(train.validate_every_steps_where, "train.validate_every_steps evaluates the validation data: " + give);
 }
 
 }  // namespace gradflow

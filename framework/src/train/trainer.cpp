@@ -137,6 +137,7 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
     model_.optimizer_step();
     ++steps_;
     if (options_.on_batch) options_.on_batch(b + 1, batches, running.mean_loss());
+    if (options_.after_step) options_.after_step(steps_);
   }
   return sums.reduce(sync);
 }
