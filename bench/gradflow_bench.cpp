@@ -3,6 +3,7 @@
 // statistics and the comparison with the peers (bench/torch_bench.py, bench/libtorch_bench.cpp).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -90,6 +91,35 @@ gf::Dataset synthetic_images(int64_t n, int64_t targets) {
   return data;
 }
 
+// The transformer workloads' corpus, as torch_bench.py's synthetic_bytes(): n * T + 1 bytes (the
+// top byte of the hash), held once and read as the ids 0-255 through two window columns as the
+// `text:` source builds them: x sample k = bytes [kT, kT + T), y the same from byte 1 (offset 1).
+gf::Dataset synthetic_bytes(int64_t n, int64_t T) {
+  auto bytes = std::make_shared<std::string>(static_cast<size_t>(n * T + 1), '\0');
+  for (size_t i = 0; i < bytes->size(); ++i) (*bytes)[i] = static_cast<char>(hash32(static_cast<int64_t>(i)) >> 24);
+  gf::ByteTable ids;
+  for (size_t b = 0; b < ids.size(); ++b) ids[b] = static_cast<float>(b);
+  gf::Dataset data;
+  data.columns.emplace("x", gf::Column::from_windows(bytes, 0, T, {n, T}, ids));
+  data.columns.emplace("y", gf::Column::from_windows(bytes, 1, T, {n, T}, ids));
+  data.size = n;
+  return data;
+}
+
+// The attention workloads' fixed batch: x and the mse target [n, T, E], both filled by
+// synthetic()'s formula from element 0.
+gf::Dataset attention_inputs(int64_t n, int64_t T, int64_t E) {
+  gf::Tensor x({n, T, E});
+  for (int64_t i = 0; i < x.size(); ++i)
+    x[i] = static_cast<float>(static_cast<double>(hash32(i)) / 4294967296.0);
+  gf::Tensor y = x;
+  gf::Dataset data;
+  data.columns.emplace("x", std::move(x));
+  data.columns.emplace("y", std::move(y));
+  data.size = n;
+  return data;
+}
+
 gf::Dataset xor_data() {
   gf::Tensor x({4, 2}, {0, 0, 0, 1, 1, 0, 1, 1}), y({4, 1}, {0, 1, 1, 0});
   return gf::Dataset{{{"x", std::move(x)}, {"y", std::move(y)}}, 4, {}};
@@ -164,6 +194,72 @@ double conv_step_flops(int64_t batch) {
   return 2.0 * static_cast<double>(batch) * (2 * conv1 + 3 * conv2);
 }
 
+// Training steps as an epoch runs them: shuffled batches of `batch` from `samples` rows, the
+// calls of Trainer::train_epoch (gather, forward, loss read, backward, optimizer step); after
+// 3 warm-up steps, `reps` blocks of `steps` steps; seconds per step per block. The cnn and
+// transformer workloads.
+std::vector<double> time_epoch_steps(gf::Model& model, const gf::Dataset& data, int64_t batch,
+                                     int64_t steps, int reps, double& loss) {
+  const int64_t samples = data.size;
+  std::vector<int64_t> order(static_cast<size_t>(samples));
+  std::mt19937_64 shuffle(1);
+  int64_t global_step = 0;
+  auto run = [&](int64_t count) {
+    std::iota(order.begin(), order.end(), int64_t{0});
+    std::shuffle(order.begin(), order.end(), shuffle);
+    for (int64_t s = 0; s < count; ++s) {
+      const int64_t begin = (s * batch) % samples;
+      model.load_batch(data, std::span<const int64_t>(order).subspan(
+                                 static_cast<size_t>(begin), static_cast<size_t>(std::min(batch, samples - begin))));
+      model.set_training(true, global_step++, 0);
+      model.forward();
+      loss = model.objective();  // read every step, as the trainer and torch's .item() do
+      model.backward();
+      model.optimizer_step();
+    }
+  };
+  run(std::min<int64_t>(3, steps));  // warm-up: buffers sized, pages touched
+  std::vector<double> times;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = Clock::now();
+    run(steps);
+    times.push_back(seconds_since(start) / static_cast<double>(steps));
+  }
+  return times;
+}
+
+// Bytes per second of sampling `length` bytes one at a time from the transformer: each byte is
+// drawn (softmax at temperature 1, std::mt19937_64) from the logits at the last position of a
+// forward pass in evaluation mode over the last T bytes, placed at the start of the [T] input
+// (causal attention: the positions after them do not change those logits). No key/value cache:
+// the whole window runs again for every byte, as torch_bench.py's generate does.
+double generate_rate(gf::Model& model, std::vector<uint8_t> ctx, int64_t length, uint64_t seed) {
+  constexpr int64_t T = 128, V = 256;
+  const int head = model.find_value("head");
+  gf::Dataset one;
+  one.columns.emplace("x", gf::Tensor({1, T}));
+  one.size = 1;
+  const std::vector<int64_t> rows{0};
+  std::mt19937_64 rng(seed);
+  std::vector<double> probs(V);
+  model.set_training(false);
+  const auto start = Clock::now();
+  for (int64_t n = 0; n < length; ++n) {
+    const int64_t used = std::min<int64_t>(T, static_cast<int64_t>(ctx.size()));
+    gf::Tensor& x = one.columns.at("x").floats();
+    for (int64_t t = 0; t < T; ++t)
+      x[t] = t < used ? static_cast<float>(ctx[ctx.size() - static_cast<size_t>(used - t)]) : 0.0f;
+    model.load_batch(one, rows);
+    model.forward_to({head});
+    const float* logits = model.values()[static_cast<size_t>(head)].data.data() + (used - 1) * V;
+    const float top = *std::max_element(logits, logits + V);
+    for (int64_t c = 0; c < V; ++c) probs[static_cast<size_t>(c)] = std::exp(static_cast<double>(logits[c] - top));
+    std::discrete_distribution<int> pick(probs.begin(), probs.end());
+    ctx.push_back(static_cast<uint8_t>(pick(rng)));
+  }
+  return static_cast<double>(length) / seconds_since(start);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -173,12 +269,17 @@ int main(int argc, char** argv) {
   int64_t batch = 0, steps = 0, samples = 60000;
   std::string graphs = GRADFLOW_BENCH_GRAPHS;
   bool trace = false;
-  app.add_option("workload", workload, "xor | mnist | cnn | conv | large | wide | sgemm")->required();
+  int64_t seq = 128, prompt = 1, length = 64;
+  app.add_option("workload", workload,
+                 "xor | mnist | cnn | conv | large | wide | sgemm | transformer | attention | generate")->required();
+  app.add_option("--seq", seq, "attention: the sequence length T (a graph attention_tT.yaml)");
+  app.add_option("--prompt", prompt, "generate: prompt length in bytes (1 to 128)")->check(CLI::Range(1, 128));
+  app.add_option("--length", length, "generate: bytes to sample")->check(CLI::PositiveNumber);
   app.add_option("--threads", threads)->check(CLI::PositiveNumber);
   app.add_option("--reps", reps)->check(CLI::PositiveNumber);
   app.add_option("--batch", batch, "default: the workload's");
   app.add_option("--steps", steps, "steps per repetition (xor, cnn, conv, large, wide, sgemm)");
-  app.add_option("--samples", samples, "training-set size (mnist, cnn)");
+  app.add_option("--samples", samples, "training-set size (mnist, cnn; transformer: windows, default 18117)");
   app.add_option("--graphs", graphs, "directory of the bench graphs");
   app.add_flag("--trace", trace, "xor: also print the initial weights and first losses");
   CLI11_PARSE(app, argc, argv);
@@ -237,36 +338,47 @@ int main(int argc, char** argv) {
       const auto data = synthetic_pixels(samples, {1, 28, 28}, 10);
       const int64_t per_epoch = (samples + batch - 1) / batch;
       const int64_t n = steps ? std::min(steps, per_epoch) : per_epoch;
-      std::vector<int64_t> order(static_cast<size_t>(samples));
-      std::mt19937_64 shuffle(1);
-      int64_t global_step = 0;
       double loss = 0;
-      auto run = [&](int64_t count) {
-        std::iota(order.begin(), order.end(), int64_t{0});
-        std::shuffle(order.begin(), order.end(), shuffle);
-        for (int64_t s = 0; s < count; ++s) {
-          const int64_t begin = s * batch;
-          model->load_batch(data, std::span<const int64_t>(order).subspan(
-                                      static_cast<size_t>(begin), static_cast<size_t>(std::min(batch, samples - begin))));
-          model->set_training(true, global_step++, 0);
-          model->forward();
-          loss = model->objective();  // read every step, as the trainer and torch's .item() do
-          model->backward();
-          model->optimizer_step();
-        }
-      };
-      run(std::min<int64_t>(3, n));  // warm-up: buffers sized, pages touched
-      std::vector<double> times;
-      for (int r = 0; r < reps; ++r) {
-        const auto start = Clock::now();
-        run(n);
-        times.push_back(seconds_since(start) / static_cast<double>(n));
-      }
+      const auto times = time_epoch_steps(*model, data, batch, n, reps, loss);
       out["batch"] = batch;
       out["metric"] = "s_per_step";
       out["steps"] = n;
       out["samples"] = times;
       out["final_loss"] = loss;
+    } else if (workload == "transformer") {
+      // Training steps of graphs/fortunes_transformer.yaml's network (bench/graphs/transformer.yaml)
+      // on synthetic bytes, shuffled batch-32 windows: the calls of an epoch; seconds per step.
+      auto model = load("transformer.yaml");
+      batch = batch ? batch : 32;
+      const auto data = synthetic_bytes(samples == 60000 ? 18117 : samples, 128);
+      const int64_t n = steps ? steps : 20;
+      double loss = 0;
+      out["samples"] = time_epoch_steps(*model, data, batch, n, reps, loss);
+      out["batch"] = batch;
+      out["metric"] = "s_per_step";
+      out["steps"] = n;
+      out["final_loss"] = loss;
+    } else if (workload == "attention") {
+      // One causal multihead_attention layer, forward and backward (bench/graphs/attention_tT.yaml).
+      auto model = load(("attention_t" + std::to_string(seq) + ".yaml").c_str());
+      batch = batch ? batch : (seq <= 128 ? 32 : 8);
+      const auto data = attention_inputs(batch, seq, 128);
+      out["samples"] = time_steps(*model, data, batch, steps ? steps : 20, reps);
+      out["batch"] = batch;
+      out["seq"] = seq;
+      out["metric"] = "s_per_step";
+    } else if (workload == "generate") {
+      auto model = load("transformer.yaml");
+      std::vector<uint8_t> ctx(static_cast<size_t>(prompt));
+      for (size_t i = 0; i < ctx.size(); ++i) ctx[i] = static_cast<uint8_t>(hash32(static_cast<int64_t>(i)) >> 24);
+      generate_rate(*model, ctx, 2, 0);  // warm-up
+      std::vector<double> rates;
+      for (int r = 0; r < reps; ++r) rates.push_back(generate_rate(*model, ctx, length, static_cast<uint64_t>(r)));
+      out["prompt"] = prompt;
+      out["length"] = length;
+      out["kv_cache"] = false;
+      out["metric"] = "bytes_per_s";
+      out["samples"] = rates;
     } else if (workload == "conv") {
       // The CNN's two convolutions alone (bench/graphs/conv.yaml), fixed batch: GFLOP/s to set
       // against the sgemm ceiling.
