@@ -38,7 +38,8 @@ SequenceGraph sequence_graph(const Model& model) {
   const std::string file = model.spec().file.string();
   const std::vector<int> outputs = model.output_values();
   if (outputs.size() != 1 || outputs[0] < 0)
-    throw file_error(file, fmt::format("generate needs exactly one output (logits [T, C]); the graph has {}", outputs.size()));
+    throw file_error(file,
+                     fmt::format("generate needs exactly one output (logits [T, C]); the graph has {}", outputs.size()));
   const Value& out = model.values()[static_cast<size_t>(outputs[0])];
   const std::vector<int> inputs = model.inputs_needed_for(outputs);
   if (inputs.size() != 1)
@@ -65,7 +66,8 @@ int64_t next_byte(const float* logits, int64_t classes, double temperature, Rng&
   double top = -std::numeric_limits<double>::infinity();
   for (int64_t c = 0; c < classes; ++c) top = std::max(top, static_cast<double>(logits[c]) / temperature);
   double total = 0.0;
-  for (int64_t c = 0; c < classes; ++c) total += weights[static_cast<size_t>(c)] = std::exp(static_cast<double>(logits[c]) / temperature - top);
+  for (int64_t c = 0; c < classes; ++c)
+    total += weights[static_cast<size_t>(c)] = std::exp(static_cast<double>(logits[c]) / temperature - top);
   double u = rng.uniform() * total;
   for (int64_t c = 0; c < classes; ++c) {
     u -= weights[static_cast<size_t>(c)];
@@ -99,7 +101,8 @@ int run_generate(const GenerateArgs& args) {
     // position do not depend on the padding.
     const int64_t count = std::min<int64_t>(g.length, static_cast<int64_t>(context.size()));
     const char* start = context.data() + context.size() - count;
-    for (int64_t i = 0; i < g.length; ++i) ids[i] = i < count ? static_cast<float>(static_cast<unsigned char>(start[i])) : 0.0f;
+    for (int64_t i = 0; i < g.length; ++i)
+      ids[i] = i < count ? static_cast<float>(static_cast<unsigned char>(start[i])) : 0.0f;
     model.load_batch(window, first);
     model.forward_to(outputs);
     const float* logits = model.values()[static_cast<size_t>(g.output)].data.data() + (count - 1) * g.classes;

@@ -76,7 +76,8 @@ class TextReader {
   std::optional<int64_t> integer(const char* name, int64_t minimum, std::optional<int64_t> fallback) {
     const YAML::Node node = mapping_[name];
     if (!node) {
-      if (!fallback) error(mapping_, fmt::format("'{}' is required: the window length T, as in the input's shape [T]", name));
+      if (!fallback)
+        error(mapping_, fmt::format("'{}' is required: the window length T, as in the input's shape [T]", name));
       return fallback;
     }
     auto value = scalar_as<int64_t>(node);
@@ -107,7 +108,8 @@ class TextReader {
     if (node.IsScalar()) items.push_back(node);
     if (node.IsSequence())
       for (const YAML::Node& item : node) items.push_back(item);
-    const bool ok = !items.empty() && std::all_of(items.begin(), items.end(), [](const YAML::Node& n) { return n.IsScalar(); });
+    const bool ok =
+        !items.empty() && std::all_of(items.begin(), items.end(), [](const YAML::Node& n) { return n.IsScalar(); });
     if (!ok && !(node.IsSequence() && node.size() == 0 && std::string(key) == "exclude")) {
       error(node, fmt::format("'{}' must be {}, got {}", key, expected, describe(node)));
       return std::nullopt;
@@ -135,7 +137,8 @@ class TextReader {
         ok = error(node, fmt::format("no file matches '{}'{}", pattern, looked));
         continue;
       }
-      const auto kept = std::remove_if(matched.begin(), matched.end(), [&](const std::string& f) { return excluded(f, exclude); });
+      const auto kept =
+          std::remove_if(matched.begin(), matched.end(), [&](const std::string& f) { return excluded(f, exclude); });
       if (kept == matched.begin()) {
         ok = error(node, fmt::format("every file that '{}' matches is excluded by 'exclude'{}", pattern, looked));
         continue;
@@ -191,9 +194,10 @@ std::shared_ptr<const std::string> TextSources::corpus(const std::vector<std::st
     std::error_code ec;
     std::ifstream in(path, std::ios::binary);
     const int why = errno;
-    if (fs::is_directory(path, ec) || !in) {
+    const bool folder = fs::is_directory(path, ec);
+    if (folder || !in) {
       diagnostics_.error(locate(file_, where), fmt::format("{}: cannot read '{}': {}", key, path,
-                                                           fs::is_directory(path, ec) ? "it is a directory" : std::strerror(why)));
+                                                           folder ? "it is a directory" : std::strerror(why)));
       return nullptr;
     }
     text->append(std::istreambuf_iterator<char>(in), {});
@@ -212,8 +216,9 @@ std::optional<Column> TextSources::read(const YAML::Node& mapping, const std::st
   bool ok = reader.check_keys();
   const std::optional<int64_t> length = reader.integer("length", 1, std::nullopt);
   if (length && sample_shape != Shape{*length})
-    ok = reader.error(mapping["length"], fmt::format("'length' is {} but input '{}' has shape {}; a text source gives samples of shape [length]",
-                                                     *length, input, to_string(sample_shape)));
+    ok = reader.error(mapping["length"],
+                      fmt::format("'length' is {} but input '{}' has shape {}; a text source gives samples of shape [length]",
+                                  *length, input, to_string(sample_shape)));
   const std::optional<int64_t> offset = reader.integer("offset", 0, int64_t{0});
   const std::optional<int64_t> stride = reader.integer("stride", 1, length.value_or(1));
   const auto part = reader.part();
@@ -226,9 +231,10 @@ std::optional<Column> TextSources::read(const YAML::Node& mapping, const std::st
   const int64_t windows = text_windows(kept.end - kept.begin, *length, *offset, *stride);
   if (windows < 1) {
     const YAML::Node where = mapping["part"] ? mapping["part"] : mapping["text"];
-    reader.error(where, fmt::format("the text's part {} holds {} bytes (bytes {} to {} of {}), too few for one window of length {} at offset {} (needs {})",
-                                    mapping["part"] ? TextReader::written(mapping["part"]) : "[0, 1]", kept.end - kept.begin,
-                                    kept.begin, kept.end, total, *length, *offset, *length + *offset));
+    reader.error(where, fmt::format("the text's part {} holds {} bytes (bytes {} to {} of {}), too few for one window of "
+                                    "length {} at offset {} (needs {})",
+                                    mapping["part"] ? TextReader::written(mapping["part"]) : "[0, 1]",
+                                    kept.end - kept.begin, kept.begin, kept.end, total, *length, *offset, *length + *offset));
     return std::nullopt;
   }
   static const ByteTable table = identity_table();
