@@ -30,7 +30,7 @@ SMOKE = {
 DRIVER = {"transformer_memory": "transformer", "attention_t128": "attention", "attention_t512": "attention",
           "generate_p1": "generate", "generate_p64": "generate", "generate_p128": "generate"}
 TIMED = ("transformer", "attention_t128", "attention_t512", "generate_p1", "generate_p64", "generate_p128")
-TRANSFORMER_FLOPS = 23.35e9  # a batch-32 step: torch_bench.py's transformer_step_flops(32)
+TRANSFORMER_FLOPS = 23.35e9 / 32  # a step's per window: torch_bench.py's transformer_step_flops(1)
 
 
 def run(b, figure_of):
@@ -44,7 +44,8 @@ def run(b, figure_of):
             # --smoke: torch at 1 thread only (each torch process takes seconds to start)
             for t in (1, 2) if side == "gradflow" or not b.a.smoke else (1,):
                 try:
-                    row[side][t] = figure_of(b.side(side, w, t, b.plan[w][2]))
+                    r = b.side(side, w, t, b.plan[w][2])
+                    row[side][t] = figure_of(r) | {k: r[k] for k in ("batch", "seq", "prompt", "length") if k in r}
                 except RuntimeError as e:
                     out["failed"][f"{w} {side}"] = str(e).splitlines()[-1][-300:]
                     break
@@ -79,7 +80,7 @@ def rows(seq, status):
     for t in (1, 2):
         g = tr.get("gradflow", {}).get(t)
         r = tb[1]["median"] / g["median"] if tb and g else None
-        gflops = f"; gf {TRANSFORMER_FLOPS / g['median'] / 1e9:.0f} GFLOP/s" if g else ""
+        gflops = f"; gf {TRANSFORMER_FLOPS * g.get('batch', 32) / g['median'] / 1e9:.0f} GFLOP/s" if g else ""
         out.append([f"10 transformer b32 step, gf {t}t", "ms/step", _fmt(g, 1e3),
                     _fmt(tb[1], 1e3) + f" @{tb[0]}t" if tb else "n/a", "n/a", f"{r:.2f}x" if r else "n/a",
                     f">=1.5x best peer{gflops}", status(r >= 1.5 if r else None)])
