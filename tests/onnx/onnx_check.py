@@ -41,10 +41,31 @@ def sample_shapes(model):
     return shapes
 
 
-def write_inputs(path, shapes, rows, seed):
+IDS, IDS_RANGE = "ids", 4  # test_export.py's cases: an input named `ids` holds token ids in [0, IDS_RANGE)
+
+
+def token_inputs(model):
+    """Graph inputs that an embedding reads (Cast to INT64 feeding Gather's indices), each with
+    the number of rows of the table gathered from: they must get integer ids in range."""
+    init = {t.name: t for t in model.graph.initializer}
+    casts = {n.output[0]: n.input[0] for n in model.graph.node
+             if n.op_type == "Cast" and any(a.name == "to" and a.i == onnx.TensorProto.INT64 for a in n.attribute)}
+    ranges = {}
+    for n in model.graph.node:
+        if n.op_type == "Gather" and n.input[1] in casts and n.input[0] in init:
+            ranges[casts[n.input[1]]] = int(init[n.input[0]].dims[0])
+    return ranges
+
+
+def write_inputs(path, shapes, rows, seed, ids=None):
     rng = np.random.default_rng(seed)
     width = sum(int(np.prod(s)) for _, s in shapes)
     data = rng.uniform(-2.0, 2.0, size=(rows, width)).astype(np.float32)
+    column = 0
+    for name, s in shapes:
+        if ids and name in ids:
+            data[:, column:column + int(np.prod(s))] = rng.integers(0, ids[name], size=(rows, int(np.prod(s))))
+        column += int(np.prod(s))
     np.savetxt(path, data, delimiter=",", fmt="%.9g")
     return data
 
@@ -89,7 +110,7 @@ def predict_vs_ort(runner, graph, weights, model_path, work, name, batches=(1, 1
     worst = 0.0
     for rows in batches:
         inputs = os.path.join(work, f"{name}_in{rows}.csv")
-        write_inputs(inputs, shapes, rows, seed=rows)
+        write_inputs(inputs, shapes, rows, seed=rows, ids=token_inputs(model))
         ours = read_csv(run([runner, "predict", graph, "--weights", weights, "--input", inputs, *extra]))
         theirs = run_ort(model_path, inputs, shapes)
         worst = max(worst, compare(f"{name} at batch {rows}", ours, theirs))

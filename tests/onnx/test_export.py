@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from onnx_check import predict_vs_ort, run
+from onnx_check import IDS, IDS_RANGE, predict_vs_ort, run
 
 runner, src, plugin_dir, work = sys.argv[1:5]
 shutil.rmtree(work, ignore_errors=True)  # no file from an earlier run may pass for this one's
@@ -59,6 +59,18 @@ CASES = {
     "batch_norm": ({"x": [2, 5, 4]}, ["{name: c, op: conv2d, inputs: [x], out_channels: 3, kernel_size: 1}",
                                       "{name: out, op: batch_norm, inputs: [c], eps: 0.001}"], [3, 5, 4]),
     "batch_norm_1d": ({"x": [4]}, [F, "{name: out, op: batch_norm, inputs: [f], affine: false}"], [6]),
+    # Sequence operators. An input named `ids` gets integer token ids in [0, 4) (write_case here,
+    # write_inputs in onnx_check.py), as an embedding requires.
+    "embedding": ({"ids": [5]}, ["{name: out, op: embedding, inputs: [ids], num_embeddings: 4, embedding_dim: 3}"],
+                  [5, 3]),
+    "positional_embedding": ({"ids": [5]}, ["{name: e, op: embedding, inputs: [ids], num_embeddings: 4, "
+                                            "embedding_dim: 3}",
+                                            "{name: out, op: positional_embedding, inputs: [e], max_length: 8}"],
+                             [5, 3]),
+    "layer_norm": ({"x": [3, 4]}, [F, "{name: out, op: layer_norm, inputs: [f], eps: 0.001}"], [3, 6]),
+    "layer_norm_plain": ({"x": [4]}, [F, "{name: out, op: layer_norm, inputs: [f], elementwise_affine: false}"], [6]),
+    "gelu": ({"x": [4]}, [F, "{name: out, op: gelu, inputs: [f]}"], [6]),
+    "gelu_tanh": ({"x": [3, 4]}, [F, "{name: out, op: gelu, inputs: [f], approximate: tanh}"], [3, 6]),
     "multihead_attention": ({"x": [5, 8]}, ["{name: out, op: multihead_attention, inputs: [x], num_heads: 2, "
                                             "causal: true}"], [5, 8]),
     "multihead_attention_nobias": ({"x": [4, 6]}, ["{name: out, op: multihead_attention, inputs: [x], num_heads: 3, "
@@ -93,7 +105,10 @@ def write_case(name, inputs, nodes, out_shape):
     rng = np.random.default_rng(len(name))
     lines += ["data:", "  train:"]
     for k, shape in list(inputs.items()) + [("t", out_shape)]:
-        samples = [", ".join(f"{v:.4f}" for v in rng.uniform(-1, 1, math.prod(shape))) for _ in range(4)]
+        if k == IDS:
+            samples = [", ".join(str(v) for v in rng.integers(0, IDS_RANGE, math.prod(shape))) for _ in range(4)]
+        else:
+            samples = [", ".join(f"{v:.4f}" for v in rng.uniform(-1, 1, math.prod(shape))) for _ in range(4)]
         lines.append(f"    {k}: [{', '.join(f'[{x}]' for x in samples)}]")
     lines.append("train: {epochs: 3, batch_size: 4}")
     path = os.path.join(work, f"op_{name}.yaml")
