@@ -116,6 +116,8 @@ def main():
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps-report", default="100,900,1600", help="steps after which to report the validation loss")
+    p.add_argument("--report-every", type=int, default=0,
+                   help="also report the validation loss every N steps (the graph's validate_every_steps)")
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
     p.add_argument("--metrics", help="write one JSON object per report and per epoch to this file")
     a = p.parse_args()
@@ -157,7 +159,7 @@ def main():
             count += len(idx)
             train_s += time.perf_counter() - start
             step += 1
-            if step in reports:
+            if step in reports or (a.report_every and step % a.report_every == 0):
                 record({"step": step, "epoch": epoch, "val_loss": evaluate(model, x_val, y_val),
                         "train_s": round(train_s, 2)})
             if a.max_steps and step >= a.max_steps:
