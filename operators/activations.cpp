@@ -42,7 +42,10 @@ GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_derivatives(const Fn& fn, const float*
 // Fn provides: static OpSchema schema(); Fn(const Attributes&); float value(float x) const;
 // float derivative(float x, float y) const, where y = value(x) (sigmoid and tanh are
 // cheapest from y, relu from x); bool export_onnx(OnnxNodeWriter&) const, its ONNX nodes;
-// optionally static constexpr bool kDecisions = true when every value is 0 or 1.
+// optionally static constexpr bool kDecisions = true when every value is 0 or 1. A function
+// with forms chosen by an attribute (gelu) instead provides visit(body), which calls body with
+// the chosen form's functor: the choice is made once per call, and each form's loop is
+// branch-free, so it vectorises.
 template <class Fn>
 class Elementwise final : public Operator {
  public:
@@ -65,8 +68,10 @@ class Elementwise final : public Operator {
     output.resize(x.shape());
     const float* in = x.data();
     float* out = output.data();
-    kernels::for_tiles(x.size(), kernels::kElementwiseGrain,
-                       [&](int64_t begin, int64_t end) { apply_values(fn_, in, out, begin, end); });
+    with_form([&](const auto& form) {
+      kernels::for_tiles(x.size(), kernels::kElementwiseGrain,
+                         [&](int64_t begin, int64_t end) { apply_values(form, in, out, begin, end); });
+    });
   }
 
   void backward(std::span<const Tensor* const> inputs, const Tensor& output,
@@ -79,8 +84,10 @@ class Elementwise final : public Operator {
     const float* out = output.data();
     const float* g = grad_output.data();
     float* dx = gx->data();
-    kernels::for_tiles(x.size(), kernels::kElementwiseGrain,
-                       [&](int64_t begin, int64_t end) { apply_derivatives(fn_, in, out, g, dx, begin, end); });
+    with_form([&](const auto& form) {
+      kernels::for_tiles(x.size(), kernels::kElementwiseGrain,
+                         [&](int64_t begin, int64_t end) { apply_derivatives(form, in, out, g, dx, begin, end); });
+    });
   }
 
   double flops_per_sample() const override { return static_cast<double>(sample_size_); }
@@ -88,6 +95,12 @@ class Elementwise final : public Operator {
   bool export_onnx(OnnxNodeWriter& writer) const override { return fn_.export_onnx(writer); }
 
  private:
+  template <class Body>
+  void with_form(const Body& body) const {
+    if constexpr (requires { fn_.visit(body); }) fn_.visit(body);
+    else body(fn_);
+  }
+
   Fn fn_;
   int64_t sample_size_ = 0;
 };
@@ -180,23 +193,33 @@ struct GeluFn {
                                            {"none", "tanh"})});
   }
   explicit GeluFn(const Attributes& attrs) : tanh_form(attrs.get_string("approximate") == "tanh") {}
-  float value(float x) const {
-    if (!tanh_form) return x * 0.5f * (1.0f + fast::erf(x * kSqrtHalf));
-    const float inner = kSqrt2OverPi * (x + kKappa * (x * x * x));
-    return 0.5f * x * (1.0f + fast::tanh(inner));
-  }
-  float derivative(float x, float) const {
-    if (!tanh_form) {
+
+  struct Exact {  // x·Φ(x) = x·½(1 + erf(x/√2))
+    float value(float x) const { return x * 0.5f * (1.0f + fast::erf(x * kSqrtHalf)); }
+    float derivative(float x, float) const {
       const float cdf = 0.5f * (1.0f + fast::erf(x * kSqrtHalf));
       const float pdf = kInvSqrt2Pi * fast::exp(x * x * -0.5f);
       return cdf + x * pdf;
     }
-    const float x_sq = x * x;
-    const float inner = kSqrt2OverPi * (x + kKappa * (x_sq * x));
-    const float t = fast::tanh(inner);
-    const float left_derivative = 0.5f * (1.0f + t);
-    const float right_derivative = 0.5f * x * (1.0f - t * t) * (kSqrt2OverPi * (1.0f + 3.0f * kKappa * x_sq));
-    return left_derivative + right_derivative;
+  };
+  struct Tanh {  // ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
+    float value(float x) const {
+      const float inner = kSqrt2OverPi * (x + kKappa * (x * x * x));
+      return 0.5f * x * (1.0f + fast::tanh(inner));
+    }
+    float derivative(float x, float) const {
+      const float x_sq = x * x;
+      const float inner = kSqrt2OverPi * (x + kKappa * (x_sq * x));
+      const float t = fast::tanh(inner);
+      const float left_derivative = 0.5f * (1.0f + t);
+      const float right_derivative = 0.5f * x * (1.0f - t * t) * (kSqrt2OverPi * (1.0f + 3.0f * kKappa * x_sq));
+      return left_derivative + right_derivative;
+    }
+  };
+  template <class Body>
+  void visit(const Body& body) const {
+    if (tanh_form) body(Tanh{});
+    else body(Exact{});
   }
   // Opset 17 has no Gelu: 0.5·x·(1 + Erf(x/√2)), or 0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·x³))).
   bool export_onnx(OnnxNodeWriter& w) const {

@@ -3,6 +3,7 @@
 // 2 bad command line.
 #include <fmt/core.h>
 
+#include <cstdio>
 #include <iostream>
 #include <vector>
 
@@ -12,6 +13,9 @@
 
 int main(int argc, char** argv) {
   using namespace gradflow::runner;
+  // Line by line into a pipe or a file too (`train ... | tee log`): a long run's epoch lines
+  // should not wait for the run to end.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"graph-runner: train and run gradflow graphs"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "graph-runner 0.1.0");
