@@ -5,6 +5,7 @@
 // over rows inside column tiles fixed by D: bit-identical at any thread count.
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -204,6 +205,10 @@ class LayerNorm final : public Operator {
 
   bool export_onnx(OnnxNodeWriter& w) const override {
     Tensor ones({d_}), zeros({d_});
+    if (w.opset() < 17)  // LayerNormalization entered the standard opset in 17; export names the node
+      throw std::runtime_error(fmt::format("its ONNX form, LayerNormalization, needs opset 17 or later; "
+                                           "--opset {} was asked",
+                                           w.opset()));
     ones.fill(1.0f);
     const std::string scale = affine_ ? w.parameter(params_[0]) : w.constant("scale", ones);
     const std::string shift = affine_ ? w.parameter(params_[1]) : w.constant("shift", zeros);

@@ -113,5 +113,15 @@ expect("a loss among the outputs", [runner, "export", loss_graph, "--weights", p
        f"{loss_graph}:9:5: error: node 'loss' (op mse): a loss has no ONNX form; export writes the inference "
        "graph, so `outputs` must name layers, not losses", path("loss.onnx"))
 
+# export: an opset too old for an operator's ONNX form (layer_norm's LayerNormalization is opset 17).
+ln_graph = path("ln.yaml")
+open(ln_graph, "w").write(open(plugin_graph).read().replace("plugins: [" + throwing + "]\n", "")
+                          .replace("odd, op: test_throw", "odd, op: layer_norm"))
+run([runner, "train", ln_graph, "--epochs", "0", "--save", path("ln.safetensors")])
+expect("an opset too old for layer_norm", [runner, "export", ln_graph, "--weights", path("ln.safetensors"), "-o",
+                                          path("ln.onnx"), "--opset", "16"],
+       f"{ln_graph}:7:5: error: node 'odd' (op layer_norm): its ONNX form, LayerNormalization, needs opset 17 or "
+       "later; --opset 16 was asked", path("ln.onnx"))
+
 if failures:
     sys.exit("FAIL:\n" + "\n".join(failures))

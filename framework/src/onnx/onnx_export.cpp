@@ -149,7 +149,11 @@ void write_nodes(const Model& model, const Registry& registry, const std::vector
     const ComputeNode& node = model.nodes()[static_cast<size_t>(n)];
     if (!needed[static_cast<size_t>(node.output)]) continue;
     writer.start(model, node);
-    if (!node.impl->export_onnx(writer)) problems.error(node.where, no_mapping_message(node, registry));
+    try {
+      if (!node.impl->export_onnx(writer)) problems.error(node.where, no_mapping_message(node, registry));
+    } catch (const std::exception& e) {  // an ONNX form that this opset cannot express, say
+      problems.error(node.where, fmt::format("{}: {}", node.label(), e.what()));
+    }
   }
   problems.throw_if_any();
 }
