@@ -68,6 +68,9 @@ class Tensor {
   // Resizes to `like` with axis `axis` (negative counts from the end) set to `extent`, without
   // building a temporary shape: the hot-path form for "same as the input but N columns".
   void resize(const Shape& like, int axis, int64_t extent);
+  // resize({rows, cols}): builds no temporary Shape while the shape stays the same, so an
+  // operator's scratch tensors resized every step allocate nothing.
+  void resize(std::initializer_list<int64_t> dims);
 
   const Shape& shape() const { return shape_; }
   int rank() const { return static_cast<int>(shape_.size()); }

@@ -116,6 +116,11 @@ void Tensor::resize(const Shape& shape) {
   if (shape_ != shape) shape_ = shape;
 }
 
+void Tensor::resize(std::initializer_list<int64_t> dims) {
+  if (std::equal(dims.begin(), dims.end(), shape_.begin(), shape_.end())) return;
+  resize(Shape(dims));
+}
+
 void Tensor::resize(const Shape& like, int axis, int64_t extent) {
   const int r = static_cast<int>(like.size());
   if (axis < 0) axis += r;
