@@ -40,8 +40,9 @@ struct ComputeNode {
   std::unique_ptr<Operator> impl;
   std::vector<int> inputs;  // value ids
   int output = -1;          // value id
-  std::vector<std::unique_ptr<Tensor>> input_grads;  // null where the input needs no gradient
-  std::vector<const Tensor*> input_ptrs;             // cached for forward/backward calls
+  std::vector<const Tensor*> input_ptrs;  // cached for forward/backward calls
+  // Where backward writes each input's gradient: null where the input needs none, else one of
+  // the model's gradient buffers, which slots with disjoint lifetimes share.
   std::vector<Tensor*> input_grad_ptrs;
   bool runs_backward = false;
   SourceLocation where;
@@ -119,6 +120,9 @@ class Model {
   // The graph inputs that `value_ids` depend on.
   std::vector<int> inputs_needed_for(const std::vector<int>& value_ids) const;
   void backward();       // the gradients of every optimised loss
+  // Buffers that hold the values' gradients during backward (slots with disjoint lifetimes
+  // share one: graph/gradient_buffers.hpp).
+  size_t gradient_buffer_count() const { return gradient_buffers_.size(); }
   void optimizer_step();
 
   // Sum of the optimised losses (of every loss when there is no optimizer) after forward().
@@ -159,6 +163,7 @@ class Model {
   std::vector<int> optimised_losses_;  // node ids
   std::vector<int> metric_losses_;     // node ids: optimised losses, or every loss
   std::unique_ptr<Scheduler> scheduler_;
+  std::vector<std::unique_ptr<Tensor>> gradient_buffers_;  // graph/gradient_buffers.hpp
   int64_t batch_ = -1;
   RunContext context_;
   bool check_numerics_ = false;

@@ -13,6 +13,7 @@
 
 #include "gradflow/kernels.hpp"
 #include "gradflow/scheduler.hpp"
+#include "graph/gradient_buffers.hpp"
 
 namespace gradflow {
 
@@ -272,20 +273,26 @@ class ModelBuilder {
       carries_params[static_cast<size_t>(node.output)] = carries;
     }
     const std::set<int> reach = upstream_nodes(model_->optimised_losses_);
+    std::vector<GradientSlot> slots;
     for (int n : model_->order_) {
       ComputeNode& node = nodes[static_cast<size_t>(n)];
       node.runs_backward = reach.count(n) && carries_params[static_cast<size_t>(node.output)];
-      node.input_grads.resize(node.inputs.size());
       node.input_grad_ptrs.assign(node.inputs.size(), nullptr);
       for (size_t i = 0; i < node.inputs.size(); ++i) {
         Value& input = values[static_cast<size_t>(node.inputs[i])];
-        input.needs_grad = node.runs_backward && carries_params[static_cast<size_t>(node.inputs[i])];
-        if (!input.needs_grad) continue;
-        node.input_grads[i] = std::make_unique<Tensor>();
-        node.input_grad_ptrs[i] = node.input_grads[i].get();
-        input.grad_slots.push_back(node.input_grads[i].get());  // topological order: fixed
+        // Once true, it stays: another reader may have asked for this value's gradient.
+        const bool wanted = node.runs_backward && carries_params[static_cast<size_t>(node.inputs[i])];
+        input.needs_grad = input.needs_grad || wanted;
+        if (wanted) slots.push_back({n, i});
       }
       for (int v : node.inputs) node.input_ptrs.push_back(&values[static_cast<size_t>(v)].data);
+    }
+    std::reverse(slots.begin(), slots.end());  // backward order
+    model_->gradient_buffers_ = share_gradient_buffers(nodes, values, model_->order_, slots);
+    for (int n : model_->order_) {  // each value's slots in topological reader order: a fixed sum
+      const ComputeNode& node = nodes[static_cast<size_t>(n)];
+      for (size_t i = 0; i < node.inputs.size(); ++i)
+        if (Tensor* slot = node.input_grad_ptrs[i]) values[static_cast<size_t>(node.inputs[i])].grad_slots.push_back(slot);
     }
     for (OptimizerNode& opt : model_->optimizers_) opt.impl->setup(opt.params);
   }
