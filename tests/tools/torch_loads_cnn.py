@@ -12,17 +12,14 @@ the training loop's (under gradflow.) are left out, as docs/checkpoints.md says.
 """
 import gzip
 import os
-import struct
 import subprocess
 import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "framework"))
-import read_safetensors  # noqa: E402  the independent reader
+from torch_state_dict import state_dict_of  # the checkpoint's parameters and buffers, by the independent reader
 
 DIGITS = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz"
-DTYPES = {"F32": torch.float32, "I64": torch.int64}
 
 
 class DigitsCnn(torch.nn.Module):
@@ -41,19 +38,6 @@ class DigitsCnn(torch.nn.Module):
         x = torch.nn.functional.max_pool2d(torch.relu(self.bn1(self.conv1(x))), 2)
         x = torch.relu(self.bn2(self.conv2(x))).mean(dim=(2, 3))
         return self.logits(self.drop(x))
-
-
-def state_dict_of(path, optimizers):
-    with open(path, "rb") as f:
-        tensors, _, buffer = read_safetensors.parse(f.read())
-    state = {}
-    for name, dtype, shape, (begin, end), count in tensors:
-        if name.startswith("gradflow.") or name.split(".")[0] in optimizers:
-            continue
-        fmt, _ = read_safetensors.DTYPES[dtype]
-        values = struct.unpack("<%d%s" % (count, fmt), buffer[begin:end])
-        state[name] = torch.tensor(values, dtype=DTYPES[dtype]).reshape(shape)
-    return state
 
 
 def main(runner, source, work):

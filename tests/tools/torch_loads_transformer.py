@@ -19,35 +19,19 @@ the largest difference exceeds --tol times max(1, the largest |logit|).
 """
 import argparse
 import os
-import struct
 import subprocess
 import sys
 
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "framework"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
-import read_safetensors  # noqa: E402  the independent reader
+from torch_state_dict import state_dict_of  # noqa: E402  the checkpoint's parameters, by the independent reader
 from fortunes_transformer_torch import ByteTransformer  # noqa: E402  the twin (re-executes nothing on import)
 
-DTYPES = {"F32": torch.float32, "I64": torch.int64}
 # The windows' text: printable bytes and a few above 127, so that ids over the whole range occur.
 TEXT = (b"Q: How many gradflow users does it take to change a light bulb?\n"
         b"A: One, and a YAML file of twenty nodes. \xc3\xa9\xe2\x82\xac\t~{|}\n%\n")
-
-
-def state_dict_of(path, optimizers):
-    with open(path, "rb") as f:
-        tensors, _, buffer = read_safetensors.parse(f.read())
-    state = {}
-    for name, dtype, shape, (begin, end), count in tensors:
-        if name.startswith("gradflow.") or name.split(".")[0] in optimizers:
-            continue
-        fmt, _ = read_safetensors.DTYPES[dtype]
-        values = struct.unpack("<%d%s" % (count, fmt), buffer[begin:end])
-        state[name] = torch.tensor(values, dtype=DTYPES[dtype]).reshape(shape)
-    return state
 
 
 def windows(T, count):
