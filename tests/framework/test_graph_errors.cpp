@@ -140,6 +140,38 @@ data:
             ": row 4) has label 7, but node 'loss' (op cross_entropy) expects a class index in [0, 3)");
 }
 
+TEST_CASE("a sequence's label out of range in a data file names the file's row and the position", "[errors]") {
+  // Three class indices per sample ([T] targets for [T, C] logits): the bad value is the 8th of
+  // the file, in its third row, at position 1 (the row was once found from the value's index).
+  gradflow::test::TempDir dir("gradflow-sequence-labels");
+  std::ofstream(dir / "d.csv") << "a,b,c\n0,1,2\n2,1,0\n1,5,1\n0,0,0\n";
+  const std::string yaml = R"(
+inputs: {x: {shape: [3]}, y: {shape: [3]}}
+nodes:
+  - {name: embed, op: embedding, inputs: [x], num_embeddings: 3, embedding_dim: 2}
+  - {name: logits, op: linear, inputs: [embed], units: 3}
+  - {name: loss, op: cross_entropy, inputs: [logits, y]}
+data:
+  train:
+    x: {csv: d.csv, header: true}
+    y: {csv: d.csv, header: true}
+)";
+  gradflow::Diagnostics diagnostics;
+  auto file = gradflow::parse_graph_text(yaml, dir / "g.yaml", gradflow::default_registry(), diagnostics);
+  REQUIRE(diagnostics.empty());
+  gradflow::Model::build(file.graph, gradflow::default_registry(), diagnostics,
+                         [&](const gradflow::Model& model, gradflow::Diagnostics& found) {
+                           gradflow::check_targets(model, file.data, found);
+                         });
+  REQUIRE(diagnostics.size() == 2);
+  CHECK(diagnostics.list()[0].format() == dir / "g.yaml" + ":8:3: error: data.train.y (" + dir / "d.csv" +
+                                              ": row 4), position 1, has label 5, but node 'loss' (op cross_entropy) "
+                                              "expects a class index in [0, 3)");
+  CHECK(diagnostics.list()[1].format() == dir / "g.yaml" + ":8:3: error: data.train.x (" + dir / "d.csv" +
+                                              ": row 4), position 1, has value 5, but node 'embed' (op embedding) "
+                                              "expects integer token ids in [0, 3)");
+}
+
 TEST_CASE("a column range with trailing text, reversed or beyond any table is refused", "[errors]") {
   const std::string expected =
       "g.yaml:15:30: error: data for input 'x': 'columns' must be a range like \"0:64\" (at most 16777216 columns) or a "
