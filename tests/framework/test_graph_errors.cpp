@@ -114,6 +114,18 @@ TEST_CASE("a file with several problems reports all of them", "[errors]") {
   CHECK(errors_of(yaml).size() == 4);
 }
 
+// What building `yaml` (written as `path`, so that its data files resolve) with the data checks reports.
+gradflow::Diagnostics data_check_errors(const std::string& yaml, const std::string& path) {
+  gradflow::Diagnostics diagnostics;
+  auto file = gradflow::parse_graph_text(yaml, path, gradflow::default_registry(), diagnostics);
+  REQUIRE(diagnostics.empty());
+  gradflow::Model::build(file.graph, gradflow::default_registry(), diagnostics,
+                         [&](const gradflow::Model& model, gradflow::Diagnostics& found) {
+                           gradflow::check_targets(model, file.data, found);
+                         });
+  return diagnostics;
+}
+
 TEST_CASE("a label out of range in a data file names the file and its row", "[errors]") {
   gradflow::test::TempDir dir("gradflow-labels");
   std::ofstream(dir / "d.csv") << "x,label\n0.5,1\n0.25,0\n0.75,7\n";
@@ -127,13 +139,7 @@ data:
     x: {csv: d.csv, header: true, columns: [0]}
     y: {csv: d.csv, header: true, columns: [1]}
 )";
-  gradflow::Diagnostics diagnostics;
-  auto file = gradflow::parse_graph_text(yaml, dir / "g.yaml", gradflow::default_registry(), diagnostics);
-  REQUIRE(diagnostics.empty());
-  gradflow::Model::build(file.graph, gradflow::default_registry(), diagnostics,
-                         [&](const gradflow::Model& model, gradflow::Diagnostics& found) {
-                           gradflow::check_targets(model, file.data, found);
-                         });
+  const gradflow::Diagnostics diagnostics = data_check_errors(yaml, dir / "g.yaml");
   REQUIRE(diagnostics.size() == 1);
   CHECK(diagnostics.list()[0].format() ==
         dir / "g.yaml" + ":7:3: error: data.train.y (" + dir / "d.csv" +
@@ -156,13 +162,7 @@ data:
     x: {csv: d.csv, header: true}
     y: {csv: d.csv, header: true}
 )";
-  gradflow::Diagnostics diagnostics;
-  auto file = gradflow::parse_graph_text(yaml, dir / "g.yaml", gradflow::default_registry(), diagnostics);
-  REQUIRE(diagnostics.empty());
-  gradflow::Model::build(file.graph, gradflow::default_registry(), diagnostics,
-                         [&](const gradflow::Model& model, gradflow::Diagnostics& found) {
-                           gradflow::check_targets(model, file.data, found);
-                         });
+  const gradflow::Diagnostics diagnostics = data_check_errors(yaml, dir / "g.yaml");
   REQUIRE(diagnostics.size() == 2);
   CHECK(diagnostics.list()[0].format() == dir / "g.yaml" + ":8:3: error: data.train.y (" + dir / "d.csv" +
                                               ": row 4), position 1, has label 5, but node 'loss' (op cross_entropy) "
