@@ -67,6 +67,17 @@ onnx.save(erf, path("erf.onnx"))
 import_error("unsupported op", path("erf.onnx"),
              f"{path('erf.onnx')}: error: node '/act/Erf' (op_type Erf): gradflow has no such operator; "
              f"import supports {SUPPORTED}")
+# A zero stride: libonnx's shape inference divides by it (SIGFPE, found by fuzz_onnx); refused first.
+img = helper.make_tensor_value_info("img", TensorProto.FLOAT, ["batch", 2, 7, 7])
+pooled = helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", 2, 3, 3])
+zero_stride = helper.make_model(
+    helper.make_graph([helper.make_node("AveragePool", ["img"], ["pooled"], name="pool", kernel_shape=[3, 3],
+                                        strides=[2, 0])], "g", [img], [pooled]),
+    opset_imports=[helper.make_opsetid("", 17)])
+open(path("zero_stride.onnx"), "wb").write(zero_stride.SerializeToString())
+import_error("a zero stride", path("zero_stride.onnx"),
+             f"{path('zero_stride.onnx')}: error: not a valid ONNX model: node 'pool' (AveragePool): attribute "
+             "'strides' must be positive")
 bad = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x", "x"], ["y"], name="r")], "g", [x], [y]),
                         opset_imports=[helper.make_opsetid("", 17)])
 open(path("invalid.onnx"), "wb").write(bad.SerializeToString())

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
 
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/registry.hpp"
@@ -223,6 +224,23 @@ std::string supported_import_ops() {
 
 namespace {
 
+// libonnx's shape inference divides by strides (and group) without checking them: a zero there
+// crashes the process (SIGFPE in convPoolShapeInference, found by fuzz_onnx). The ONNX spec asks
+// for positive values, so any other is refused first, in subgraphs too.
+void require_positive_window_attributes(const onnx::GraphProto& graph) {
+  for (const onnx::NodeProto& node : graph.node())
+    for (const onnx::AttributeProto& a : node.attribute()) {
+      const bool window = a.name() == "strides" || a.name() == "dilations" || a.name() == "kernel_shape";
+      const bool positive = std::all_of(a.ints().begin(), a.ints().end(), [](int64_t v) { return v > 0; }) &&
+                            (a.name() != "group" || a.i() > 0);
+      if ((window || a.name() == "group") && !positive)
+        throw std::invalid_argument(fmt::format("node '{}' ({}): attribute '{}' must be positive", node.name(),
+                                                node.op_type(), a.name()));
+      if (a.has_g()) require_positive_window_attributes(a.g());
+      for (const onnx::GraphProto& g : a.graphs()) require_positive_window_attributes(g);
+    }
+}
+
 // Parses and checks the model with ONNX's own checker, then infers every value's shape.
 onnx::ModelProto parse_model(const std::string& bytes, const std::string& source) {
   onnx::ModelProto model;
@@ -232,6 +250,7 @@ onnx::ModelProto parse_model(const std::string& bytes, const std::string& source
     throw file_error(source, "not an ONNX model (it has no graph nodes)");
   try {
     onnx::checker::check_model(model);
+    require_positive_window_attributes(model.graph());
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(false, 0, false));
   } catch (const std::exception& e) {
