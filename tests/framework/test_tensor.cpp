@@ -27,3 +27,21 @@ TEST_CASE("an empty tensor copies as empty; a scalar copies its value", "[tensor
   CHECK(target.size() == 0);
   CHECK(target.shape() == Shape{0, 3});
 }
+
+TEST_CASE("resize({dims}) gives the shape and its values, and keeps storage for the same shape", "[tensor]") {
+  Tensor t;
+  t.resize({});  // a default tensor holds nothing; [] holds one value
+  CHECK(t.shape() == Shape{});
+  CHECK(t.size() == 1);
+  t.resize({2, 3});
+  CHECK(t.shape() == Shape{2, 3});
+  CHECK(t.size() == 6);
+  t[5] = 4.0f;
+  const float* storage = t.data();
+  t.resize({2, 3});
+  CHECK(t.data() == storage);
+  CHECK(t[5] == 4.0f);
+  t.resize({3, 1});
+  CHECK(t.size() == 3);
+  CHECK(t.data() == storage);  // smaller: the storage stays
+}

@@ -117,7 +117,12 @@ void Tensor::resize(const Shape& shape) {
 }
 
 void Tensor::resize(std::initializer_list<int64_t> dims) {
-  if (std::equal(dims.begin(), dims.end(), shape_.begin(), shape_.end())) return;
+  // The same shape holding its values already (a default tensor's [] holds none, a scalar one).
+  if (std::equal(dims.begin(), dims.end(), shape_.begin(), shape_.end())) {
+    int64_t n = 1;
+    for (int64_t d : dims) n *= d;
+    if (n == size_) return;
+  }
   resize(Shape(dims));
 }
 
