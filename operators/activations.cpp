@@ -5,7 +5,7 @@
 #include <string>
 
 #include "families.hpp"
-#include "fast_math.hpp"
+#include "compute/fast_math.hpp"
 #include "gradflow/kernels.hpp"
 #include "schema_util.hpp"
 

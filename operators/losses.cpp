@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "families.hpp"
-#include "fast_math.hpp"
+#include "compute/fast_math.hpp"
 #include "gradflow/kernels.hpp"
 #include "schema_util.hpp"
 

@@ -1,11 +1,11 @@
 // gelu (approximate none and tanh): numbers against PyTorch (scripts/torch_sequence_reference.py),
-// gradients against finite differences, the vectorisable erf/exp/tanh of operators/fast_math.hpp
+// gradients against finite differences, the vectorisable erf/exp/tanh of framework/src/compute/fast_math.hpp
 // against the C library over a dense range, bit-identical results at 1 and 2 threads.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
-#include "../../operators/fast_math.hpp"
+#include "../../framework/src/compute/fast_math.hpp"
 #include "sequence_cases.hpp"
 
 using namespace gradflow;
@@ -51,15 +51,15 @@ TEST_CASE("fast erf, exp and tanh are within float rounding of the C library", "
   // Every step of 1e-5 over [-6, 6] ([-9, 9] for tanh): erf within 1e-7 absolute (float
   // rounding near 1 is 6e-8), tanh within 6e-8; exp within 3 ulp relative over the range of
   // gelu's derivative.
-  CHECK(worst_error(ops::fast::erf, [](double x) { return std::erf(x); }, -6.0, 6.0, 1e-5) < 1e-7);
-  CHECK(worst_error(ops::fast::tanh, [](double x) { return std::tanh(x); }, -9.0, 9.0, 1e-5) < 6e-8);
-  CHECK(worst_error([](float x) { return ops::fast::exp(x) / static_cast<float>(std::exp(static_cast<double>(x))); },
+  CHECK(worst_error(fast::erf, [](double x) { return std::erf(x); }, -6.0, 6.0, 1e-5) < 1e-7);
+  CHECK(worst_error(fast::tanh, [](double x) { return std::tanh(x); }, -9.0, 9.0, 1e-5) < 6e-8);
+  CHECK(worst_error([](float x) { return fast::exp(x) / static_cast<float>(std::exp(static_cast<double>(x))); },
                     [](double) { return 1.0; }, -87.0, 88.0, 1e-4) < 3.6e-7);
-  CHECK(ops::fast::erf(0.0f) == 0.0f);
-  CHECK(ops::fast::erf(-30.0f) == -1.0f);
-  CHECK(ops::fast::tanh(40.0f) == 1.0f);
-  CHECK(ops::fast::exp(0.0f) == 1.0f);
-  CHECK(ops::fast::exp(-1000.0f) > 0.0f);  // clamped: no denormal, no zero
+  CHECK(fast::erf(0.0f) == 0.0f);
+  CHECK(fast::erf(-30.0f) == -1.0f);
+  CHECK(fast::tanh(40.0f) == 1.0f);
+  CHECK(fast::exp(0.0f) == 1.0f);
+  CHECK(fast::exp(-1000.0f) > 0.0f);  // clamped: no denormal, no zero
 }
 
 TEST_CASE("gelu values and derivatives stay close to the exact formula for large inputs", "[gelu][math]") {

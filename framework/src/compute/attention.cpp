@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "compute/blas.hpp"
-#include "fast_math.hpp"  // operators/: the vectorisable exp that gelu uses
+#include "compute/fast_math.hpp"
 #include "gradflow/kernels.hpp"
 #include "gradflow/rng.hpp"
 
@@ -40,11 +40,11 @@ GRADFLOW_CPU_DISPATCH float exp_shifted(float* __restrict x, int64_t n, float ma
   int64_t j = 0;
   for (; j + kLanes <= n; j += kLanes)
     for (int l = 0; l < kLanes; ++l) {
-      x[j + l] = ops::fast::exp(x[j + l] - max);
+      x[j + l] = fast::exp(x[j + l] - max);
       acc[l] += x[j + l];
     }
   for (int l = 0; j < n; ++j, ++l) {
-    x[j] = ops::fast::exp(x[j] - max);
+    x[j] = fast::exp(x[j] - max);
     acc[l] += x[j];
   }
   float sum = 0.0f;
@@ -70,7 +70,7 @@ GRADFLOW_CPU_DISPATCH void scale_row(float* __restrict x, int64_t n, float s) {
 
 // p[j] = exp(s[j] - lse): the forward's probabilities again, from its log-sum-exp.
 GRADFLOW_CPU_DISPATCH void exp_minus(float* __restrict x, int64_t n, float lse) {
-  for (int64_t j = 0; j < n; ++j) x[j] = ops::fast::exp(x[j] - lse);
+  for (int64_t j = 0; j < n; ++j) x[j] = fast::exp(x[j] - lse);
 }
 
 // ds[j] = p[j]·(dp[j]·m[j] - dot) (m: the dropout multipliers, or none).

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace gradflow::ops::fast {
+namespace gradflow::fast {
 
 // min(max(x, lo), hi) by value: std::clamp returns a reference, which GCC does not if-convert,
 // and the loop would not vectorise.
@@ -84,4 +84,4 @@ template <class T>
   return static_cast<float>(a < 0.625f ? x * p / q : (xf < 0.0f ? -far : far));
 }
 
-}  // namespace gradflow::ops::fast
+}  // namespace gradflow::fast
