@@ -10,7 +10,6 @@ Usage: /usr/bin/python3 scripts/fashion_mnist_cnn_torch.py [--threads N] [--seed
 
 It runs as the benchmark's peer (scripts/fashion_mnist_data.py says how).
 """
-import argparse
 import os
 import sys
 import time
@@ -22,17 +21,7 @@ import torch  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=10)
-    args = parser.parse_args()
-    print(fashion.describe_blas(), flush=True)
-    start = time.time()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    x_train, y_train = fashion.load("train", (1, 28, 28))
-    x_test, y_test = fashion.load("t10k", (1, 28, 28))
+    args, start, (x_train, y_train), (x_test, y_test) = fashion.start_run((1, 28, 28))
     model = torch.nn.Sequential(
         torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.BatchNorm2d(64), torch.nn.ReLU(), torch.nn.MaxPool2d(2),

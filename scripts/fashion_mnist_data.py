@@ -11,10 +11,12 @@ started as
 GRADFLOW_PEER_ENV=0 keeps the environment as given. `describe_blas()` names the OpenBLAS file
 mapped in this process and its kernel family, so a run shows what it ran on.
 """
+import argparse
 import gzip
 import os
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import peer_env  # noqa: E402  bench/peer_env.py
@@ -44,3 +46,19 @@ def load(prefix, sample_shape):
     x = read_idx(DATA + prefix + "-images-idx3-ubyte.gz").reshape(-1, *sample_shape).float()
     y = read_idx(DATA + prefix + "-labels-idx1-ubyte.gz").long()
     return ((x / 255.0) - 0.2860) / 0.3530, y
+
+
+def start_run(sample_shape):
+    """What both twins start with: their command line (--threads, --seed, --epochs), the OpenBLAS
+    they run on, torch's threads and seed, and the training and test sets shaped [N,
+    *sample_shape]. Returns (args, start time, (x_train, y_train), (x_test, y_test))."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=10)
+    args = parser.parse_args()
+    print(describe_blas(), flush=True)
+    start = time.time()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    return args, start, load("train", sample_shape), load("t10k", sample_shape)

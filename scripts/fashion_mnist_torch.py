@@ -9,7 +9,6 @@ Usage: /usr/bin/python3 scripts/fashion_mnist_torch.py [--threads N] [--seed S]
 
 It runs as the benchmark's peer (scripts/fashion_mnist_data.py says how).
 """
-import argparse
 import os
 import sys
 import time
@@ -21,17 +20,7 @@ import torch  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=10)
-    args = parser.parse_args()
-    print(fashion.describe_blas(), flush=True)
-    start = time.time()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    x_train, y_train = fashion.load("train", (784,))
-    x_test, y_test = fashion.load("t10k", (784,))
+    args, start, (x_train, y_train), (x_test, y_test) = fashion.start_run((784,))
     model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
