@@ -111,24 +111,25 @@ const onnx::TensorProto* Importer::constant(const std::string& value) const {
   return it == constants_.end() ? nullptr : it->second;
 }
 
-Tensor Importer::float_constant(const onnx::NodeProto& node, int input) const {
+// Input `input` of `node` as a constant read by `read` (a float or an int64 tensor reader); a
+// computed input or a tensor `read` refuses is an error naming the node.
+template <class Read>
+auto Importer::read_constant(const onnx::NodeProto& node, int input, const Read& read) const {
   const onnx::TensorProto* t = input < node.input_size() ? constant(node.input(input)) : nullptr;
   if (!t) fail(node, fmt::format("input {} must be a constant (an initializer or a Constant node)", input));
   try {
-    return read_float_tensor(*t, fmt::format("tensor '{}'", node.input(input)));
+    return read(*t, fmt::format("tensor '{}'", node.input(input)));
   } catch (const std::runtime_error& e) {
     fail(node, e.what());
   }
 }
 
+Tensor Importer::float_constant(const onnx::NodeProto& node, int input) const {
+  return read_constant(node, input, read_float_tensor);
+}
+
 std::vector<int64_t> Importer::int_constant(const onnx::NodeProto& node, int input) const {
-  const onnx::TensorProto* t = input < node.input_size() ? constant(node.input(input)) : nullptr;
-  if (!t) fail(node, fmt::format("input {} must be a constant (an initializer or a Constant node)", input));
-  try {
-    return read_int64_tensor(*t, fmt::format("tensor '{}'", node.input(input)));
-  } catch (const std::runtime_error& e) {
-    fail(node, e.what());
-  }
+  return read_constant(node, input, read_int64_tensor);
 }
 
 std::string Importer::data_input(const onnx::NodeProto& node, int input) const {

@@ -39,6 +39,8 @@ class Importer {
   const onnx::TensorProto* constant(const std::string& value) const;
   Tensor float_constant(const onnx::NodeProto& node, int input) const;
   std::vector<int64_t> int_constant(const onnx::NodeProto& node, int input) const;
+  template <class Read>
+  auto read_constant(const onnx::NodeProto& node, int input, const Read& read) const;
   // The gradflow value an ONNX data value (not a constant) stands for.
   std::string data_input(const onnx::NodeProto& node, int input) const;
   // The sample shape (batch dropped) ONNX shape inference gives a value, when fully known.
