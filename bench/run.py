@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import peer_env  # bench/peer_env.py, next to this script
+import table  # bench/table.py: rows the workload families share
 import sequence  # bench/sequence.py: the transformer, attention and generate workloads
 
 BENCH = Path(__file__).resolve().parent
@@ -458,12 +459,7 @@ def report(res):
                  ", ".join(peer_sp) or "n/a", "", f"{sp:.2f}x" + round_range(rounds, "{:.2f}x"),
                  ">=1.8x", status(sp >= 1.8)])
 
-    mem = res["memory"]
-    gm, tm = mem["gradflow"]["peak_rss_mib"], mem.get("torch", {}).get("peak_rss_mib")
-    lm = mem.get("libtorch", {}).get("peak_rss_mib")
-    rows.append(["5 peak RSS, mnist b64, uint8 pixels", "MiB", f"{gm:.0f}", f"{tm:.0f}" if tm else "n/a",
-                 f"{lm:.0f}" if lm else "n/a", f"{tm / gm:.2f}x" if tm else "n/a",
-                 "gf <= 1/4 torch", status(gm <= tm / 4 if tm else None)])
+    rows.append(table.memory_row("5 peak RSS, mnist b64, uint8 pixels", res["memory"], 4, status))
 
     fs = res["first_step"]
     g = fs.get("gradflow")
@@ -495,12 +491,7 @@ def report(res):
                  f"{g1['median'] / s1['median']:.0%} of {s1['median']:.1f}",
                  "(gf's own 1t sgemm; no target)", ""])
 
-    mem = res["memory_cnn"]
-    gm, tm = mem["gradflow"]["peak_rss_mib"], mem.get("torch", {}).get("peak_rss_mib")
-    lm = mem.get("libtorch", {}).get("peak_rss_mib")
-    rows.append(["9 peak RSS, cnn b64, uint8 images", "MiB", f"{gm:.0f}", f"{tm:.0f}" if tm else "n/a",
-                 f"{lm:.0f}" if lm else "n/a", f"{tm / gm:.2f}x" if tm else "n/a",
-                 "gf <= 1/2 torch", status(gm <= tm / 2 if tm else None)])
+    rows.append(table.memory_row("9 peak RSS, cnn b64, uint8 images", res["memory_cnn"], 2, status))
 
     return rows
 

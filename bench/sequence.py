@@ -6,6 +6,8 @@ PyTorch eager at its better of 1 and 2 (the LibTorch twin has none of these). A 
 that fails (an operator not built yet) is noted and its rows show n/a; the peer's figures are
 still taken.
 """
+import table  # bench/table.py
+
 # workload -> (gradflow driver args, peer driver args, reps), as run.py's FULL and SMOKE.
 _SEQ = {"--samples": 18117}
 FULL = {
@@ -84,11 +86,7 @@ def rows(seq, status):
         out.append([f"10 transformer b32 step, gf {t}t", "ms/step", _fmt(g, 1e3),
                     _fmt(tb[1], 1e3) + f" @{tb[0]}t" if tb else "n/a", "n/a", f"{r:.2f}x" if r else "n/a",
                     f">=1.5x best peer{gflops}", status(r >= 1.5 if r else None)])
-    mem = seq["memory"]
-    gm, tm = mem.get("gradflow", {}).get("peak_rss_mib"), mem.get("torch", {}).get("peak_rss_mib")
-    out.append(["11 peak RSS, transformer b32", "MiB", f"{gm:.0f}" if gm else "n/a", f"{tm:.0f}" if tm else "n/a",
-                "n/a", f"{tm / gm:.2f}x" if gm and tm else "n/a", "gf <= 1/2 torch",
-                status(gm <= tm / 2 if gm and tm else None)])
+    out.append(table.memory_row("11 peak RSS, transformer b32", seq["memory"], 2, status))
     for w, what in (("attention_t128", "T128 b32"), ("attention_t512", "T512 b8")):
         tb = _best(W.get(w, {}).get("torch"), True)
         for t in (1, 2):
