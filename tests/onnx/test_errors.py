@@ -134,5 +134,72 @@ expect("an opset too old for layer_norm", [runner, "export", ln_graph, "--weight
        f"{ln_graph}:7:5: error: node 'odd' (op layer_norm): its ONNX form, LayerNormalization, needs opset 17 or "
        "later; --opset 16 was asked", path("ln.onnx"))
 
+# Tensors whose dims claim far more values than their bytes hold (issue 30: a 408-byte model, the
+# fuzz corpus's oom_claimed_dims.onnx, claimed [2, 536870902] and cost 4 GB before it was
+# refused): each is refused from the bytes present, before anything the size of the claim is
+# allocated. The bound is on the child's peak RSS (its own, from wait4).
+PEAK_KB = 256 * 1024
+
+
+def import_peak_kb(model_file, out):
+    child = subprocess.Popen([runner, "import", model_file, "-o", out, "--weights", out + ".safetensors"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stderr = child.stderr.read()
+    child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, stderr, usage.ru_maxrss
+
+
+def claimed_dims_error(what, model_file, message):
+    out = path(what.replace(" ", "_") + ".yaml")
+    code, stderr, peak_kb = import_peak_kb(model_file, out)
+    if code != 1 or stderr.strip().splitlines() != [message]:
+        failures.append(f"{what}: exit {code}, stderr:\n{stderr}expected:\n{message}")
+    elif peak_kb > PEAK_KB:
+        failures.append(f"{what}: refused, but its peak RSS was {peak_kb} KB (bound {PEAK_KB} KB)")
+    elif os.path.exists(out):
+        failures.append(f"{what}: {out} was written despite the error")
+    else:
+        print(f"ok   {what} ({peak_kb} KB peak): {message}")
+
+
+seed = os.path.join(src, "tests", "onnx", "fuzz", "corpus", "oom_claimed_dims.onnx")
+claimed_dims_error("raw data shorter than its dims", seed,
+                   f"{seed}: error: node 'c' (op_type Conv): tensor 'c.weight' has 16 bytes of data, its dims need "
+                   "4294967216")
+huge = [536870902, 2]
+
+
+def short_tensor(name, elem, dims, field, values):
+    """A tensor whose typed field holds `values`, fewer than its dims claim (helper.make_tensor refuses)."""
+    t = TensorProto(name=name, data_type=elem, dims=dims)
+    getattr(t, field).extend(values)
+    return t
+
+
+gx = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])
+gy = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", huge[0]])
+for elem, field in ((TensorProto.FLOAT, "float_data"), (TensorProto.DOUBLE, "double_data")):
+    name = TensorProto.DataType.Name(elem).lower()
+    weight = short_tensor("fc.weight", elem, huge, field, [0.5] * 4)
+    typed = helper.make_model(helper.make_graph([helper.make_node("Gemm", ["x", "fc.weight"], ["y"], name="fc",
+                                                                  transB=1)], "g", [gx], [gy], [weight]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    open(path(f"claimed_{name}.onnx"), "wb").write(typed.SerializeToString())
+    claimed_dims_error(f"a {name} field shorter than its dims", path(f"claimed_{name}.onnx"),
+                       f"{path(f'claimed_{name}.onnx')}: error: node 'fc' (op_type Gemm): tensor 'fc.weight' has 4 "
+                       f"values, its dims need {huge[0] * huge[1]}")
+shape = helper.make_node("Constant", [], ["shape"], name="shape",
+                         value=short_tensor("v", TensorProto.INT64, [huge[0]], "int64_data", [-1, 4]))
+reshaped = helper.make_model(helper.make_graph([shape, helper.make_node("Reshape", ["x", "shape"], ["y"], name="r")],
+                                               "g", [gx], [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                                                                         ["batch", 4])]),
+                             opset_imports=[helper.make_opsetid("", 17)])
+open(path("claimed_int64.onnx"), "wb").write(reshaped.SerializeToString())
+claimed_dims_error("an int64 Constant shorter than its dims", path("claimed_int64.onnx"),
+                   f"{path('claimed_int64.onnx')}: error: node 'r' (op_type Reshape): tensor 'shape' has 2 values, "
+                   f"its dims need {huge[0]}")
+
 if failures:
     sys.exit("FAIL:\n" + "\n".join(failures))

@@ -30,21 +30,23 @@ void refuse_external(const onnx::TensorProto& proto, const std::string& what) {
     throw std::runtime_error(what + " keeps its data in an external file, which import does not read");
 }
 
-// Copies `n` little-endian values of type T out of raw_data, or of the typed field.
+// Copies `n` little-endian values of type T out of raw_data, or of the typed field. The data
+// present is checked against the dims before anything is allocated: a few hundred bytes may
+// claim billions of values (the count is within kMaxTensorElements, not within the file).
 template <class T, class Field>
 std::vector<T> values_of(const onnx::TensorProto& proto, const Field& field, int64_t n, const std::string& what) {
-  std::vector<T> out(static_cast<size_t>(n));
+  const auto count = static_cast<size_t>(n);
   if (proto.has_raw_data()) {
-    if (proto.raw_data().size() != static_cast<size_t>(n) * sizeof(T))
-      throw std::runtime_error(fmt::format("{} has {} bytes of data, its dims need {}", what, proto.raw_data().size(),
-                                           static_cast<size_t>(n) * sizeof(T)));
-    if (n > 0) std::memcpy(out.data(), proto.raw_data().data(), out.size() * sizeof(T));
+    if (proto.raw_data().size() != count * sizeof(T))
+      throw std::runtime_error(
+          fmt::format("{} has {} bytes of data, its dims need {}", what, proto.raw_data().size(), count * sizeof(T)));
+    std::vector<T> out(count);
+    if (n > 0) std::memcpy(out.data(), proto.raw_data().data(), count * sizeof(T));
     return out;
   }
   if (field.size() != n)
     throw std::runtime_error(fmt::format("{} has {} values, its dims need {}", what, field.size(), n));
-  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = static_cast<T>(field.Get(static_cast<int>(i)));
-  return out;
+  return std::vector<T>(field.begin(), field.end());
 }
 
 }  // namespace
