@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <utility>
 
+#include "gradflow/atomic_file.hpp"
 #include "session.hpp"  // percent
 
 namespace gradflow::runner {
@@ -100,12 +102,69 @@ void ProgressBar::clear() {
   if (enabled_) fmt::print("\r\033[K");
 }
 
-bool CheckpointPacer::due(int64_t epoch) {
-  if (every_) return epoch % *every_ == 0;
-  if (any_ && Clock::now() - last_ < std::chrono::seconds(5)) return false;
-  any_ = true;
-  last_ = Clock::now();
-  return true;
+TrainingReport::TrainingReport(const Model& model, const DataSets& data, ReportOptions options)
+    : model_(model), data_(data), options_(std::move(options)), rank0_(options_.rank0),
+      bar_(options_.progress_bar && rank0_) {}
+
+void TrainingReport::started_from_weights(const std::filesystem::path& file) {
+  if (rank0_) fmt::print("starting from the weights of {}\n", file.string());
+}
+
+void TrainingReport::resumed(const std::filesystem::path& file, const TrainingState& state) {
+  if (rank0_) fmt::print("resumed from {} at epoch {}, step {}\n", file.string(), state.epoch, state.step);
+}
+
+void TrainingReport::run_started(const RunStart& start) {
+  first_epoch_ = start.first_epoch;
+  epochs_ = start.epochs;
+  batch_size_ = start.batch_size;
+  if (!rank0_) return;
+  if (!options_.metrics.empty())
+    metrics_.emplace(options_.metrics, start.resumed ? std::optional<int64_t>(start.first_epoch) : std::nullopt);
+  fmt::print("training '{}': {} parameters, {} training samples{}{}, batch {}, {} epoch{}{}\n", model_.spec().name,
+             model_.parameter_count(), data_.train.size,
+             data_.validation.empty() ? "" : fmt::format(", {} validation samples", data_.validation.size),
+             data_.test.empty() ? "" : fmt::format(", {} test samples", data_.test.size), start.batch_size,
+             start.epochs, start.epochs == 1 ? "" : "s", options_.parallel_note);
+}
+
+void TrainingReport::epoch_started(int64_t epoch, int64_t epochs) {
+  bar_.start_epoch(epoch, epochs, batch_size_);
+}
+
+void TrainingReport::batch_done(int64_t done, int64_t total, double loss) { bar_.update(done, total, loss); }
+
+void TrainingReport::step_validated(int64_t step, int64_t epoch, const Evaluation& v, double elapsed_s) {
+  bar_.clear();
+  if (!rank0_) return;
+  if (metrics_) metrics_->append_line(step_validation_json(step, epoch, v, elapsed_s).dump());
+  fmt::print("{}\n", format_step_validation(step, epoch, epochs_, v, elapsed_s));
+}
+
+void TrainingReport::epoch_done(const EpochMetrics& m, int64_t step, bool stopping) {
+  bar_.clear();
+  if (!rank0_) return;
+  if (metrics_) metrics_->append_line(to_json(m, step).dump());
+  curves_.push_back(to_curve_point(m));
+  if (worth_printing(m.epoch, first_epoch_, epochs_) || stopping)
+    fmt::print("{}\n", format_epoch(m, epochs_, model_.spec().train.lr_schedule.has_value()));
+}
+
+void TrainingReport::best_epoch_restored(int64_t epoch, double validation_loss, bool stopped_early) {
+  if (!rank0_) return;
+  if (stopped_early)
+    fmt::print("early stopping: val_loss did not improve for {} epochs after epoch {}\n",
+               model_.spec().train.early_stopping->patience, epoch);
+  fmt::print("best epoch {} (val_loss {:.6f}): {}\n", epoch, validation_loss,
+             options_.save.empty() ? "its weights are the model's" : "its weights are what --save holds");
+}
+
+void TrainingReport::saved(const std::filesystem::path& file) { fmt::print("saved {}\n", file.string()); }
+
+void TrainingReport::finish() {
+  if (!rank0_ || options_.plot.empty() || curves_.empty()) return;
+  write_file_atomically(options_.plot, render_curves_svg(curves_, model_.spec().name));
+  fmt::print("drew {}\n", options_.plot);
 }
 
 }  // namespace gradflow::runner

@@ -1,5 +1,5 @@
 // What `train` shows while it runs: the per-epoch line, the --metrics JSON, the progress bar
-// on a terminal, and when --save writes a checkpoint.
+// on a terminal, the curves; all through the TrainingRun's observer.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "gradflow/trainer.hpp"
+#include "gradflow/training_run.hpp"
+#include "metrics_log.hpp"
 #include "plot.hpp"
 
 namespace gradflow::runner {
@@ -47,19 +49,42 @@ class ProgressBar {
   Clock::time_point started_, last_draw_;
 };
 
-// When to write the --save checkpoint: every `checkpoint_every` epochs when the graph sets it;
-// otherwise every epoch but at most once per few seconds (thousands of tiny XOR epochs would
-// spend their time in fsync). The first epoch a run completes is always saved, so a run killed
-// soon after it has a checkpoint; the end of the run is saved by the caller.
-class CheckpointPacer {
+// What `train` shows and records while a TrainingRun goes, on rank 0 only: the start line,
+// the epoch and step-validation lines, the progress bar on a terminal, the --metrics log
+// (opened when the run starts, after the checkpoint it resumes is read) and the --plot curves.
+struct ReportOptions {
+  std::string metrics, plot, save;  // the command's --metrics, --plot and --save ("": none)
+  std::string parallel_note;        // ", data-parallel on N ranks (...)" under mpirun
+  bool progress_bar = false;        // on a terminal only
+  bool rank0 = true;                // under mpirun, whether this is rank 0 (the one that shows)
+};
+
+class TrainingReport final : public TrainingObserver {
  public:
-  explicit CheckpointPacer(std::optional<int64_t> every) : every_(every) {}
-  bool due(int64_t epoch);
+  TrainingReport(const Model& model, const DataSets& data, ReportOptions options);
+
+  void started_from_weights(const std::filesystem::path& file) override;
+  void resumed(const std::filesystem::path& file, const TrainingState& state) override;
+  void run_started(const RunStart& start) override;
+  void epoch_started(int64_t epoch, int64_t epochs) override;
+  void batch_done(int64_t done, int64_t total, double loss) override;
+  void step_validated(int64_t step, int64_t epoch, const Evaluation& v, double elapsed_s) override;
+  void epoch_done(const EpochMetrics& m, int64_t step, bool stopping) override;
+  void best_epoch_restored(int64_t epoch, double validation_loss, bool stopped_early) override;
+  void saved(const std::filesystem::path& file) override;
+
+  // After the run: draws --plot from the epochs it saw.
+  void finish();
 
  private:
-  std::optional<int64_t> every_;
-  bool any_ = false;        // whether a checkpoint was due yet in this run
-  Clock::time_point last_;  // when the last one was
+  const Model& model_;
+  const DataSets& data_;
+  ReportOptions options_;
+  bool rank0_;
+  int64_t first_epoch_ = 0, epochs_ = 0, batch_size_ = 1;
+  ProgressBar bar_;
+  std::optional<MetricsLog> metrics_;
+  std::vector<CurvePoint> curves_;
 };
 
 }  // namespace gradflow::runner

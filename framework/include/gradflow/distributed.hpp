@@ -54,11 +54,6 @@ class MpiRuntime {
   double timeout_s_ = 60.0;
 };
 
-// FNV-1a of a file's bytes (the graph file's fingerprint).
-uint64_t hash_file(const std::string& path);
-// FNV-1a of every parameter's bytes, in parameters() order.
-uint64_t hash_parameters(Model& model);
-
 // The GradientSync that Trainer uses under mpirun.
 class MpiGradientSync final : public GradientSync {
  public:
@@ -73,6 +68,7 @@ class MpiGradientSync final : public GradientSync {
   double loss_weight(int64_t local, int64_t global) const override;
   void finish_step() override;
   void sum(std::span<double> values) override;
+  void check_same_everywhere(const std::string& what, uint64_t fingerprint) override;
 
   int64_t bucket_count() const;
   int64_t floats_per_step() const;  // gradient floats each rank sends into the allreduce

@@ -8,7 +8,7 @@
 // inputs that the outputs need, concatenated in the order the file's `inputs:` lists them (the
 // same columns as `graph-runner predict --input CSV`); its output is the values of the
 // outputs (`outputs:`, or the prediction input of the first loss), concatenated in order (the
-// columns `graph-runner predict` prints). docs/embedding.md walks through it.
+// columns `graph-runner predict` prints). docs/library.md walks through it.
 //
 // Thread safety: a Predictor may be shared between threads. predict() holds an internal mutex,
 // so concurrent calls on one Predictor are correct but run one after another; for parallel

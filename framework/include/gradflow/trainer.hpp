@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "gradflow/dataset.hpp"
 #include "gradflow/model.hpp"
@@ -48,6 +49,9 @@ class GradientSync {
   virtual void finish_step() = 0;
   // Sums `values` element-wise over every rank, in place (epoch loss and accuracy sums).
   virtual void sum(std::span<double> values) = 0;
+  // Before the first step (TrainingRun): throws, on every rank alike, when the ranks'
+  // fingerprints of `what` differ.
+  virtual void check_same_everywhere(const std::string& what, uint64_t fingerprint) = 0;
 };
 
 struct TrainOptions {

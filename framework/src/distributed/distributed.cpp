@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -31,13 +30,6 @@ double env_double(const char* name, double fallback) {
   if (end == text || *end != '\0' || !(value > 0.0))
     throw std::runtime_error(fmt::format("{}='{}': expected a positive number", name, text));
   return value;
-}
-
-constexpr uint64_t kFnvOffset = 1469598103934665603ull;
-uint64_t fnv1a(uint64_t hash, const void* bytes, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(bytes);
-  for (size_t i = 0; i < n; ++i) hash = (hash ^ p[i]) * 1099511628211ull;
-  return hash;
 }
 
 // Polls `requests` until all complete. Every MPI call is made under `mutex` (MPI calls are
@@ -115,27 +107,6 @@ void MpiRuntime::check_same_everywhere(const std::string& what, uint64_t fingerp
   std::string list;
   for (int r : differ) list += fmt::format("{}rank {} has {:016x}", list.empty() ? "" : ", ", r, all[static_cast<size_t>(r)]);
   throw RanksDisagree(fmt::format("the ranks disagree on the {}: rank 0 has {:016x}, {}", what, all[0], list));
-}
-
-uint64_t hash_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  uint64_t hash = kFnvOffset;
-  char chunk[65536];
-  while (in) {
-    in.read(chunk, sizeof chunk);
-    hash = fnv1a(hash, chunk, static_cast<size_t>(in.gcount()));
-  }
-  return hash;
-}
-
-uint64_t hash_parameters(Model& model) {
-  uint64_t hash = kFnvOffset;
-  for (const ParamRef& p : model.parameters()) {
-    hash = fnv1a(hash, p.name.data(), p.name.size());
-    hash = fnv1a(hash, p.value->data(), static_cast<size_t>(p.value->size()) * sizeof(float));
-  }
-  return hash;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,6 +324,10 @@ void MpiGradientSync::finish_step() {
         in += p.grad.size();
       }
   }
+}
+
+void MpiGradientSync::check_same_everywhere(const std::string& what, uint64_t fingerprint) {
+  state_->runtime.check_same_everywhere(what, fingerprint);
 }
 
 void MpiGradientSync::sum(std::span<double> values) {

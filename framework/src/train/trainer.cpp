@@ -90,6 +90,7 @@ class SingleProcess final : public GradientSync {
   double loss_weight(int64_t, int64_t) const override { return 1.0; }
   void finish_step() override {}
   void sum(std::span<double>) override {}
+  void check_same_everywhere(const std::string&, uint64_t) override {}
 };
 
 GradientSync& Trainer::sync() {

@@ -1,0 +1,94 @@
+// A whole training run, as `graph-runner train` does it and as a C++ program can: the epochs,
+// validation inside and after them, the learning-rate schedule and early stopping, starting
+// from weights or resuming from a checkpoint, checkpoints while it runs and at the end, and the
+// data-parallel consistency checks. What the run shows or records (a progress bar, epoch lines,
+// a metrics log, curves) is the observer's business: the run only reports.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <utility>
+
+#include "gradflow/checkpoint.hpp"
+#include "gradflow/dataset.hpp"
+#include "gradflow/model.hpp"
+#include "gradflow/train_spec.hpp"
+#include "gradflow/trainer.hpp"
+
+namespace gradflow {
+
+// What the run reports, in the order it happens. Every member has an empty default: an
+// observer overrides what it shows. Under data parallelism every rank's run reports alike;
+// `RunStart::writes_files` tells rank 0 (the one that writes) from the others.
+class TrainingObserver {
+ public:
+  virtual ~TrainingObserver() = default;
+
+  // `--weights`: the parameters and buffers were loaded, with a fresh optimizer and schedule.
+  virtual void started_from_weights(const std::filesystem::path& /*file*/) {}
+  // `--resume`: the run continues after `state`'s epoch and step.
+  virtual void resumed(const std::filesystem::path& /*file*/, const TrainingState& /*state*/) {}
+  // The last thing before the first epoch (after loading and the data-parallel checks).
+  struct RunStart {
+    int64_t first_epoch = 0;  // epochs already done (a resumed run's)
+    int64_t epochs = 0;       // the run ends after this many
+    int64_t batch_size = 0;   // samples per step, at most the training set
+    bool resumed = false;
+    bool writes_files = true;  // false on every data-parallel rank but 0
+  };
+  virtual void run_started(const RunStart& /*start*/) {}
+
+  virtual void epoch_started(int64_t /*epoch*/, int64_t /*epochs*/) {}  // epoch: 1-based
+  // After each optimizer step: (batches done, batches in the epoch, running mean loss).
+  virtual void batch_done(int64_t /*done*/, int64_t /*total*/, double /*loss*/) {}
+  // train.validate_every_steps: a validation inside epoch `epoch` (1-based) after `step` steps.
+  virtual void step_validated(int64_t /*step*/, int64_t /*epoch*/, const Evaluation& /*validation*/,
+                              double /*elapsed_s*/) {}
+  // After each epoch's training and evaluation. `stopping`: early stopping ends the run here.
+  virtual void epoch_done(const EpochMetrics& /*metrics*/, int64_t /*step*/, bool /*stopping*/) {}
+  // With early stopping, after the last epoch: the best epoch's weights are now the model's.
+  // `stopped_early`: the run ended before its epochs were done.
+  virtual void best_epoch_restored(int64_t /*epoch*/, double /*validation_loss*/, bool /*stopped_early*/) {}
+  // The final checkpoint (RunOptions::save) was written.
+  virtual void saved(const std::filesystem::path& /*file*/) {}
+};
+
+struct RunOptions {
+  RunOptions() = default;
+  explicit RunOptions(TrainSpec train_section) : train(std::move(train_section)) {}
+
+  // The graph's train: section (Model::spec().train), or a changed copy: graph-runner's
+  // --epochs and --batch-size override its epochs and batch_size.
+  TrainSpec train;
+  // Where checkpoints go while the run goes (train.checkpoint_every) and at its end; empty:
+  // none are written.
+  std::filesystem::path save;
+  // Start from a checkpoint's parameters and buffers with a fresh optimizer and schedule
+  // (fine-tuning), or resume a checkpoint's run exactly (optimizer state, epoch, step,
+  // schedule). At most one of the two.
+  std::filesystem::path weights;
+  std::filesystem::path resume;
+};
+
+// Not reusable: construct one per run.
+class TrainingRun {
+ public:
+  // Throws (naming the graph file) when the graph has no optimizer or `data` no training set.
+  // `sync` (not owned) makes this one rank of a data-parallel run.
+  TrainingRun(Model& model, const DataSets& data, RunOptions options, GradientSync* sync = nullptr);
+
+  // Initialises the parameters from the graph's seed, loads RunOptions::weights or ::resume,
+  // trains, and writes RunOptions::save. Returns the state the final checkpoint holds.
+  TrainingState run(TrainingObserver& observer);
+
+ private:
+  void check_ranks_agree(const TrainingState& resumed) const;
+
+  Model& model_;
+  const DataSets& data_;
+  RunOptions options_;
+  GradientSync* sync_;
+};
+
+}  // namespace gradflow
