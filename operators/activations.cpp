@@ -47,20 +47,19 @@ GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_derivatives(const Fn& fn, const float*
 // the chosen form's functor: the choice is made once per call, and each form's loop is
 // branch-free, so it vectorises.
 template <class Fn>
-class Elementwise final : public Operator {
+class Elementwise final : public Operator, public OnnxExportable {
  public:
-  static OpSchema schema() { return Fn::schema(); }
+  static OpSchema schema() {
+    OpSchema schema = Fn::schema();
+    if constexpr (requires { Fn::kDecisions; }) schema.outputs_decisions = Fn::kDecisions;
+    return schema;
+  }
   explicit Elementwise(const Attributes& attrs) : fn_(attrs) {}
 
   Shape infer_shape(std::span<const Shape> input_shapes) override {
     const Shape& shape = single_input(input_shapes, Fn::kName);
     sample_size_ = numel(shape);
     return shape;
-  }
-
-  bool outputs_decisions() const override {
-    if constexpr (requires { Fn::kDecisions; }) return Fn::kDecisions;
-    return false;
   }
 
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
@@ -251,7 +250,7 @@ struct GeluFn {
 };
 
 // Softmax over the last axis, stabilised by subtracting the row maximum.
-class Softmax final : public Operator {
+class Softmax final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return activation_schema("softmax", "exp(x)/sum(exp(x)) over the last axis");

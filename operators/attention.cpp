@@ -18,7 +18,7 @@ namespace gradflow::ops {
 
 namespace {
 
-class MultiheadAttention final : public Operator {
+class MultiheadAttention final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"multihead_attention",

@@ -17,7 +17,7 @@ void require_two_or_more(std::span<const Shape> shapes, const char* op) {
                      std::to_string(shapes.size()));
 }
 
-class Add final : public Operator {
+class Add final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"add", OpKind::Layer, "elementwise sum of two or more inputs of the same shape", 2, -1,
@@ -67,7 +67,7 @@ class Add final : public Operator {
   }
 };
 
-class Concat final : public Operator {
+class Concat final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"concat", OpKind::Layer,

@@ -16,7 +16,7 @@ namespace gradflow::ops {
 
 namespace {
 
-class Conv2d final : public Operator {
+class Conv2d final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"conv2d",

@@ -10,7 +10,7 @@ namespace gradflow::ops {
 
 namespace {
 
-class Dropout final : public Operator {
+class Dropout final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"dropout",

@@ -52,7 +52,7 @@ void normal_fill(Tensor& weight, Rng& rng) {
   for (float& v : weight.values()) v = static_cast<float>(rng.normal());
 }
 
-class Embedding final : public Operator {
+class Embedding final : public Operator, public OnnxExportable, public InputChecker {
  public:
   static OpSchema schema() {
     return {"embedding",
@@ -156,7 +156,7 @@ class Embedding final : public Operator {
   std::string node_;
 };
 
-class PositionalEmbedding final : public Operator {
+class PositionalEmbedding final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"positional_embedding",

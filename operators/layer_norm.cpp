@@ -130,7 +130,7 @@ GRADFLOW_CPU_DISPATCH void affine_grad_columns(const float* __restrict g, const 
   }
 }
 
-class LayerNorm final : public Operator {
+class LayerNorm final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"layer_norm",

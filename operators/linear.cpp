@@ -35,7 +35,7 @@ GRADFLOW_CPU_DISPATCH void sum_rows(const float* __restrict g, float* __restrict
     for (int64_t u = begin; u < end; ++u) sum[u] += g[r * units + u];
 }
 
-class Linear final : public Operator {
+class Linear final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"linear",

@@ -76,12 +76,16 @@ struct TermGrad {
 };
 
 // A loss that is a sum of per-element terms f(p, t). Fn provides kName, kClassRule, schema(),
-// Fn(const Attributes&), value(p, t), grad(p, t) -> TermGrad, reports_accuracy(producer) and
+// Fn(const Attributes&), value(p, t), grad(p, t) -> TermGrad, reports_accuracy(decisions) and
 // correct(p, t) for one element.
 template <class Fn>
-class PointwiseLoss final : public ReducedLoss {
+class PointwiseLoss final : public ReducedLoss, public AccuracyCounter {
  public:
-  static OpSchema schema() { return Fn::schema(); }
+  static OpSchema schema() {
+    OpSchema schema = Fn::schema();
+    schema.class_rule = Fn::kClassRule;
+    return schema;
+  }
   explicit PointwiseLoss(const Attributes& attrs) : ReducedLoss(attrs), fn_(attrs) {}
 
   Shape infer_shape(std::span<const Shape> input_shapes) override {
@@ -120,10 +124,9 @@ class PointwiseLoss final : public ReducedLoss {
     });
   }
 
-  bool reports_accuracy(const Operator* prediction_producer) const override {
-    return Fn::reports_accuracy(prediction_producer);
+  bool reports_accuracy(bool prediction_is_decisions) const override {
+    return Fn::reports_accuracy(prediction_is_decisions);
   }
-  ClassRule class_rule() const override { return Fn::kClassRule; }
 
   // A sample counts when every one of its elements is right.
   int64_t count_correct(const Tensor& prediction, const Tensor& target) const override {
@@ -152,7 +155,7 @@ struct MseFn {
   double value(double p, double t) const { return (p - t) * (p - t); }
   TermGrad grad(double p, double t) const { return {2.0 * (p - t), -2.0 * (p - t)}; }
   // Exact equality only means something for discrete outputs: the perceptron's step.
-  static bool reports_accuracy(const Operator* producer) { return producer && producer->outputs_decisions(); }
+  static bool reports_accuracy(bool decisions) { return decisions; }
   bool correct(float p, float t) const { return p == t; }
 };
 
@@ -173,7 +176,7 @@ struct BceFn {
     // torch's binary_cross_entropy_backward guards the denominator with 1e-12.
     return {(p - t) / std::max((1.0 - p) * p, 1e-12), clamped_log(1.0 - p) - clamped_log(p)};
   }
-  static bool reports_accuracy(const Operator*) { return true; }
+  static bool reports_accuracy(bool) { return true; }
   bool correct(float p, float t) const { return (p >= 0.5f) == (t >= 0.5f); }
 };
 
@@ -195,7 +198,7 @@ struct BceWithLogitsFn {
     const double sigmoid = x >= 0.0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
     return {sigmoid - t, -x};
   }
-  static bool reports_accuracy(const Operator*) { return true; }
+  static bool reports_accuracy(bool) { return true; }
   // σ(x) ≥ ½ ⇔ x ≥ 0
   bool correct(float x, float t) const { return (x >= 0.0f) == (t >= 0.5f); }
 };
@@ -218,7 +221,7 @@ struct HuberFn {
     const double g = std::clamp(p - t, -delta, delta);
     return {g, -g};
   }
-  static bool reports_accuracy(const Operator*) { return false; }
+  static bool reports_accuracy(bool) { return false; }
   bool correct(float, float) const { return false; }
   double delta;
 };
@@ -235,12 +238,14 @@ GRADFLOW_CPU_DISPATCH void scaled_exp(const float* __restrict x, float shift, fl
 // or on logits [T, C] (one row per position of a sequence) against [T] class indices or [T, C]
 // probabilities, averaged over every position of every sample as torch's CrossEntropyLoss is
 // on the flattened positions. As in torch, a target with the logits' shape means probabilities.
-class CrossEntropy final : public ReducedLoss {
+class CrossEntropy final : public ReducedLoss, public AccuracyCounter, public TargetChecker {
  public:
   static OpSchema schema() {
-    return loss_schema("cross_entropy",
-                       "softmax cross-entropy on logits [C] or [T, C] against class indices or class "
-                       "probabilities (torch.nn.CrossEntropyLoss)");
+    OpSchema schema = loss_schema("cross_entropy",
+                                  "softmax cross-entropy on logits [C] or [T, C] against class indices or class "
+                                  "probabilities (torch.nn.CrossEntropyLoss)");
+    schema.class_rule = ClassRule::Softmax;  // per sample over [C]; [T, C] is per position (class_count)
+    return schema;
   }
   explicit CrossEntropy(const Attributes& attrs) : ReducedLoss(attrs) {}
 
@@ -325,8 +330,7 @@ class CrossEntropy final : public ReducedLoss {
   }
 
   // Accuracy and classes are per sample: a sequence of predictions is neither.
-  bool reports_accuracy(const Operator*) const override { return positions_ == 1; }
-  ClassRule class_rule() const override { return positions_ == 1 ? ClassRule::Softmax : ClassRule::None; }
+  bool reports_accuracy(bool) const override { return positions_ == 1; }
 
   // A class index fed from data must be an integer in [0, classes).
   std::optional<std::string> check_target(float value, const Shape& prediction_shape,

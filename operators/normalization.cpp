@@ -60,7 +60,7 @@ GRADFLOW_CPU_DISPATCH void plane_input_grad(const float* __restrict g, const flo
   for (int64_t i = 0; i < n; ++i) gx[i] = a * g[i] + c * (x[i] - mean) + b;
 }
 
-class BatchNorm final : public Operator {
+class BatchNorm final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"batch_norm",

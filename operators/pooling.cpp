@@ -16,7 +16,7 @@ namespace {
 
 enum class PoolKind { Max, Average };
 
-class Pool2d : public Operator {
+class Pool2d : public Operator, public OnnxExportable {
  public:
   static OpSchema schema(PoolKind kind) {
     const bool max = kind == PoolKind::Max;
@@ -127,7 +127,7 @@ struct AvgPool2d final : Pool2d {
   explicit AvgPool2d(const Attributes& attrs) : Pool2d(PoolKind::Average, attrs) {}
 };
 
-class GlobalAvgPool final : public Operator {
+class GlobalAvgPool final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"global_avg_pool", OpKind::Layer, "mean over H and W of a [C, H, W] image, output [C]", 1, 1, {}};

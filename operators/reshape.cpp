@@ -27,7 +27,7 @@ void copy(const Tensor& src, Tensor& dst) {
 
 // The output takes the new sample shape, the input gradient the input's shape; the values are
 // the same in both directions.
-class Reshape : public Operator {
+class Reshape : public Operator, public OnnxExportable {
  public:
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
     const Tensor& x = *inputs[0];

@@ -10,7 +10,7 @@ namespace {
 
 using namespace gradflow;
 
-class Scale final : public Operator {
+class Scale final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     AttrSpec init;

@@ -16,7 +16,7 @@ float sigmoid(float x) {
   return e / (1.0f + e);
 }
 
-class Swish final : public Operator {
+class Swish final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"swish", OpKind::Layer, "x * sigmoid(x), elementwise (SiLU); example plugin", 1, 1, {}};

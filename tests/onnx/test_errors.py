@@ -95,7 +95,7 @@ expect("checkpoint that does not fit", [runner, "export", graph, "--weights", pa
                                         path("nofit.onnx")],
        f"error: {path('tt.safetensors')}: missing parameter 'fc1.weight'", path("nofit.onnx"))
 
-# export: a plugin op without export_onnx, and a loss as an output.
+# export: a plugin op that is not OnnxExportable, and a loss as an output.
 plugin_graph = path("plugin.yaml")
 open(plugin_graph, "w").write(f"""graph: p
 plugins: [{throwing}]
@@ -114,7 +114,7 @@ run([runner, "train", plugin_graph, "--epochs", "0", "--save", path("p.safetenso
 expect("plugin op without an ONNX form", [runner, "export", plugin_graph, "--weights", path("p.safetensors"), "-o",
                                           path("plugin.onnx")],
        f"{plugin_graph}:8:5: error: node 'odd' (op test_throw): the op comes from the plugin "
-       f"{os.path.realpath(throwing)}, which gives it no ONNX form (Operator::export_onnx, docs/plugins.md)",
+       f"{os.path.realpath(throwing)}, which gives it no ONNX form (OnnxExportable, docs/plugins.md)",
        path("plugin.onnx"))
 loss_graph = path("loss.yaml")
 open(loss_graph, "w").write(open(plugin_graph).read().replace("odd, op: test_throw", "odd, op: relu")

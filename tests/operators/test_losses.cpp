@@ -168,9 +168,9 @@ TEST_CASE("cross_entropy over [T, C] logits matches PyTorch on the flattened pos
   SECTION("no per-sample accuracy or classes for a sequence") {
     auto op = make_op("cross_entropy");
     prepare(*op, {kSeqLogits, kSeqIndex});
-    const auto& loss = dynamic_cast<const Loss&>(*op);
-    CHECK_FALSE(loss.reports_accuracy(nullptr));
-    CHECK(loss.class_rule() == ClassRule::None);
+    CHECK_FALSE(dynamic_cast<const AccuracyCounter&>(*op).reports_accuracy(false));
+    CHECK(class_count(entry("cross_entropy").schema.class_rule, {3, 4}) == 0);
+    const auto& loss = dynamic_cast<const TargetChecker&>(*op);
     CHECK(loss.check_target(3.0f, {3, 4}, {3}) == std::nullopt);
     CHECK(loss.check_target(4.0f, {3, 4}, {3}) == "expects a class index in [0, 4)");
     CHECK(loss.check_target(0.5f, {3, 4}, {3}) == "expects a class index in [0, 4)");
@@ -211,41 +211,44 @@ TEST_CASE("cross_entropy: a class index out of range is an error", "[losses][err
 }
 
 TEST_CASE("losses: accuracy hooks", "[losses][accuracy]") {
-  const auto linear = make_op("linear", {{"units", int64_t{3}}});
-  const auto sigmoid = make_op("sigmoid");
-  const auto step = make_op("step");
+  // Whether each op's outputs are hard decisions (OpSchema::outputs_decisions): what the
+  // model tells a loss about the op that produced its prediction.
+  const bool linear = entry("linear").schema.outputs_decisions;
+  const bool sigmoid = entry("sigmoid").schema.outputs_decisions;
+  const bool step = entry("step").schema.outputs_decisions;
+  const bool graph_input = false;
   SECTION("cross_entropy: argmax against the class index or the target's argmax") {
     auto op = make_op("cross_entropy");
     prepare(*op, {kPred, kClassIndex});
-    auto* loss = dynamic_cast<Loss*>(op.get());
+    auto* loss = dynamic_cast<AccuracyCounter*>(op.get());
     REQUIRE(loss);
-    CHECK(loss->reports_accuracy(linear.get()));
+    CHECK(loss->reports_accuracy(linear));
     CHECK(loss->count_correct(kPred, kClassIndex) == 2);
     CHECK(loss->count_correct(kPred, Tensor({2, 1}, {1.0f, 0.0f})) == 1);
     auto probs = make_op("cross_entropy");
     prepare(*probs, {kPred, kClassProbs});
-    CHECK(dynamic_cast<Loss&>(*probs).count_correct(kPred, kClassProbs) == 1);  // argmax 1 vs 2
+    CHECK(dynamic_cast<AccuracyCounter&>(*probs).count_correct(kPred, kClassProbs) == 1);  // argmax 1 vs 2
   }
   SECTION("bce: probability >= 0.5, every element of a sample") {
     auto op = make_op("bce");
-    auto& loss = dynamic_cast<Loss&>(*op);
-    CHECK(loss.reports_accuracy(sigmoid.get()));
+    auto& loss = dynamic_cast<AccuracyCounter&>(*op);
+    CHECK(loss.reports_accuracy(sigmoid));
     CHECK(loss.count_correct(kProb, kBinaryTarget) == 2);
     CHECK(loss.count_correct(Tensor({2, 3}, {0.1f, 0.8f, 0.45f, 0.9f, 0.3f, 0.4f}), kBinaryTarget) == 1);
   }
   SECTION("bce_with_logits: logit >= 0") {
     auto op = make_op("bce_with_logits");
-    auto& loss = dynamic_cast<Loss&>(*op);
-    CHECK(loss.reports_accuracy(linear.get()));
+    auto& loss = dynamic_cast<AccuracyCounter&>(*op);
+    CHECK(loss.reports_accuracy(linear));
     CHECK(loss.count_correct(Tensor({2, 3}, {-1, 2, -0.5f, 3, -2, 0}), kBinaryTarget) == 2);
     CHECK(loss.count_correct(Tensor({2, 3}, {-1, 2, -0.5f, 3, -2, -0.1f}), kBinaryTarget) == 1);
   }
   SECTION("mse: only over a step output, exact match") {
     auto op = make_op("mse");
-    auto& loss = dynamic_cast<Loss&>(*op);
-    CHECK(loss.reports_accuracy(step.get()));
-    CHECK_FALSE(loss.reports_accuracy(sigmoid.get()));
-    CHECK_FALSE(loss.reports_accuracy(nullptr));  // a graph input
+    auto& loss = dynamic_cast<AccuracyCounter&>(*op);
+    CHECK(loss.reports_accuracy(step));
+    CHECK_FALSE(loss.reports_accuracy(sigmoid));
+    CHECK_FALSE(loss.reports_accuracy(graph_input));
     CHECK(loss.count_correct(Tensor({2, 2}, {1, 0, 1, 1}), Tensor({2, 2}, {1, 0, 1, 0})) == 1);
   }
   SECTION("reduction: mean by default, sum when asked") {
@@ -255,15 +258,15 @@ TEST_CASE("losses: accuracy hooks", "[losses][accuracy]") {
   }
   SECTION("cross_entropy checks class indices fed from data") {
     const auto op = make_op("cross_entropy");
-    const auto& loss = dynamic_cast<const Loss&>(*op);
+    const auto& loss = dynamic_cast<const TargetChecker&>(*op);
     CHECK_FALSE(loss.check_target(2.0f, {3}, {1}));
     CHECK(loss.check_target(3.0f, {3}, {1}) == "expects a class index in [0, 3)");
     CHECK(loss.check_target(-1.0f, {3}, {1}) == "expects a class index in [0, 3)");
     CHECK(loss.check_target(0.5f, {3}, {1}) == "expects a class index in [0, 3)");
     CHECK_FALSE(loss.check_target(0.5f, {3}, {3}));  // a probability target
-    CHECK_FALSE(dynamic_cast<Loss&>(*make_op("mse")).check_target(7.5f, {1}, {1}));
+    CHECK(dynamic_cast<const TargetChecker*>(make_op("mse").get()) == nullptr);  // mse checks no target
   }
   SECTION("huber: no accuracy") {
-    CHECK_FALSE(dynamic_cast<Loss&>(*make_op("huber")).reports_accuracy(step.get()));
+    CHECK_FALSE(dynamic_cast<AccuracyCounter&>(*make_op("huber")).reports_accuracy(step));
   }
 }

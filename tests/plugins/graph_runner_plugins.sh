@@ -60,7 +60,7 @@ expect_error 1 "graphdir/missing.yaml:6:11: error: graphdir/lib/libnothing.so: c
   "$runner" validate graphdir/missing.yaml
 expect_error 1 "operator 'relu' from $(realpath "$(dirname "$throwing")/libgf_test_dup_relu.so") is already registered by built-in" \
   "$runner" ops --plugin "$(dirname "$throwing")/libgf_test_dup_relu.so"
-expect_error 1 "plugin built for gradflow plugin API 6, this gradflow supports 5" \
+expect_error 1 "plugin built for gradflow plugin API 7, this gradflow supports 6" \
   "$runner" ops --plugin "$(dirname "$throwing")/libgf_test_bad_version.so"
 expect_error 1 "not a gradflow plugin: no gradflow_plugin_init symbol" \
   "$runner" ops --plugin "$(dirname "$throwing")/libgf_test_no_entry.so"

@@ -77,7 +77,7 @@ TEST_CASE("a plugin built for another API version is refused, naming both versio
   const size_t count = fresh.registry.names().size();
   CHECK(load_error(fresh.registry, GF_BAD_VERSION_PLUGIN) ==
         std::string(GF_BAD_VERSION_PLUGIN) +
-            ": plugin built for gradflow plugin API 6, this gradflow supports 5");
+            ": plugin built for gradflow plugin API 7, this gradflow supports 6");
   CHECK(fresh.registry.names().size() == count);
 }
 
@@ -99,7 +99,7 @@ TEST_CASE("the plugin side of the handshake refuses another host version or buil
   host.build_fingerprint = GRADFLOW_BUILD_FINGERPRINT;
   CHECK(init(&host, &result) == GRADFLOW_PLUGIN_ERR_API_VERSION);
   CHECK(result.api_version == GRADFLOW_PLUGIN_API_VERSION);
-  CHECK(std::string(result.error) == "plugin built for gradflow plugin API 5, this gradflow supports 7");
+  CHECK(std::string(result.error) == "plugin built for gradflow plugin API 6, this gradflow supports 7");
 
   host.api_version = GRADFLOW_PLUGIN_API_VERSION;
   host.build_fingerprint = "gradflow 9.9.9; gcc 3; libstdc++ cxx11-abi=0";

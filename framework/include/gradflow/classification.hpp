@@ -1,4 +1,4 @@
-// Class predictions from a classifying loss's prediction (Loss::class_rule): probabilities per
+// Class predictions from a classifying loss's prediction (OpSchema::class_rule): probabilities per
 // class, the predicted class, the true class from a target, and a confusion matrix.
 #pragma once
 

@@ -37,6 +37,8 @@ struct ComputeNode {
   std::string name;
   std::string op;
   OpKind kind = OpKind::Layer;
+  ClassRule class_rule = ClassRule::None;  // its OpSchema's facts
+  bool outputs_decisions = false;
   std::unique_ptr<Operator> impl;
   std::vector<int> inputs;  // value ids
   int output = -1;          // value id
@@ -85,8 +87,9 @@ class Model {
   int find_value(const std::string& name) const;  // -1 when absent
   // Which values `value_ids` depend on (themselves included), indexed by value id.
   std::vector<bool> values_needed_for(const std::vector<int>& value_ids) const;
-  // The operator whose output is value `v`; null for a graph input.
-  const Operator* producer_of(int v) const;
+  // Whether value `v` is the output of an op whose outputs are hard 0/1 decisions
+  // (OpSchema::outputs_decisions); false for a graph input.
+  bool is_decisions(int v) const;
 
   // Every trainable parameter, named "<node>.<param>", in topological node order.
   std::vector<ParamRef> parameters();
@@ -132,7 +135,7 @@ class Model {
   std::optional<int64_t> correct_count() const;
   // The prediction input of the loss that reports accuracy / the default outputs.
   std::vector<int> output_values() const;
-  // The first loss objective() sums whose Loss::class_rule gives its prediction classes
+  // The first loss objective() sums whose OpSchema::class_rule gives its prediction classes
   // (class_count > 0): what predict --classes and eval's confusion matrix read; -1 when none.
   int classifier() const;
 
@@ -190,12 +193,12 @@ LoadedGraph load_graph(const std::filesystem::path& file, const Registry& regist
 LoadedGraph load_graph_text(const std::string& text, const std::filesystem::path& file, const Registry& registry,
                             const ParseOptions& options = {});
 
-// Reports every target column of `data` that a loss reading it rejects (Loss::check_target:
+// Reports every target column of `data` that a loss reading it rejects (TargetChecker::check_target:
 // a class index outside [0, classes), for instance), naming the data file and row; then
 // check_inputs.
 void check_targets(const Model& model, const DataSets& data, Diagnostics& diagnostics);
 // Reports every input column of `data` that an operator reading it directly rejects
-// (Operator::check_input: a token id outside [0, num_embeddings)), naming the file and sample.
+// (InputChecker::check_input: a token id outside [0, num_embeddings)), naming the file and sample.
 void check_inputs(const Model& model, const DataSets& data, Diagnostics& diagnostics);
 
 }  // namespace gradflow

@@ -1,5 +1,5 @@
 // How an operator describes itself in ONNX (docs/onnx.md). `graph-runner export` hands every
-// node of the inference graph an OnnxNodeWriter; the operator's export_onnx (operator.hpp)
+// node of the inference graph an OnnxNodeWriter; the operator's OnnxExportable::export_onnx (operator.hpp)
 // writes the standard ONNX nodes that compute its output. The interface names no protobuf
 // type, so libgradflow, its headers and plugins never depend on protobuf: the writer is
 // implemented by the separate gradflow_onnx library (framework/src/onnx/).

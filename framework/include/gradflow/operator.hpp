@@ -11,7 +11,9 @@
 //      members.
 //
 // Gradient rule (dlib's, inverted): backward ASSIGNS every grad_inputs[i] that is not null and
-// every parameter's `grad`. The framework owns accumulation: a tensor read by several nodes
+// every parameter's `grad`. Each grad_inputs[i] arrives sized to its input's shape (the
+// framework sizes the buffers, which gradient slots with disjoint lifetimes share), and each
+// parameter's `grad` has its parameter's shape. The framework owns accumulation: a tensor read by several nodes
 // gets one gradient buffer per reader, summed in a fixed order, so results do not depend on
 // thread timing.
 #pragma once
@@ -35,6 +37,29 @@ namespace gradflow {
 enum class OpKind { Layer, Loss, Optimizer };
 const char* to_string(OpKind kind);
 
+// How a loss's prediction names a class, so that predict and eval classify without knowing ops.
+enum class ClassRule {
+  None,         // not a classifier (regression)
+  Softmax,      // logits [C]: probabilities are the softmax over the last axis, C classes
+  Sigmoid,      // one logit per sample: class 1 with probability sigmoid(x), 2 classes
+  Probability,  // one probability per sample (already the probability of class 1), 2 classes
+};
+
+// The classes `rule` gives a prediction of sample shape `prediction_shape`; 0 when it gives
+// none (None; softmax over a sequence [T, C], which is per position, not per sample; or a
+// binary rule over more than one value per sample: multi-label, not classes).
+inline int64_t class_count(ClassRule rule, const Shape& prediction_shape) {
+  switch (rule) {
+    case ClassRule::Softmax: return prediction_shape.size() == 1 ? prediction_shape.back() : 0;
+    case ClassRule::Sigmoid:
+    case ClassRule::Probability: return numel(prediction_shape) == 1 ? 2 : 0;
+    case ClassRule::None: break;
+  }
+  return 0;
+}
+
+// What an op is, fixed for every node of it: the parser checks nodes against it before anything
+// is built, and the framework reads its facts without building an operator.
 struct OpSchema {
   std::string name;     // the `op:` of a node
   OpKind kind = OpKind::Layer;
@@ -42,6 +67,12 @@ struct OpSchema {
   int min_inputs = 1;
   int max_inputs = 1;   // -1: no upper bound
   std::vector<AttrSpec> attributes;
+  // A loss: how its prediction names a class (predict --classes, eval's confusion matrix,
+  // `labels:`); see class_count for the predictions a rule classifies.
+  ClassRule class_rule = ClassRule::None;
+  // A layer: every output value is exactly 0 or 1, a hard decision (as `step` gives); a loss
+  // that counts exact matches (mse) reports accuracy only over such a prediction.
+  bool outputs_decisions = false;
 };
 
 // Thrown by infer_shape with what was expected; the loader adds file, line and node names.
@@ -103,67 +134,62 @@ class Operator {
   // Rough floating-point work per sample of one forward pass; the scheduler runs cheap
   // nodes inline rather than paying for a task.
   virtual double flops_per_sample() const { return 0.0; }
-
-  // Checks one value fed from a data set to its input `input` (a graph input read by this node
-  // directly), before any training starts. Returns what was expected when the value is wrong
-  // (embedding: "expects integer token ids in [0, 256)"), nothing when it is fine.
-  virtual std::optional<std::string> check_input(size_t /*input*/, float /*value*/) const { return std::nullopt; }
-
-  // Whether every output value is exactly 0 or 1, a hard decision (as `step` gives): a loss
-  // that counts exact matches (mse) reports accuracy only over such a prediction.
-  virtual bool outputs_decisions() const { return false; }
-
-  // Writes the standard ONNX nodes that compute this node's output in evaluation mode
-  // (graph-runner export; gradflow/onnx.hpp). Returns false when the operator has no ONNX
-  // form, which makes export fail naming the node, its op and where the op comes from.
-  virtual bool export_onnx(OnnxNodeWriter& /*writer*/) const { return false; }
 };
 
 // How a loss combines the terms of a batch: their mean or their sum.
 enum class Reduction { Mean, Sum };
 
-// How a loss's prediction names a class, so that predict and eval classify without knowing ops.
-enum class ClassRule {
-  None,         // not a classifier (regression)
-  Softmax,      // logits [C]: probabilities are the softmax over the last axis, C classes
-  Sigmoid,      // one logit per sample: class 1 with probability sigmoid(x), 2 classes
-  Probability,  // one probability per sample (already the probability of class 1), 2 classes
-};
-
-// The classes `rule` gives a prediction of sample shape `prediction_shape`; 0 when it gives
-// none (None, or a binary rule over more than one value per sample: multi-label, not classes).
-inline int64_t class_count(ClassRule rule, const Shape& prediction_shape) {
-  switch (rule) {
-    case ClassRule::Softmax: return prediction_shape.empty() ? 0 : prediction_shape.back();
-    case ClassRule::Sigmoid:
-    case ClassRule::Probability: return numel(prediction_shape) == 1 ? 2 : 0;
-    case ClassRule::None: break;
-  }
-  return 0;
-}
-
-// A loss: inputs are (prediction, target), output a scalar of shape []. It describes itself to
-// the framework through these virtuals, so that a plugin loss is treated like a built-in one.
+// A loss: inputs are (prediction, target), output a scalar of shape []. Its fixed facts are in
+// its OpSchema (class_rule); what it can do beyond the loss itself, it says by implementing
+// the abilities below (AccuracyCounter, TargetChecker), as a plugin loss does too.
 class Loss : public Operator {
  public:
   // Data-parallel training weighs each rank's share of a batch by it.
   virtual Reduction reduction() const { return Reduction::Mean; }
-  // Whether accuracy applies when the prediction is the output of `prediction_producer` (null
-  // when the prediction is a graph input): mse counts only over hard decisions, for instance.
-  virtual bool reports_accuracy(const Operator* /*prediction_producer*/) const { return false; }
+};
+
+// Optional abilities. An operator implements, beside Operator or Loss, the ones it has; the
+// framework asks for them with dynamic_cast, so an operator without one is simply treated as
+// not having it (a plugin's op without OnnxExportable makes export fail naming the node).
+
+// Writes the standard ONNX nodes that compute the node's output in evaluation mode
+// (graph-runner export; gradflow/onnx.hpp).
+class OnnxExportable {
+ public:
+  virtual ~OnnxExportable() = default;
+  // Returns false when this configuration of the op has no ONNX form.
+  virtual bool export_onnx(OnnxNodeWriter& writer) const = 0;
+};
+
+// Checks each value fed from a data set to its input `input` (a graph input it reads
+// directly), when the graph is loaded, before any training starts.
+class InputChecker {
+ public:
+  virtual ~InputChecker() = default;
+  // What was expected when `value` is wrong (embedding: "expects integer token ids in
+  // [0, 256)"); nothing when it is fine.
+  virtual std::optional<std::string> check_input(size_t input, float value) const = 0;
+};
+
+// A loss that checks each target value fed from a data set, for a prediction of sample shape
+// `prediction_shape` and a target of sample shape `target_shape`, when the graph is loaded.
+class TargetChecker {
+ public:
+  virtual ~TargetChecker() = default;
+  // What was expected when `value` is wrong (e.g. "expects a class index in [0, 10)").
+  virtual std::optional<std::string> check_target(float value, const Shape& prediction_shape,
+                                                  const Shape& target_shape) const = 0;
+};
+
+// A loss that counts right predictions: train and eval report accuracy from it.
+class AccuracyCounter {
+ public:
+  virtual ~AccuracyCounter() = default;
+  // Whether accuracy applies to this node's prediction; `prediction_is_decisions`: the
+  // prediction comes from an op whose OpSchema::outputs_decisions is set.
+  virtual bool reports_accuracy(bool prediction_is_decisions) const = 0;
   // Number of samples of the batch whose prediction is right.
-  virtual int64_t count_correct(const Tensor& /*prediction*/, const Tensor& /*target*/) const {
-    return 0;
-  }
-  // Checks one target value fed from a data set, for a prediction of sample shape
-  // `prediction_shape` and a target of sample shape `target_shape`. Returns what was expected
-  // when the value is wrong (e.g. "expects a class index in [0, 10)"), nothing when it is fine.
-  virtual std::optional<std::string> check_target(float /*value*/, const Shape& /*prediction_shape*/,
-                                                  const Shape& /*target_shape*/) const {
-    return std::nullopt;
-  }
-  // How its prediction names a class (predict --classes, eval's confusion matrix).
-  virtual ClassRule class_rule() const { return ClassRule::None; }
+  virtual int64_t count_correct(const Tensor& prediction, const Tensor& target) const = 0;
 };
 
 // A parameter an optimizer updates, by its checkpoint name.

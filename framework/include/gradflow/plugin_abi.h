@@ -25,8 +25,12 @@
 /* 2: Tensor storage carries its size (memory budget). 3: operators describe themselves
    (Operator::outputs_decisions; Loss::reduction, reports_accuracy(producer), check_target,
    class_rule). 4: Operator::export_onnx, an operator's ONNX nodes (gradflow/onnx.hpp).
-   5: Operator::check_input, an operator's check of the values fed to it from data. */
-#define GRADFLOW_PLUGIN_API_VERSION 5
+   5: Operator::check_input, an operator's check of the values fed to it from data.
+   6: a narrow contract: the fixed facts of an op move into OpSchema (class_rule,
+   outputs_decisions), and the optional abilities become interfaces an operator may implement
+   (OnnxExportable, InputChecker, TargetChecker, AccuracyCounter); docs/plugins.md, "Migrating
+   from API 5". */
+#define GRADFLOW_PLUGIN_API_VERSION 6
 
 /* The one symbol a plugin exports. */
 #define GRADFLOW_PLUGIN_ENTRY_SYMBOL "gradflow_plugin_init"

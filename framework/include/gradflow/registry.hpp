@@ -60,8 +60,7 @@ class Registry {
 void register_builtin_operators(Registrar& registrar);
 Registry& default_registry();
 
-// The loss ops whose class_rule classifies, sorted, for messages: each built with its default
-// attributes (a loss that needs an attribute to be built is left out).
+// The loss ops whose OpSchema::class_rule classifies, sorted, for messages.
 std::vector<std::string> classifying_losses(const Registry& registry);
 
 // The registered name closest to `name` (edit distance), or "" when nothing is close.

@@ -38,33 +38,34 @@ void check_column(const Dataset& data, const char* split, const std::string& inp
 
 }  // namespace
 
-// Operators' checks of the graph inputs they read directly (Operator::check_input) run here too,
+// Operators' checks of the graph inputs they read directly (InputChecker) run here too,
 // so that every caller checks a data set's inputs along with its targets.
 void check_inputs(const Model& model, const DataSets& data, Diagnostics& diagnostics) {
   for (const ComputeNode& node : model.nodes()) {
-    if (!node.impl) continue;
+    const auto* checker = dynamic_cast<const InputChecker*>(node.impl.get());
+    if (!checker) continue;
     for (size_t slot = 0; slot < node.inputs.size(); ++slot) {
       const Value& input = model.values()[static_cast<size_t>(node.inputs[slot])];
       if (input.producer >= 0) continue;  // computed by the graph, not fed from data
       for (const auto& [split, set] : {std::pair{"train", &data.train}, std::pair{"test", &data.test},
                                        std::pair{"validation", &data.validation}})
         check_column(*set, split, input.name, "value", node,
-                     [&](float value) { return node.impl->check_input(slot, value); }, data.where, diagnostics);
+                     [&](float value) { return checker->check_input(slot, value); }, data.where, diagnostics);
     }
   }
 }
 
 void check_targets(const Model& model, const DataSets& data, Diagnostics& diagnostics) {
   for (const ComputeNode& node : model.nodes()) {
-    const auto* loss = dynamic_cast<const Loss*>(node.impl.get());
-    if (!loss || node.inputs.size() != 2) continue;
+    const auto* checker = dynamic_cast<const TargetChecker*>(node.impl.get());
+    if (!checker || node.inputs.size() != 2) continue;
     const Value& prediction = model.values()[static_cast<size_t>(node.inputs[0])];
     const Value& target = model.values()[static_cast<size_t>(node.inputs[1])];
     if (target.producer >= 0) continue;  // computed by the graph, not fed from data
     for (const auto& [split, set] :
          {std::pair{"train", &data.train}, std::pair{"test", &data.test}, std::pair{"validation", &data.validation}})
       check_column(*set, split, target.name, "label", node,
-                   [&](float value) { return loss->check_target(value, prediction.sample_shape, target.sample_shape); },
+                   [&](float value) { return checker->check_target(value, prediction.sample_shape, target.sample_shape); },
                    data.where, diagnostics);
   }
   check_inputs(model, data, diagnostics);

@@ -24,7 +24,7 @@ void check_labels(const Model& model, const Registry& registry, Diagnostics& dia
     return;
   }
   const ComputeNode& loss = model.nodes()[static_cast<size_t>(n)];
-  const int64_t classes = class_count(static_cast<const Loss&>(*loss.impl).class_rule(),
+  const int64_t classes = class_count(loss.class_rule,
                                       model.values()[static_cast<size_t>(loss.inputs[0])].sample_shape);
   if (static_cast<int64_t>(count) != classes)
     diagnostics.error(spec.labels_where,

@@ -27,9 +27,9 @@ std::vector<bool> Model::values_needed_for(const std::vector<int>& value_ids) co
   return needed;
 }
 
-const Operator* Model::producer_of(int v) const {
+bool Model::is_decisions(int v) const {
   const int producer = values_[static_cast<size_t>(v)].producer;
-  return producer < 0 ? nullptr : nodes_[static_cast<size_t>(producer)].impl.get();
+  return producer >= 0 && nodes_[static_cast<size_t>(producer)].outputs_decisions;
 }
 
 std::span<Parameter> Model::node_parameters(int n) { return nodes_[static_cast<size_t>(n)].impl->parameters(); }
@@ -225,10 +225,10 @@ double Model::objective() const {
 std::optional<int64_t> Model::correct_count() const {
   for (int n : metric_losses_) {
     const ComputeNode& node = nodes_[static_cast<size_t>(n)];
-    const auto* loss = dynamic_cast<const Loss*>(node.impl.get());
+    const auto* counter = dynamic_cast<const AccuracyCounter*>(node.impl.get());
     const Value& prediction = values_[static_cast<size_t>(node.inputs[0])];
-    if (loss && loss->reports_accuracy(producer_of(node.inputs[0])))
-      return loss->count_correct(prediction.data, values_[static_cast<size_t>(node.inputs[1])].data);
+    if (counter && counter->reports_accuracy(is_decisions(node.inputs[0])))
+      return counter->count_correct(prediction.data, values_[static_cast<size_t>(node.inputs[1])].data);
   }
   return std::nullopt;
 }
@@ -244,9 +244,7 @@ std::vector<int> Model::output_values() const {
 int Model::classifier() const {
   for (int n : metric_losses_) {
     const ComputeNode& node = nodes_[static_cast<size_t>(n)];
-    const auto* loss = dynamic_cast<const Loss*>(node.impl.get());
-    if (loss && class_count(loss->class_rule(), values_[static_cast<size_t>(node.inputs[0])].sample_shape) > 0)
-      return n;
+    if (class_count(node.class_rule, values_[static_cast<size_t>(node.inputs[0])].sample_shape) > 0) return n;
   }
   return -1;
 }

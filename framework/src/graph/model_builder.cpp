@@ -70,6 +70,8 @@ class ModelBuilder {
       compute.name = node.name;
       compute.op = node.op;
       compute.kind = entry->schema.kind;
+      compute.class_rule = entry->schema.class_rule;
+      compute.outputs_decisions = entry->schema.outputs_decisions;
       compute.where = node.where;
       compute.output = static_cast<int>(model_->values_.size());
       node_specs_.push_back(&node);

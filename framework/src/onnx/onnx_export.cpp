@@ -1,5 +1,5 @@
 // graph-runner export: every node of the inference graph writes its own ONNX nodes through
-// Operator::export_onnx; this file owns the model around them (inputs with a symbolic batch
+// OnnxExportable::export_onnx; this file owns the model around them (inputs with a symbolic batch
 // axis, outputs with their shapes, initializers) and checks the result with ONNX's own checker
 // and shape inference before writing it.
 #include <onnx/checker.h>
@@ -133,7 +133,7 @@ std::string no_mapping_message(const ComputeNode& node, const Registry& registry
                        "must name layers, not losses",
                        node.label(), to_string(node.kind));
   if (entry && entry->origin != "built-in")
-    return fmt::format("{}: the op comes from the plugin {}, which gives it no ONNX form (Operator::export_onnx, "
+    return fmt::format("{}: the op comes from the plugin {}, which gives it no ONNX form (OnnxExportable, "
                        "docs/plugins.md)",
                        node.label(), entry->origin);
   return fmt::format("{}: no ONNX mapping exists for op '{}' (docs/onnx.md lists the mappings)", node.label(), node.op);
@@ -150,7 +150,8 @@ void write_nodes(const Model& model, const Registry& registry, const std::vector
     if (!needed[static_cast<size_t>(node.output)]) continue;
     writer.start(model, node);
     try {
-      if (!node.impl->export_onnx(writer)) problems.error(node.where, no_mapping_message(node, registry));
+      const auto* exportable = dynamic_cast<const OnnxExportable*>(node.impl.get());
+      if (!exportable || !exportable->export_onnx(writer)) problems.error(node.where, no_mapping_message(node, registry));
     } catch (const std::exception& e) {  // an ONNX form that this opset cannot express, say
       problems.error(node.where, fmt::format("{}: {}", node.label(), e.what()));
     }

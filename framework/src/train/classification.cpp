@@ -95,7 +95,7 @@ std::optional<Classifier> find_classifier(const Model& model) {
   const int n = model.classifier();
   if (n < 0) return std::nullopt;
   const ComputeNode& node = model.nodes()[static_cast<size_t>(n)];
-  const ClassRule rule = static_cast<const Loss&>(*node.impl).class_rule();
+  const ClassRule rule = node.class_rule;
   const int prediction = node.inputs[0];
   return Classifier{&node, rule, class_count(rule, model.values()[static_cast<size_t>(prediction)].sample_shape),
                     prediction, node.inputs[1]};
