@@ -14,8 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "gradflow/data_files.hpp"
-#include "gradflow/dataset.hpp"
+#include "gradflow/csv_idx_readers.hpp"
+#include "gradflow/graph_file.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/trainer.hpp"
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "data/text_source.hpp"  // text_part
-#include "gradflow/model.hpp"
+#include "gradflow/graph_file.hpp"
+#include "spec/text_source.hpp"  // text_part
 #include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;

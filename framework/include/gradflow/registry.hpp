@@ -64,7 +64,4 @@ Registry& default_registry();
 // attributes (a loss that needs an attribute to be built is left out).
 std::vector<std::string> classifying_losses(const Registry& registry);
 
-// The registered name closest to `name` (edit distance), or "" when nothing is close.
-std::string closest_name(std::string_view name, const std::vector<std::string>& candidates);
-
 }  // namespace gradflow

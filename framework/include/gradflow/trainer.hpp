@@ -8,7 +8,7 @@
 #include <optional>
 #include <span>
 
-#include "gradflow/dataset.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/model.hpp"
 
 namespace gradflow {

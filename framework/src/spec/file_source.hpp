@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "gradflow/dataset.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/tensor.hpp"
 

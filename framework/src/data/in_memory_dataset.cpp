@@ -1,4 +1,4 @@
-#include "gradflow/dataset.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 
 #include <algorithm>
 #include <numeric>
@@ -218,6 +218,13 @@ const Tensor& Column::floats() const {
 std::string ColumnOrigin::describe(int64_t sample) const {
   const int64_t row = rows.empty() ? sample : rows[static_cast<size_t>(sample)];
   return file + ": " + unit + " " + std::to_string(first + row);
+}
+
+bool Dataset::gather(const std::string& input, std::span<const int64_t> indices, Tensor& batch) const {
+  auto column = columns.find(input);
+  if (column == columns.end()) return false;
+  column->second.gather(indices, batch);
+  return true;
 }
 
 Dataset Dataset::select(std::span<const int64_t> indices) const {

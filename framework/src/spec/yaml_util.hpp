@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "gradflow/diagnostics.hpp"
-#include "gradflow/registry.hpp"  // closest_name
+#include "core/closest_name.hpp"
 
 namespace gradflow {
 

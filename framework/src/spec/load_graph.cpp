@@ -2,7 +2,7 @@
 // and check the data's targets against the losses, reporting every problem together.
 #include <fmt/format.h>
 
-#include "gradflow/model.hpp"
+#include "gradflow/graph_file.hpp"
 
 namespace gradflow {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "gradflow/dataset.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/tensor.hpp"
 

@@ -1,12 +1,12 @@
 // The `train:` section (docs/graph-format.md, "train"). Every check records a diagnostic and
 // carries on, so one run reports every bad key.
-#include "graph/train_section.hpp"
+#include "spec/train_section.hpp"
 
 #include <fmt/format.h>
 
 #include <limits>
 
-#include "core/yaml_util.hpp"
+#include "spec/yaml_util.hpp"
 
 namespace gradflow {
 

@@ -1,7 +1,7 @@
 // The `data:` section of a graph file (docs/graph-format.md): `train`, `test` and `validation`,
 // each mapping every graph input to inline samples or a file source, and `split` and
 // `validation_split`, seeded hold-outs of the training data.
-#include "data/data_section.hpp"
+#include "spec/data_section.hpp"
 
 #include <fmt/format.h>
 
@@ -13,9 +13,9 @@
 #include <span>
 #include <vector>
 
-#include "core/yaml_util.hpp"
-#include "data/data_sources.hpp"
-#include "data/text_source.hpp"
+#include "spec/yaml_util.hpp"
+#include "spec/file_source.hpp"
+#include "spec/text_source.hpp"
 #include "gradflow/rng.hpp"
 
 namespace gradflow {

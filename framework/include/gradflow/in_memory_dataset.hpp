@@ -7,9 +7,11 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
+#include "gradflow/batch_source.hpp"
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/tensor.hpp"
 
@@ -90,12 +92,20 @@ class Column {
   std::variant<Tensor, Bytes, Windows> storage_;
 };
 
-struct Dataset {
+// The samples of a data set, one column per graph input; what Model::load_batch reads.
+struct Dataset final : BatchSource {
   std::map<std::string, Column> columns;
   int64_t size = 0;
   std::map<std::string, ColumnOrigin> origins;  // only for columns read from files
 
+  // Not an aggregate (it has a base), so the aggregate's braces live on as a constructor.
+  Dataset(std::map<std::string, Column> columns_ = {}, int64_t size_ = 0,
+          std::map<std::string, ColumnOrigin> origins_ = {})
+      : columns(std::move(columns_)), size(size_), origins(std::move(origins_)) {}
+
   bool empty() const { return size == 0; }
+  // Column `input`'s samples at `indices` (Column::gather); false when there is no such column.
+  bool gather(const std::string& input, std::span<const int64_t> indices, Tensor& batch) const override;
   // The samples at `indices`, in that order (a seeded train/test split, a shuffled batch).
   Dataset select(std::span<const int64_t> indices) const;
 };

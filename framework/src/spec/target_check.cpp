@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "gradflow/model.hpp"
+#include "gradflow/graph_file.hpp"
 
 namespace gradflow {
 

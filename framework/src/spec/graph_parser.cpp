@@ -1,5 +1,7 @@
-// Parses a graph file (docs/graph-format.md) into a GraphSpec; its `data:` section goes to the
-// data module. Every check records a diagnostic and carries on, so one run reports all it can find.
+// Parses a graph file (docs/graph-format.md) into a GraphSpec; its `data:` section goes to its
+// own reader. Every check records a diagnostic and carries on, so one run reports all it can find.
+#include "gradflow/graph_file.hpp"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -10,19 +12,12 @@
 #include <set>
 #include <sstream>
 
-#include "core/yaml_util.hpp"
-#include "data/data_section.hpp"
-#include "graph/attribute_parser.hpp"
-#include "graph/train_section.hpp"
-#include "gradflow/graph_spec.hpp"
+#include "spec/attribute_parser.hpp"
+#include "spec/data_section.hpp"
+#include "spec/train_section.hpp"
+#include "spec/yaml_util.hpp"
 
 namespace gradflow {
-
-const InputSpec* GraphSpec::find_input(const std::string& input_name) const {
-  for (const InputSpec& input : inputs)
-    if (input.name == input_name) return &input;
-  return nullptr;
-}
 
 namespace {
 
@@ -70,7 +65,7 @@ class GraphFileParser {
     parse_outputs(root["outputs"]);
     parse_labels(root["labels"]);
     GraphFile result{std::move(spec_), {}};
-    // The data section is the data module's (data/data_section.cpp): the parser only hands it over.
+    // The data section has its own reader (spec/data_section.cpp): the parser only hands it over.
     if (const YAML::Node data = root["data"])
       result.data = read_data_section(data, result.graph, file_, base_dir_, diagnostics_);
     const YAML::Node data = root["data"];

@@ -1,7 +1,7 @@
 // The `text:` data source: files and glob patterns concatenated into one corpus of bytes, a
 // fraction of it (`part`), and windows of `length` bytes at `offset` every `stride` bytes.
 // A column of windows points into the corpus: overlapping windows cost no memory.
-#include "data/text_source.hpp"
+#include "spec/text_source.hpp"
 
 #include <fmt/format.h>
 #include <fnmatch.h>
@@ -14,7 +14,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "core/yaml_util.hpp"
+#include "spec/yaml_util.hpp"
 
 namespace gradflow {
 

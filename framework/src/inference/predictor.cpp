@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "gradflow/checkpoint.hpp"
+#include "gradflow/graph_file.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/plugin.hpp"
 #include "gradflow/safetensors.hpp"

@@ -1,6 +1,6 @@
 // File data sources: {csv: FILE, columns, header, delimiter} or {idx: FILE}, both optionally
 // gzipped, then optional `scale` and `normalize: {mean, std}` (docs/graph-format.md).
-#include "data/data_sources.hpp"
+#include "spec/file_source.hpp"
 
 #include <fmt/format.h>
 
@@ -9,8 +9,8 @@
 #include <optional>
 #include <string_view>
 
-#include "gradflow/data_files.hpp"
-#include "core/yaml_util.hpp"
+#include "gradflow/csv_idx_readers.hpp"
+#include "spec/yaml_util.hpp"
 
 namespace gradflow {
 

@@ -1,4 +1,4 @@
-#include "gradflow/data_files.hpp"
+#include "gradflow/csv_idx_readers.hpp"
 
 #include <zlib.h>
 

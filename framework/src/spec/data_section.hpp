@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <string>
 
-#include "gradflow/dataset.hpp"
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/graph_spec.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 
 namespace gradflow {
 

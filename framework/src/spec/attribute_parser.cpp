@@ -1,5 +1,5 @@
 // A node's attributes, checked against its op's schema: names, types, bounds and choices.
-#include "graph/attribute_parser.hpp"
+#include "spec/attribute_parser.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <optional>
 
-#include "core/yaml_util.hpp"
+#include "spec/yaml_util.hpp"
 
 namespace gradflow {
 
