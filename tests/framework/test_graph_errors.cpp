@@ -183,6 +183,12 @@ TEST_CASE("a column range with trailing text, reversed or beyond any table is re
   }
 }
 
+TEST_CASE("a misspelt key in a file source gets a suggestion, as in a text source", "[errors]") {
+  CHECK(errors_of(replace(kXor, "x: [[0, 0], [0, 1], [1, 0], [1, 1]]", "x: {csv: d.csv, colums: \"0:2\"}")) ==
+        Lines{"g.yaml:15:21: error: data for input 'x': unknown key 'colums' in a file source (did you mean "
+              "'columns'? expected one of: csv, idx, columns, header, delimiter, scale, normalize)"});
+}
+
 namespace {
 
 // Three classes from logits, with whatever `labels:` line is appended.

@@ -132,13 +132,8 @@ class SourceReader {
   }
 
   bool check_keys() {
-    bool ok = true;
-    for (const auto& item : mapping_) {
-      const std::string key = item.first.as<std::string>();
-      if (std::find(kSourceKeys.begin(), kSourceKeys.end(), key) == kSourceKeys.end())
-        ok = error(item.first, fmt::format("unknown key '{}' in a file source (expected one of: {})", key,
-                                           fmt::join(kSourceKeys, ", ")));
-    }
+    const UnknownKeyMessage unknown{fmt::format("data for input '{}': ", input_), "key", " in a file source"};
+    bool ok = check_known_keys(mapping_, kSourceKeys, unknown, file_, diagnostics_);
     if (static_cast<bool>(mapping_["csv"]) == static_cast<bool>(mapping_["idx"]))
       ok = error(mapping_, "a file source names exactly one of 'csv: FILE' or 'idx: FILE'");
     if (mapping_["idx"] && (mapping_["columns"] || mapping_["header"] || mapping_["delimiter"]))

@@ -62,14 +62,8 @@ class TextReader {
   }
 
   bool check_keys() {
-    bool ok = true;
-    for (const auto& item : mapping_) {
-      const std::string key = item.first.as<std::string>();
-      if (std::find(kTextKeys.begin(), kTextKeys.end(), key) == kTextKeys.end())
-        ok = error(item.first, fmt::format("unknown key '{}' in a text source ({}expected one of: {})", key,
-                                           did_you_mean(key, kTextKeys), fmt::join(kTextKeys, ", ")));
-    }
-    return ok;
+    return check_known_keys(mapping_, kTextKeys, UnknownKeyMessage{key_ + ": ", "key", " in a text source"}, file_,
+                            diagnostics_);
   }
 
   // `name` as an integer of at least `minimum`; `fallback` when absent (nothing: required).

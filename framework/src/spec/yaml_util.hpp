@@ -46,16 +46,33 @@ inline std::string did_you_mean(const std::string& name, const std::vector<std::
   return close.empty() ? "" : fmt::format("did you mean '{}'? ", close);
 }
 
-// Reports every key of `map` that is not in `known`: "unknown WHAT 'k' (expected one of: ...)".
-inline void check_known_keys(const YAML::Node& map, const std::vector<std::string>& known,
-                             const std::string& what, const std::string& file, Diagnostics& diagnostics) {
+// How check_known_keys words an unknown key:
+// "PREFIXunknown WHAT 'k'PLACE (did you mean 'x'? expected one of: ...)".
+struct UnknownKeyMessage {
+  std::string prefix;  // what the key belongs to, "data.train.x: "; often nothing
+  std::string what;    // "key in 'data'", "key"
+  std::string place;   // " in a text source"; often nothing
+};
+
+// Reports every key of `map` that is not in `known`, at the key; returns whether all were known.
+inline bool check_known_keys(const YAML::Node& map, const std::vector<std::string>& known,
+                             const UnknownKeyMessage& message, const std::string& file, Diagnostics& diagnostics) {
+  bool ok = true;
   for (const auto& item : map) {
     const std::string key = item.first.as<std::string>();
-    if (std::find(known.begin(), known.end(), key) == known.end())
-      diagnostics.error(locate(file, item.first),
-                        fmt::format("unknown {} '{}' ({}expected one of: {})", what, key, did_you_mean(key, known),
-                                    fmt::join(known, ", ")));
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    diagnostics.error(locate(file, item.first),
+                      fmt::format("{}unknown {} '{}'{} ({}expected one of: {})", message.prefix, message.what, key,
+                                  message.place, did_you_mean(key, known), fmt::join(known, ", ")));
+    ok = false;
   }
+  return ok;
+}
+
+// The same, worded "unknown WHAT 'k' (did you mean 'x'? expected one of: ...)".
+inline bool check_known_keys(const YAML::Node& map, const std::vector<std::string>& known, const std::string& what,
+                             const std::string& file, Diagnostics& diagnostics) {
+  return check_known_keys(map, known, UnknownKeyMessage{"", what, ""}, file, diagnostics);
 }
 
 }  // namespace gradflow
