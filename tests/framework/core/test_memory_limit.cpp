@@ -9,7 +9,7 @@
 #include <string>
 
 #include "gradflow/tensor.hpp"
-#include "graph_fixtures.hpp"
+#include "framework/graph_fixtures.hpp"
 
 using namespace gradflow;
 using Lines = std::vector<std::string>;

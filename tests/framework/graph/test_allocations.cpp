@@ -6,7 +6,7 @@
 
 #include "gradflow/scheduler.hpp"
 #include "support/count_allocations.hpp"
-#include "graph_fixtures.hpp"
+#include "framework/graph_fixtures.hpp"
 
 using namespace gradflow;
 using gradflow::test::allocations;

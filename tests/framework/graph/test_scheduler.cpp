@@ -10,7 +10,7 @@
 
 #include "gradflow/scheduler.hpp"
 #include "gradflow/trainer.hpp"
-#include "graph_fixtures.hpp"
+#include "framework/graph_fixtures.hpp"
 
 using namespace gradflow;
 using Clock = std::chrono::steady_clock;

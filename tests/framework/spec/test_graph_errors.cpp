@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "graph_fixtures.hpp"
+#include "framework/graph_fixtures.hpp"
 #include "support/temp_dir.hpp"
 
 using gradflow::test::errors_of;

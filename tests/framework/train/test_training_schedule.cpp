@@ -11,7 +11,7 @@
 #include "gradflow/gradient_clipping.hpp"
 #include "gradflow/lr_schedule.hpp"
 #include "gradflow/trainer.hpp"
-#include "graph_fixtures.hpp"
+#include "framework/graph_fixtures.hpp"
 
 using namespace gradflow;
 

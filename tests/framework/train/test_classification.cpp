@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "gradflow/classification.hpp"
-#include "graph_fixtures.hpp"
+#include "framework/graph_fixtures.hpp"
 
 using namespace gradflow;
 

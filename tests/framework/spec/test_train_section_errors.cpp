@@ -2,7 +2,7 @@
 // validation data they watch): each bad value gets its own FILE:LINE:COLUMN message.
 #include <catch2/catch.hpp>
 
-#include "graph_fixtures.hpp"
+#include "framework/graph_fixtures.hpp"
 
 using gradflow::test::errors_of;
 using gradflow::test::kXor;
