@@ -7,11 +7,15 @@ include/gradflow/NAME.hpp, or PUBLIC_HEADERS below). A layer may include its own
 layers of lower tiers; an include of a higher tier, or of another layer of the same tier, fails.
 
 Usage: check_layers.py [REPOSITORY]   (ctest runs it as framework:layers)
+       check_layers.py --self-test    (framework:layers_self_test: it fails where it should)
 Exits 1 after naming every such include as FILE:LINE with both layers, 0 when there is none.
 """
+import contextlib
+import io
 import pathlib
 import re
 import sys
+import tempfile
 
 # Lowest first. A tier's layers know nothing of each other: data never includes io, nor io data.
 TIERS = [
@@ -71,15 +75,16 @@ def layer_of_include(target, including, root, public):
     return "?"
 
 
-def main():
-    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parents[2])
+def check(root):
+    """Prints every problem of the tree at `root` and a summary; returns how many there are."""
     public, problems = public_layers(root)
     files = [(p, public.get(p.name, "?")) for p in sorted((root / "framework" / "include" / "gradflow").iterdir())]
     for path in sorted((root / "framework" / "src").rglob("*")):
         if path.suffix in (".cpp", ".hpp", ".h"):
             layer = path.relative_to(root / "framework" / "src").parts[0]
             if layer not in TIER:
-                problems.append(f"{path.relative_to(root)}: folder src/{layer} is in no tier; add it to TIERS ({__file__})")
+                problems.append(f"{path.relative_to(root)}: folder src/{layer} is in no tier; "
+                                f"add it to TIERS ({__file__})")
                 continue
             files.append((path, layer))
     checked = 0
@@ -104,7 +109,48 @@ def main():
         print(problem)
     print(f"check_layers: {checked} includes in {len(files)} files, {len(problems)} problem(s); "
           f"layers, lowest first: {' < '.join('/'.join(t) for t in TIERS)}")
-    return 1 if problems else 0
+    return len(problems)
+
+
+def self_test():
+    """A small tree with one include of each kind: only the upward and sideways ones fail."""
+    files = {
+        "include/gradflow/model.hpp": '#include "gradflow/tensor.hpp"\n',
+        "include/gradflow/tensor.hpp": "",
+        "src/core/tensor.cpp": '#include "gradflow/tensor.hpp"\n#include "gradflow/model.hpp"\n',
+        "src/graph/model.cpp": '#include "gradflow/model.hpp"\n// #include "spec/reader.hpp"\n',
+        "src/data/rows.cpp": '#include "io/file.hpp"\n',
+        "src/io/file.hpp": "",
+        "src/spec/reader.hpp": '#include "gradflow/model.hpp"\n#include "reader_util.hpp"\n',
+        "src/spec/reader_util.hpp": "",
+    }
+    expected = [
+        "framework/src/core/tensor.cpp:2: #include \"gradflow/model.hpp\": layer 'core' (tier 0) includes "
+        "'graph' (tier 2), a layer above it",
+        "framework/src/data/rows.cpp:1: #include \"io/file.hpp\": layer 'data' (tier 3) includes 'io' (tier 3), "
+        "a layer of its own tier",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = pathlib.Path(tmp)
+        for name, text in files.items():
+            (root / "framework" / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / "framework" / name).write_text(text, encoding="utf-8")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            count = check(root)
+    found = out.getvalue().splitlines()[:-1]
+    if count != len(expected) or found != expected:
+        print("check_layers --self-test: expected\n  " + "\n  ".join(expected) + "\ngot\n  " + "\n  ".join(found))
+        return 1
+    print(f"check_layers --self-test: the {len(expected)} bad includes of {len(files)} files found, nothing else")
+    return 0
+
+
+def main():
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
+    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).resolve().parents[2])
+    return 1 if check(root) else 0
 
 
 if __name__ == "__main__":
