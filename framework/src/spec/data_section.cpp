@@ -13,10 +13,10 @@
 #include <span>
 #include <vector>
 
-#include "spec/yaml_util.hpp"
+#include "gradflow/rng.hpp"
 #include "spec/file_source.hpp"
 #include "spec/text_source.hpp"
-#include "gradflow/rng.hpp"
+#include "spec/yaml_util.hpp"
 
 namespace gradflow {
 

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/diagnostics.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/tensor.hpp"
 
 namespace gradflow {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/diagnostics.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/tensor.hpp"
 
 namespace gradflow {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "gradflow/diagnostics.hpp"
 #include "core/closest_name.hpp"
+#include "gradflow/diagnostics.hpp"
 
 namespace gradflow {
 

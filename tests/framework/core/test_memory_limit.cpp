@@ -8,8 +8,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "gradflow/tensor.hpp"
 #include "framework/graph_fixtures.hpp"
+#include "gradflow/tensor.hpp"
 
 using namespace gradflow;
 using Lines = std::vector<std::string>;

@@ -4,9 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "framework/graph_fixtures.hpp"
 #include "gradflow/scheduler.hpp"
 #include "support/count_allocations.hpp"
-#include "framework/graph_fixtures.hpp"
 
 using namespace gradflow;
 using gradflow::test::allocations;

@@ -8,9 +8,9 @@
 #include <mutex>
 #include <thread>
 
+#include "framework/graph_fixtures.hpp"
 #include "gradflow/scheduler.hpp"
 #include "gradflow/trainer.hpp"
-#include "framework/graph_fixtures.hpp"
 
 using namespace gradflow;
 using Clock = std::chrono::steady_clock;

@@ -2,8 +2,8 @@
 // and the confusion matrix's counts, precision and recall.
 #include <catch2/catch.hpp>
 
-#include "gradflow/classification.hpp"
 #include "framework/graph_fixtures.hpp"
+#include "gradflow/classification.hpp"
 
 using namespace gradflow;
 

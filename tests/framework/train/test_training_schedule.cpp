@@ -7,11 +7,11 @@
 #include <cmath>
 #include <numeric>
 
+#include "framework/graph_fixtures.hpp"
 #include "gradflow/epoch_schedule.hpp"
 #include "gradflow/gradient_clipping.hpp"
 #include "gradflow/lr_schedule.hpp"
 #include "gradflow/trainer.hpp"
-#include "framework/graph_fixtures.hpp"
 
 using namespace gradflow;
 
