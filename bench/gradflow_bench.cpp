@@ -20,7 +20,8 @@
 #include <nlohmann/json.hpp>
 #include <tbb/global_control.h>
 
-#include "gradflow/dataset.hpp"
+#include "gradflow/graph_file.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/kernels.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/registry.hpp"

@@ -9,6 +9,7 @@
 #include "fuzz_util.hpp"
 #include "gradflow/checkpoint.hpp"
 #include "gradflow/diagnostics.hpp"
+#include "gradflow/graph_file.hpp"
 #include "gradflow/graph_spec.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/registry.hpp"

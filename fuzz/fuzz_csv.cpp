@@ -5,7 +5,7 @@
 #include <exception>
 
 #include "fuzz_util.hpp"
-#include "gradflow/data_files.hpp"
+#include "gradflow/csv_idx_readers.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static gradflow_fuzz::TempInput input(".csv");

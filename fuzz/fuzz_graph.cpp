@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gradflow/diagnostics.hpp"
+#include "gradflow/graph_file.hpp"
 #include "gradflow/graph_spec.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/registry.hpp"

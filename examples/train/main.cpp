@@ -3,7 +3,7 @@
 //
 //   train-example graphs/xor.yaml xor.safetensors
 #include <gradflow/diagnostics.hpp>
-#include <gradflow/model.hpp>
+#include <gradflow/graph_file.hpp>
 #include <gradflow/registry.hpp>
 #include <gradflow/training_run.hpp>
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "gradflow/model.hpp"
+#include "gradflow/graph_file.hpp"
 
 namespace gradflow::test {
 

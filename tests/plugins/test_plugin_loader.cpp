@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "gradflow/graph_file.hpp"
 #include "gradflow/graph_spec.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/plugin.hpp"

@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "gradflow/checkpoint.hpp"
-#include "gradflow/data_files.hpp"
+#include "gradflow/csv_idx_readers.hpp"
 #include "gradflow/diagnostics.hpp"
+#include "gradflow/graph_file.hpp"
 #include "gradflow/graph_spec.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/registry.hpp"

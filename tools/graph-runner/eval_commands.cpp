@@ -13,7 +13,7 @@
 #include "session.hpp"
 #include "gradflow/checkpoint.hpp"
 #include "gradflow/classification.hpp"
-#include "gradflow/data_files.hpp"
+#include "gradflow/csv_idx_readers.hpp"
 #include "gradflow/trainer.hpp"
 
 namespace gradflow::runner {

@@ -10,7 +10,8 @@
 #include <string>
 
 #include "commands.hpp"
-#include "gradflow/dataset.hpp"
+#include "gradflow/graph_file.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/model.hpp"
 
 namespace gradflow::runner {

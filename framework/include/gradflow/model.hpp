@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "gradflow/dataset.hpp"
+#include "gradflow/batch_source.hpp"
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/graph_spec.hpp"
 #include "gradflow/operator.hpp"
@@ -106,8 +106,8 @@ class Model {
   void init_parameters(uint64_t seed);
 
   // Copies the samples at `indices` into the graph inputs; inputs the data lacks are left
-  // empty (predict feeds only what the outputs need).
-  void load_batch(const Dataset& data, std::span<const int64_t> indices);
+  // empty (predict feeds only what the outputs need). `data` is usually a Dataset.
+  void load_batch(const BatchSource& data, std::span<const int64_t> indices);
   int64_t batch_size() const { return batch_; }
   // Bytes every value (inputs and node outputs) takes per sample: what a batch costs in memory.
   int64_t value_bytes_per_sample() const;
@@ -173,32 +173,5 @@ class Model {
   GradientsReady on_gradients_ready_;
   friend class ModelBuilder;
 };
-
-}  // namespace gradflow
-
-namespace gradflow {
-
-// A graph file loaded for running: the built model and the data sets the file names, which
-// belong to the caller.
-struct LoadedGraph {
-  std::unique_ptr<Model> model;
-  DataSets data;
-};
-
-// Parses a graph file, reads its data, builds the graph and checks the data's targets against
-// its losses; throws GraphError with every problem found.
-LoadedGraph load_graph(const std::filesystem::path& file, const Registry& registry,
-                       const ParseOptions& options = {});
-// The same from text (tests; `file` names it in messages and anchors relative data paths).
-LoadedGraph load_graph_text(const std::string& text, const std::filesystem::path& file, const Registry& registry,
-                            const ParseOptions& options = {});
-
-// Reports every target column of `data` that a loss reading it rejects (TargetChecker::check_target:
-// a class index outside [0, classes), for instance), naming the data file and row; then
-// check_inputs.
-void check_targets(const Model& model, const DataSets& data, Diagnostics& diagnostics);
-// Reports every input column of `data` that an operator reading it directly rejects
-// (InputChecker::check_input: a token id outside [0, num_embeddings)), naming the file and sample.
-void check_inputs(const Model& model, const DataSets& data, Diagnostics& diagnostics);
 
 }  // namespace gradflow

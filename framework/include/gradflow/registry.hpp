@@ -63,7 +63,4 @@ Registry& default_registry();
 // The loss ops whose OpSchema::class_rule classifies, sorted, for messages.
 std::vector<std::string> classifying_losses(const Registry& registry);
 
-// The registered name closest to `name` (edit distance), or "" when nothing is close.
-std::string closest_name(std::string_view name, const std::vector<std::string>& candidates);
-
 }  // namespace gradflow

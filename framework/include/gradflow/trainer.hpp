@@ -9,7 +9,7 @@
 #include <span>
 #include <string>
 
-#include "gradflow/dataset.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/model.hpp"
 
 namespace gradflow {

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "gradflow/checkpoint.hpp"
-#include "gradflow/dataset.hpp"
+#include "gradflow/in_memory_dataset.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/train_spec.hpp"
 #include "gradflow/trainer.hpp"

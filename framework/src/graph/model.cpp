@@ -103,14 +103,11 @@ int64_t Model::value_bytes_per_sample() const {
   return values * static_cast<int64_t>(sizeof(float));
 }
 
-void Model::load_batch(const Dataset& data, std::span<const int64_t> indices) {
+void Model::load_batch(const BatchSource& data, std::span<const int64_t> indices) {
   const auto batch = static_cast<int64_t>(indices.size());
   if (batch != batch_) allocate_for_batch(batch);
-  for (Value& v : values_) {
-    if (v.producer >= 0) continue;
-    auto column = data.columns.find(v.name);
-    if (column != data.columns.end()) column->second.gather(indices, v.data);
-  }
+  for (Value& v : values_)
+    if (v.producer < 0) data.gather(v.name, indices, v.data);
 }
 
 namespace {

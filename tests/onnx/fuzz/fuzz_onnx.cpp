@@ -7,6 +7,7 @@
 #include <exception>
 #include <string>
 
+#include "gradflow/graph_file.hpp"
 #include "gradflow/model.hpp"
 #include "gradflow/registry.hpp"
 #include "gradflow/tensor.hpp"
