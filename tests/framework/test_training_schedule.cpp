@@ -1,6 +1,6 @@
 // The training schedule against PyTorch: every epoch's learning rate of every schedule kind
-// (scripts/torch_lr_schedules.py), clipped gradients and clipped one-step updates
-// (scripts/torch_clipping.py), and the early-stopping rule.
+// (tests/reference/torch_lr_schedules.py), clipped gradients and clipped one-step updates
+// (tests/reference/torch_clipping.py), and the early-stopping rule.
 #include <catch2/catch.hpp>
 #include <tbb/global_control.h>
 
@@ -40,7 +40,7 @@ struct TorchLrs {
   std::vector<double> per_epoch;
 };
 
-// Printed by scripts/torch_lr_schedules.py (torch 1.13), pasted verbatim.
+// Printed by tests/reference/torch_lr_schedules.py (torch 1.13), pasted verbatim.
 const std::vector<TorchLrs> kTorchLrs{
     {"step", 0, {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125, 0.0125}},
     {"step", 1, {0.003, 0.003, 0.003, 0.0015, 0.0015, 0.0015, 0.00075, 0.00075, 0.00075, 0.000375, 0.000375, 0.000375}},
@@ -70,7 +70,7 @@ std::vector<double> run_schedule(LrSchedule schedule, size_t group, size_t epoch
   return lrs;
 }
 
-// ((i * 7919) % 1000 - 500) / 1000, as scripts/torch_clipping.py builds it.
+// ((i * 7919) % 1000 - 500) / 1000, as tests/reference/torch_clipping.py builds it.
 Tensor large_gradient(int64_t n) {
   Tensor t({n});
   for (int64_t i = 0; i < n; ++i) t.data()[i] = static_cast<float>(static_cast<double>((i * 7919) % 1000 - 500) / 1000.0);
@@ -133,7 +133,7 @@ TEST_CASE("clip_grad_norm matches torch.nn.utils.clip_grad_norm_", "[clipping][t
     float total;
     std::vector<float> a, b;  // a after clipping; b[0], b[12345], b[39999]
   };
-  // Printed by scripts/torch_clipping.py (torch 1.13).
+  // Printed by tests/reference/torch_clipping.py (torch 1.13).
   const std::vector<Case> cases{
       {1.0, 57.7457657f, {0.00173172879f, -0.00692691514f, 0.00432932191f, 0.0173172876f}, {-0.00865864381f, -0.00770619279f, -0.00725594349f}},
       {100.0, 57.7457657f, {0.100000001f, -0.400000006f, 0.25f, 1.f}, {-0.5f, -0.444999993f, -0.419f}},
@@ -178,7 +178,7 @@ TEST_CASE("one training step with clipped gradients matches torch's", "[clipping
     std::string train;  // the train: keys
     std::vector<float> weight, bias;
   };
-  // Printed by scripts/torch_clipping.py (torch 1.13): nn.Linear(3, 2) from zeros, MSE, SGD lr 0.5.
+  // Printed by tests/reference/torch_clipping.py (torch 1.13): nn.Linear(3, 2) from zeros, MSE, SGD lr 0.5.
   const std::vector<Case> cases{
       {"clip_grad_norm: 0.5",
        {0.0565847382f, 0.00870534312f, -0.00725445338f, 0.101562351f, 0.104464129f, -0.171205103f},

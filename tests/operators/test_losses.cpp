@@ -9,7 +9,7 @@ using namespace gradflow::test;
 
 namespace {
 
-// The fixed inputs of scripts/torch_reference.py: a batch of 2 samples of shape [3].
+// The fixed inputs of tests/reference/torch_reference.py: a batch of 2 samples of shape [3].
 const Tensor kPred({2, 3}, {0.2f, -1.3f, 0.7f, 1.5f, 0.1f, -0.4f});
 const Tensor kTarget({2, 3}, {0.5f, -1.0f, 2.0f, 1.0f, 0.3f, -0.4f});
 const Tensor kProb({2, 3}, {0.1f, 0.8f, 0.45f, 0.9f, 0.3f, 0.6f});
@@ -31,7 +31,7 @@ struct LossCase {
   Reference mean, sum;
 };
 
-// Values printed by scripts/torch_reference.py (torch 1.13), pasted verbatim.
+// Values printed by tests/reference/torch_reference.py (torch 1.13), pasted verbatim.
 std::vector<LossCase> loss_cases() {
   return {
       {"mse", "mse", {}, kPred, kTarget, true,
@@ -120,16 +120,16 @@ TEST_CASE("cross_entropy: a class index of shape [] works like [1]", "[losses]")
   REQUIRE(prepare(*op, inputs) == Shape{});
   Tensor loss;
   op->forward(pointers(inputs), loss);
-  CHECK(loss[0] == Approx(0.444343239f).epsilon(1e-5));  // scripts/torch_reference.py
+  CHECK(loss[0] == Approx(0.444343239f).epsilon(1e-5));  // tests/reference/torch_reference.py
 }
 
-// scripts/torch_reference.py's SEQ_LOGITS and SEQ_INDEX: 2 samples of logits [T=3, C=4].
+// tests/reference/torch_reference.py's SEQ_LOGITS and SEQ_INDEX: 2 samples of logits [T=3, C=4].
 const Tensor kSeqLogits({2, 3, 4}, {0.2f, -1.3f, 0.7f, 0.0f, 1.5f, 0.1f, -0.4f, 2.2f, -0.6f, 0.9f, 0.3f, -1.1f,
                                     0.8f, 0.8f, -2.0f, 0.5f, -0.3f, 1.7f, 0.2f, 0.4f, 1.1f, -0.9f, 0.6f, 0.05f});
 const Tensor kSeqIndex({2, 3}, {3.0f, 0.0f, 1.0f, 2.0f, 1.0f, 0.0f});
 
 TEST_CASE("cross_entropy over [T, C] logits matches PyTorch on the flattened positions", "[losses][torch]") {
-  // scripts/torch_reference.py, cross_entropy_sequence (torch 1.13): value, d loss / d logits.
+  // tests/reference/torch_reference.py, cross_entropy_sequence (torch 1.13): value, d loss / d logits.
   const std::vector<std::pair<std::string, Reference>> refs{
       {"mean",
        {1.40592802f, {0.0451599918f, 0.0100765564f, 0.0744562447f, -0.129692793f, -0.117789641f, 0.0120529253f,

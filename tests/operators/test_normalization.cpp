@@ -1,4 +1,4 @@
-// batch_norm and dropout: numbers against PyTorch (scripts/torch_normalization_reference.py),
+// batch_norm and dropout: numbers against PyTorch (tests/reference/torch_normalization_reference.py),
 // gradients against finite differences, the running statistics as buffers, and dropout's
 // masks fixed by (seed, node, step, value position).
 #include <catch2/catch.hpp>
@@ -24,7 +24,7 @@ struct EvalCase {
   std::vector<float> output;
 };
 
-// Printed by scripts/torch_normalization_reference.py (torch 1.13), pasted verbatim.
+// Printed by tests/reference/torch_normalization_reference.py (torch 1.13), pasted verbatim.
 const std::vector<TrainingCase> kTraining{
     {"batch_norm_2d", {-0.569180787f, 7.89489277e-05f, 0.32088989f, 0.261652678f, -0.207313731f, -0.7548666f, -1.1603328f, -1.21276248f, -0.758819818f, -0.186392561f, 0.379550278f, 0.692119896f, 0.584693432f, 0.166560128f, -0.380825788f, -0.779767275f, -0.716106832f, -0.379052818f, 0.196391791f, 0.75886929f, 1.04632628f, 0.964628458f, 0.540356278f, -0.00669569476f}, {0.475898564f, 0.113133028f, -0.383055121f, -0.322865397f, 0.191152275f, 0.350752592f, -0.0903794616f, -0.527389705f, -0.143305719f, 0.289426535f, 0.333889842f, -0.138915509f, -0.353105396f, -0.129418224f, 0.313570082f, 0.270216554f, -0.0699302703f, -0.362530857f, -0.0841820687f, 0.292436957f, 0.403483689f, -0.125812173f, -0.3377707f, 0.0347004943f}, {1.60514712f, -2.25911283f}, {-0.101471066f, -0.0278359056f}, {0.277648568f, 0.263836682f}, {1.12447858f, 1.46183467f}},
     {"batch_norm_1d", {-0.194397077f, 0.191040412f, 0.476678044f, 0.672862411f, 0.00986230653f, -1.08938515f, -0.68363899f, -1.31850135f, -1.26164925f, 0.205173641f, 0.717598498f, 1.07435644f}, {0.274765193f, -0.0958682895f, -0.347751349f, -0.24606812f, 0.111311704f, 0.588728547f, -0.252999961f, -0.013901908f, -0.456338853f, 0.224302843f, -0.00154151907f, 0.21536161f}, {-1.17373192f, 2.70140338f, -1.05942357f}, {0.975619495f, 0.6957407f, -0.603399813f}, {0.0454223752f, 0.0876869932f, 0.114578404f}, {1.08198512f, 1.13171518f, 1.20599771f}},

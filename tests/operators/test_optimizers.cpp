@@ -9,7 +9,7 @@ using namespace gradflow::test;
 
 namespace {
 
-// The fixed parameter and gradients of scripts/torch_reference.py.
+// The fixed parameter and gradients of tests/reference/torch_reference.py.
 const std::vector<float> kParam{0.5f, -1.2f, 0.3f, 2.0f};
 const std::vector<std::vector<float>> kGrads{
     {0.1f, -0.4f, 0.25f, 1.0f}, {-0.3f, 0.2f, 0.05f, 0.8f}, {0.6f, -0.1f, -0.2f, 0.5f}};
@@ -21,7 +21,7 @@ struct OptimizerCase {
   std::vector<std::vector<float>> after_step;  // parameter after steps 1, 2, 3
 };
 
-// Printed by scripts/torch_reference.py (torch 1.13), pasted verbatim.
+// Printed by tests/reference/torch_reference.py (torch 1.13), pasted verbatim.
 std::vector<OptimizerCase> optimizer_cases() {
   return {
       {"sgd", "sgd", {{"lr", 0.1}},

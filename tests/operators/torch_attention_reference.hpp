@@ -1,4 +1,4 @@
-// Printed by scripts/torch_attention_reference.py (torch 1.13), pasted verbatim: for each case
+// Printed by tests/reference/torch_attention_reference.py (torch 1.13), pasted verbatim: for each case
 // the output, the gradients of L = sum(out * R) with respect to x, in_proj_weight,
 // in_proj_bias, out_proj.weight, out_proj.bias (those that exist), and in_proj_weight and
 // out_proj.weight after one SGD step with lr 0.1.

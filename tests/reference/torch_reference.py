@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Reference values for tests/operators: losses and optimizers computed by PyTorch.
 
-Run: /usr/bin/python3 scripts/torch_reference.py
+Run: /usr/bin/python3 tests/reference/torch_reference.py
 Prints C++ initializer lists; tests/operators/test_losses.cpp and test_optimizers.cpp paste
 them with a comment naming this script. The inputs here must stay identical to those tests.
 """

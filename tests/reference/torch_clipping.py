@@ -2,7 +2,7 @@
 """Reference values for tests/framework/test_gradient_clipping.cpp: torch.nn.utils.clip_grad_norm_
 and clip_grad_value_, on gradients alone and in one training step.
 
-Usage: python3 scripts/torch_clipping.py (prints C++ initializer lists; keep the inputs identical
+Usage: python3 tests/reference/torch_clipping.py (prints C++ initializer lists; keep the inputs identical
 to the test's).
 """
 import torch

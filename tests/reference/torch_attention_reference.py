@@ -1,7 +1,7 @@
 """Prints the multihead_attention reference numbers of tests/operators/test_attention.cpp:
 torch 1.13's nn.MultiheadAttention(batch_first=True, need_weights=False) on fixed weights and
 input, its output, every gradient of L = sum(out * R) and one SGD step (lr 0.1).
-Run with Debian's torch: /usr/bin/python3 scripts/torch_attention_reference.py"""
+Run with Debian's torch: /usr/bin/python3 tests/reference/torch_attention_reference.py"""
 import math
 
 import torch

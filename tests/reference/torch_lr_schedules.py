@@ -4,7 +4,7 @@
 Each case is the graph's train.lr_schedule; the script prints, for each, the lr used in every
 epoch (epoch 1 first) as exact doubles (repr), for an optimizer with base lr 0.1 and one with
 base lr 0.003 (two param groups, as two gradflow optimizers).
-Usage: python3 scripts/torch_lr_schedules.py
+Usage: python3 tests/reference/torch_lr_schedules.py
 """
 import warnings
 

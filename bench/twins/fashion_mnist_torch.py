@@ -5,9 +5,9 @@ batch 64 (shuffled, last batch kept), 10% of the training data held out as the v
 set (a seeded random split: torch's draw, not gradflow's). Prints one line per epoch and the
 wall time including data loading.
 
-Usage: /usr/bin/python3 scripts/fashion_mnist_torch.py [--threads N] [--seed S]
+Usage: /usr/bin/python3 bench/twins/fashion_mnist_torch.py [--threads N] [--seed S]
 
-It runs as the benchmark's peer (scripts/fashion_mnist_data.py says how).
+It runs as the benchmark's peer (bench/twins/fashion_mnist_data.py says how).
 """
 import os
 import sys

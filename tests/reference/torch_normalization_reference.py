@@ -3,7 +3,7 @@
 training and in evaluation, forward and backward of L = sum(output * R).
 
 Inputs are formulas the test builds the same way: x[i] = sin(0.7 i) * 2 + 0.1 i, R[i] = cos(1.3 i).
-Usage: python3 scripts/torch_normalization_reference.py
+Usage: python3 tests/reference/torch_normalization_reference.py
 """
 import math
 
