@@ -12,6 +12,8 @@ file mapped in its own process and its kernel family, and the run prints them pe
 """
 import argparse
 import collections
+import dataclasses
+import functools
 import json
 import os
 import statistics
@@ -396,104 +398,130 @@ def fmt(s, scale=1.0, digits=3):
     return f"{s['median'] * scale:.{digits}g} [{s['min'] * scale:.{digits}g}, {s['max'] * scale:.{digits}g}]"
 
 
-def report(res):
-    """Rows of (workload, unit, gradflow, torch, libtorch, ratio, target, status)."""
-    rows = []
-    W = res["workloads"]
+# The report's table, one entry per line and in its order: the workload (the first column),
+# its unit, where gradflow's figure is (result key, gradflow's thread count), how the peers'
+# figures are read (`peer`, a key of RENDER), what the target compares and its threshold.
+#   peer:    fastest     each peer's lowest median over its thread counts (times)
+#            highest     each peer's highest median over its thread counts (GFLOP/s)
+#            speed-up    each peer's 1-thread time over its 2-thread time
+#            memory      each side's peak RSS (bench/table.py)
+#            first step  each side's time to its first step
+#   compare: each peer/gf     every peer's time over gradflow's >= target[peer]
+#            best peer/gf     the fastest peer's time over gradflow's >= target
+#            sgemm ceiling    gradflow's GFLOP/s >= target x the best 2-thread sgemm measured
+#            own 1t sgemm     gradflow's GFLOP/s as a share of its own 1-thread sgemm (no target)
+#            speed-up         gradflow's 1-thread time over its 2-thread time >= target
+#            torch/gf         gradflow's figure <= torch's / target (memory), or no target
+@dataclasses.dataclass(frozen=True)
+class Row:
+    workload: str
+    unit: str
+    gradflow: tuple           # (result key, gradflow threads)
+    peer: str
+    compare: str
+    target: object = None     # a ratio, a fraction of the ceiling, a divisor, or one ratio per peer
+    scale: float = 1.0        # the drivers' figure (seconds, GFLOP/s, MiB) to `unit`
+    epoch_steps: int = 0      # the target also shows an epoch of this many steps
 
-    def time_row(name, key, gf_t, unit, scale, target_of=None):
-        w = W[key]
-        g = w["gradflow"].get(gf_t)
-        tb, lb = best(w["torch"]), best(w["libtorch"])
-        peer = [b for b in (tb, lb) if b]
-        bp = min(peer, key=lambda b: b[1]["median"]) if peer else None
-        ratio = bp[1]["median"] / g["median"] if bp else None
-        target, ok = target_of(tb, lb, g) if target_of else ("", None)
-        rows.append([name, unit, fmt(g, scale), fmt(tb[1], scale) + f" @{tb[0]}t" if tb else "n/a",
-                     fmt(lb[1], scale) + f" @{lb[0]}t" if lb else "n/a",
-                     f"{ratio:.2f}x" if ratio else "n/a", target, status(ok)])
 
-    def xor_target(tb, lb, g):
-        parts, oks = [], []
-        if tb:
-            r = tb[1]["median"] / g["median"]
-            parts.append(f"torch/gf {r:.1f}x >= 40x")
-            oks.append(r >= 40)
-        if lb:
-            r = lb[1]["median"] / g["median"]
-            parts.append(f"libtorch/gf {r:.1f}x >= 15x")
-            oks.append(r >= 15)
-        return "; ".join(parts) or ">=40x torch, >=15x libtorch", all(oks) if oks else None
+ROWS = [
+    Row("1 xor step", "us/step", ("xor", 1), "fastest", "each peer/gf", {"torch": 40, "libtorch": 15}, 1e6),
+    Row("2 mnist b64 epoch, gf 1t", "s/epoch", ("mnist", 1), "fastest", "best peer/gf", 1.5),
+    Row("2 mnist b64 epoch, gf 2t", "s/epoch", ("mnist", 2), "fastest", "best peer/gf", 1.5),
+    Row("2 mnist b256 epoch, gf 1t", "s/epoch", ("mnist256", 1), "fastest", "best peer/gf", 1.5),
+    Row("2 mnist b256 epoch, gf 2t", "s/epoch", ("mnist256", 2), "fastest", "best peer/gf", 1.5),
+    Row("3 large mlp b1024, gf 2t", "GFLOP/s", ("large", 2), "highest", "sgemm ceiling", 0.9),
+    Row("4 wide, speed-up 1t->2t", "ms/step", ("wide", (1, 2)), "speed-up", "speed-up", 1.8, 1e3),
+    Row("5 peak RSS, mnist b64, uint8 pixels", "MiB", ("memory", None), "memory", "torch/gf", 4),
+    Row("6 time to first step, xor", "ms", ("first_step", None), "first step", "torch/gf", None, 1e3),
+    Row("7 cnn b64 step, gf 1t", "ms/step", ("cnn", 1), "fastest", "best peer/gf", 2, 1e3, CNN_EPOCH_STEPS),
+    Row("7 cnn b64 step, gf 2t", "ms/step", ("cnn", 2), "fastest", "best peer/gf", 2, 1e3, CNN_EPOCH_STEPS),
+    Row("8 conv1+conv2 fwd+bwd b64, gf 2t", "GFLOP/s", ("conv", 2), "highest", "sgemm ceiling", 0.5),
+    Row("8 conv1+conv2 fwd+bwd b64, gf 1t", "GFLOP/s", ("conv", 1), "highest", "own 1t sgemm"),
+    Row("9 peak RSS, cnn b64, uint8 images", "MiB", ("memory_cnn", None), "memory", "torch/gf", 2),
+]
 
-    def mnist_target(tb, lb, g):
-        peer = [b[1]["median"] for b in (tb, lb) if b]
-        if not peer:
-            return ">=1.5x best peer", None
-        r = min(peer) / g["median"]
-        return f"best peer/gf {r:.2f}x >= 1.5x", r >= 1.5
+# The workloads main() times, with gradflow's thread counts (the peers run each at 1 and 2).
+# sgemm is no row of its own: it is the ceiling the GFLOP/s rows are set against.
+TIMED = (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [2]), ("wide", [1, 2]),
+         ("sgemm", [1, 2]), ("cnn", [1, 2]), ("conv", [1, 2]))
+# Where the sgemm ceiling keeps a GFLOP/s row's round-by-round fractions (round_fractions()).
+ROUND_FRACTIONS = {"large": "round_fractions", "conv": "conv_round_fractions"}
 
-    time_row("1 xor step", "xor", 1, "us/step", 1e6, xor_target)
-    for t in (1, 2):
-        time_row(f"2 mnist b64 epoch, gf {t}t", "mnist", t, "s/epoch", 1, mnist_target)
-    for t in (1, 2):
-        time_row(f"2 mnist b256 epoch, gf {t}t", "mnist256", t, "s/epoch", 1, mnist_target)
 
+def report(res, judge):
+    """Rows of (workload, unit, gradflow, torch, libtorch, ratio, target, status), one per ROWS."""
+    return [[row.workload, row.unit, *RENDER[row.peer](res, row, judge)] for row in ROWS]
+
+
+def at(side_best, scale=1.0):
+    """A peer's best figure and the thread count that gave it."""
+    return fmt(side_best[1], scale) + f" @{side_best[0]}t" if side_best else "n/a"
+
+
+def time_cells(res, row, judge):
+    key, threads = row.gradflow
+    w = res["workloads"][key]
+    g = w["gradflow"].get(threads)
+    bests = {side: best(w[side]) for side in PEER_SIDES}
+    peers = {side: b[1]["median"] for side, b in bests.items() if b}
+    ratio = min(peers.values()) / g["median"] if peers else None
+    if row.compare == "each peer/gf":
+        judged = [(side, peers[side] / g["median"], t) for side, t in row.target.items() if side in peers]
+        target = ("; ".join(f"{side}/gf {r:.1f}x >= {t:g}x" for side, r, t in judged)
+                  or ", ".join(f">={t:g}x {side}" for side, t in row.target.items()))
+        ok = all(r >= t for _, r, t in judged) if judged else None
+    elif not peers:
+        target, ok = f">={row.target:g}x best peer", None
+    else:
+        target, ok = f"best peer/gf {ratio:.2f}x >= {row.target:g}x", ratio >= row.target
+        if row.epoch_steps:
+            target += (f"; epoch ({row.epoch_steps} steps) gf {g['median'] * row.epoch_steps:.1f} s, "
+                       f"peer {min(peers.values()) * row.epoch_steps:.1f} s")
+    return [fmt(g, row.scale), *(at(bests[side], row.scale) for side in PEER_SIDES),
+            f"{ratio:.2f}x" if ratio else "n/a", target, judge(ok)]
+
+
+def rate_cells(res, row, judge):
+    key, threads = row.gradflow
+    w = res["workloads"][key]
+    g = w["gradflow"][threads]
+    peers = [at(best(w[side], False)) for side in PEER_SIDES]
+    if row.compare == "own 1t sgemm":
+        s1 = res["workloads"]["sgemm"]["gradflow"][1]
+        return [fmt(g), *peers, f"{g['median'] / s1['median']:.0%} of {s1['median']:.1f}",
+                "(gf's own 1t sgemm; no target)", ""]
     ceiling = res["sgemm_ceiling"]
-    large = W["large"]
-    g = large["gradflow"][2]
-    tb, lb = best(large["torch"], False), best(large["libtorch"], False)
     frac = g["median"] / ceiling["gflops"]
-    per_round = round_range(ceiling.get("round_fractions"), "{:.0%}")
-    rows.append(["3 large mlp b1024, gf 2t", "GFLOP/s", fmt(g),
-                 fmt(tb[1]) + f" @{tb[0]}t" if tb else "n/a", fmt(lb[1]) + f" @{lb[0]}t" if lb else "n/a",
-                 f"{frac:.0%} of {ceiling['gflops']:.1f}" + per_round,
-                 f">=90% of sgemm ({ceiling['source']})", status(frac >= 0.9)])
+    return [fmt(g), *peers,
+            f"{frac:.0%} of {ceiling['gflops']:.1f}" + round_range(ceiling.get(ROUND_FRACTIONS[key]), "{:.0%}"),
+            f">={row.target:.0%} of sgemm ({ceiling['source']})", judge(frac >= row.target)]
 
-    wide = W["wide"]
-    g1, g2 = wide["gradflow"][1], wide["gradflow"][2]
+
+def speedup_cells(res, row, judge):
+    key, (t1, t2) = row.gradflow
+    w = res["workloads"][key]
+    g1, g2 = w["gradflow"][t1], w["gradflow"][t2]
     sp = g1["median"] / g2["median"]
     rounds = [a / b for a, b in zip(g1.get("round_medians", []), g2.get("round_medians", []))]
-    peer_sp = [f"{n} {w_[1]['median'] / w_[2]['median']:.2f}x" for n, w_ in
-               (("torch", wide["torch"]), ("libtorch", wide["libtorch"])) if w_]
-    rows.append(["4 wide, speed-up 1t->2t", "ms/step", f"1t {fmt(g1, 1e3)}; 2t {fmt(g2, 1e3)}",
-                 ", ".join(peer_sp) or "n/a", "", f"{sp:.2f}x" + round_range(rounds, "{:.2f}x"),
-                 ">=1.8x", status(sp >= 1.8)])
+    peers = [f"{side} {w[side][t1]['median'] / w[side][t2]['median']:.2f}x" for side in PEER_SIDES if w[side]]
+    return [f"{t1}t {fmt(g1, row.scale)}; {t2}t {fmt(g2, row.scale)}", ", ".join(peers) or "n/a", "",
+            f"{sp:.2f}x" + round_range(rounds, "{:.2f}x"), f">={row.target:g}x", judge(sp >= row.target)]
 
-    rows.append(table.memory_row("5 peak RSS, mnist b64, uint8 pixels", res["memory"], 4, status))
 
-    fs = res["first_step"]
+def memory_cells(res, row, judge):
+    return table.memory_row(row.workload, res[row.gradflow[0]], row.target, judge)[2:]
+
+
+def first_step_cells(res, row, judge):
+    fs = res[row.gradflow[0]]
     g = fs.get("gradflow")
-    rows.append(["6 time to first step, xor", "ms", fmt(g, 1e3), fmt(fs.get("torch"), 1e3),
-                 fmt(fs.get("libtorch"), 1e3),
-                 f"{fs['torch']['median'] / g['median']:.1f}x" if g and "torch" in fs else "n/a", "(none)", ""])
+    return [fmt(g, row.scale), fmt(fs.get("torch"), row.scale), fmt(fs.get("libtorch"), row.scale),
+            f"{fs['torch']['median'] / g['median']:.1f}x" if g and "torch" in fs else "n/a", "(none)", ""]
 
-    def cnn_target(tb, lb, g):
-        peer = [b[1]["median"] for b in (tb, lb) if b]
-        if not peer:
-            return ">=2x best peer", None
-        r = min(peer) / g["median"]
-        return (f"best peer/gf {r:.2f}x >= 2x; epoch ({CNN_EPOCH_STEPS} steps) gf "
-                f"{g['median'] * CNN_EPOCH_STEPS:.1f} s, peer {min(peer) * CNN_EPOCH_STEPS:.1f} s"), r >= 2
 
-    for t in (1, 2):
-        time_row(f"7 cnn b64 step, gf {t}t", "cnn", t, "ms/step", 1e3, cnn_target)
-
-    conv = W["conv"]
-    tb, lb = best(conv["torch"], False), best(conv["libtorch"], False)
-    peers = (fmt(tb[1]) + f" @{tb[0]}t" if tb else "n/a", fmt(lb[1]) + f" @{lb[0]}t" if lb else "n/a")
-    g = conv["gradflow"][2]
-    frac = g["median"] / ceiling["gflops"]
-    rows.append(["8 conv1+conv2 fwd+bwd b64, gf 2t", "GFLOP/s", fmt(g), *peers,
-                 f"{frac:.0%} of {ceiling['gflops']:.1f}" + round_range(ceiling.get("conv_round_fractions"), "{:.0%}"),
-                 f">=50% of sgemm ({ceiling['source']})", status(frac >= 0.5)])
-    g1, s1 = conv["gradflow"][1], W["sgemm"]["gradflow"][1]
-    rows.append(["8 conv1+conv2 fwd+bwd b64, gf 1t", "GFLOP/s", fmt(g1), *peers,
-                 f"{g1['median'] / s1['median']:.0%} of {s1['median']:.1f}",
-                 "(gf's own 1t sgemm; no target)", ""])
-
-    rows.append(table.memory_row("9 peak RSS, cnn b64, uint8 images", res["memory_cnn"], 2, status))
-
-    return rows
+RENDER = {"fastest": time_cells, "highest": rate_cells, "speed-up": speedup_cells, "memory": memory_cells,
+          "first step": first_step_cells}
 
 
 def round_range(values, form):
@@ -503,11 +531,9 @@ def round_range(values, form):
     return f" (rounds {form.format(min(values))}-{form.format(max(values))})"
 
 
-SMOKE_MODE = False  # smoke figures are too small to judge targets by
-
-
-def status(ok):
-    if SMOKE_MODE:
+def status(ok, smoke=False):
+    """A row's status column; smoke figures are too small to judge targets by."""
+    if smoke:
         return "(smoke)"
     return "n/a" if ok is None else ("met" if ok else "NOT MET")
 
@@ -538,8 +564,7 @@ def main():
     if not a.gradflow_bench.exists():
         sys.exit(f"run.py: {a.gradflow_bench} not found (build with -DGRADFLOW_BUILD_BENCH=ON)")
 
-    global SMOKE_MODE
-    SMOKE_MODE = a.smoke
+    judge = functools.partial(status, smoke=a.smoke)
     b = Bench(a)
     peer = child_env("torch")
     peer_line = (f"peer environment (torch, LibTorch): LD_LIBRARY_PATH={peer.get('LD_LIBRARY_PATH', '')} "
@@ -565,9 +590,8 @@ def main():
     measured = {}
     res["steal_pct"] = {}
     if a.sequence_only:
-        return finish_sequence_only(a, b, res, peer_line, started)
-    for w, gf_threads in (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [2]),
-                          ("wide", [1, 2]), ("sgemm", [1, 2]), ("cnn", [1, 2]), ("conv", [1, 2])):
+        return finish_sequence_only(a, b, res, peer_line, started, judge)
+    for w, gf_threads in TIMED:
         print(f"running {w} ...", file=sys.stderr, flush=True)
         steal = CpuSteal()
         if w in pair_configs:
@@ -602,7 +626,7 @@ def main():
     blas_bad = b.blas_problems()
     res["blas"]["problems"] = blas_bad
 
-    rows = report(res) + sequence.rows(res["sequence"], status)
+    rows = report(res, judge) + sequence.rows(res["sequence"], judge)
     res["table"] = rows
     print_table(rows)
     for n in b.notes:
@@ -635,7 +659,7 @@ def main():
             sys.exit("smoke: harness check failed")
 
 
-def finish_sequence_only(a, b, res, peer_line, started):
+def finish_sequence_only(a, b, res, peer_line, started, judge):
     """--sequence-only: the sequence workloads, their table and JSON; smoke checks them alike."""
     print("running transformer, attention, generate ...", file=sys.stderr, flush=True)
     steal = CpuSteal()
@@ -645,7 +669,7 @@ def finish_sequence_only(a, b, res, peer_line, started):
     res["machine"]["loadavg_at_end"] = os.getloadavg()
     res["blas"], blas_lines = b.blas_summary()
     res["blas"]["problems"] = b.blas_problems()
-    res["table"] = sequence.rows(res["sequence"], status)
+    res["table"] = sequence.rows(res["sequence"], judge)
     print_table(res["table"])
     for line in ["note: " + n for n in b.notes] + [peer_line] + blas_lines:
         print(line)
