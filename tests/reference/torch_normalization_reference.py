@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""Reference values for tests/operators/test_normalization.cpp: torch.nn.BatchNorm1d/2d in
+"""Writes tests/operators/torch_normalization_reference.hpp, the torch numbers that
+tests/operators/test_normalization.cpp checks batch_norm against: torch.nn.BatchNorm1d/2d in
 training and in evaluation, forward and backward of L = sum(output * R).
 
-Inputs are formulas the test builds the same way: x[i] = sin(0.7 i) * 2 + 0.1 i, R[i] = cos(1.3 i).
-Usage: python3 tests/reference/torch_normalization_reference.py
+    /usr/bin/python3 tests/reference/torch_normalization_reference.py > tests/operators/torch_normalization_reference.hpp
+
+Inputs are formulas the test builds the same way: x[i] = sin(0.7 i) * 2 + 0.1 i, R[i] = cos(1.3 i),
+weight 0.5 + 0.25 c, bias -0.1 c.
 """
 import math
 
+import generated_header as gh  # before torch: it pins OpenBLAS's kernels
+
 import torch
 
-
-def cpp(values):
-    flat = torch.as_tensor(values).detach().reshape(-1).tolist()
-    return "{" + ", ".join(f"{v:.9g}f" for v in flat) + "}"
+cpp = gh.floats
 
 
 def formula(shape, f):
@@ -29,13 +31,36 @@ def case(name, module, shape):
     module.train()
     y = module(x)
     (y * r).sum().backward()
-    print(f'// {name}: training, input {list(shape)}')
-    print(f'{{"{name}", {cpp(y)}, {cpp(x.grad)}, {cpp(module.weight.grad)}, {cpp(module.bias.grad)}, '
-          f'{cpp(module.running_mean)}, {cpp(module.running_var)}}},')
+    training = (f'    // training, input {list(shape)}\n'
+                f'    {{"{name}", {cpp(y)}, {cpp(x.grad)}, {cpp(module.weight.grad)}, {cpp(module.bias.grad)}, '
+                f'{cpp(module.running_mean)}, {cpp(module.running_var)}}},')
     module.eval()
-    print(f'// {name}: evaluation with the running statistics above')
-    print(f'{{"{name} eval", {cpp(module(x))}}},')
+    evaluation = (f'    // evaluation with the running statistics of the training case\n'
+                  f'    {{"{name} eval", {cpp(module(x))}}},')
+    return training, evaluation
 
 
-case("batch_norm_2d", torch.nn.BatchNorm2d(2, momentum=0.2), (3, 2, 2, 2))
-case("batch_norm_1d", torch.nn.BatchNorm1d(3), (4, 3))
+cases = [case("batch_norm_2d", torch.nn.BatchNorm2d(2, momentum=0.2), (3, 2, 2, 2)),
+         case("batch_norm_1d", torch.nn.BatchNorm1d(3), (4, 3))]
+print(gh.first_line(__file__))
+print("""#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gradflow::test {
+
+struct BatchNormTorchTraining {
+  std::string name;
+  std::vector<float> output, grad_x, grad_weight, grad_bias, running_mean, running_var;
+};
+struct BatchNormTorchEval {
+  std::string name;
+  std::vector<float> output;
+};
+
+inline const std::vector<BatchNormTorchTraining> kBatchNormTorchTraining{""")
+print("\n".join(training for training, _ in cases))
+print("};\n\ninline const std::vector<BatchNormTorchEval> kBatchNormTorchEval{")
+print("\n".join(evaluation for _, evaluation in cases))
+print("};\n\n}  // namespace gradflow::test")
