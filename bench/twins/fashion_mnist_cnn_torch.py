@@ -32,12 +32,7 @@ def main():
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_train, y_train), batch_size=64, shuffle=True)
     for epoch in range(1, args.epochs + 1):
         epoch_start = time.time()
-        model.train()
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
+        fashion.train_epoch(model, loader, optimizer, loss_fn)
         train_s = time.time() - epoch_start
         model.eval()
         with torch.no_grad():

@@ -62,3 +62,13 @@ def start_run(sample_shape):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     return args, start, load("train", sample_shape), load("t10k", sample_shape)
+
+
+def train_epoch(model, loader, optimizer, loss_fn):
+    """One epoch of both twins: train mode, then a step per batch of `loader`."""
+    model.train()
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()

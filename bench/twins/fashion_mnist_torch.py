@@ -37,12 +37,7 @@ def main():
             return loss_fn(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
+        fashion.train_epoch(model, loader, optimizer, loss_fn)
         schedule.step()
         val_loss, val_accuracy = evaluate(x_val, y_val)
         test_loss, test_accuracy = evaluate(x_test, y_test)
