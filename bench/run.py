@@ -12,7 +12,6 @@ file mapped in its own process and its kernel family, and the run prints them pe
 """
 import argparse
 import collections
-import dataclasses
 import functools
 import json
 import os
@@ -24,12 +23,12 @@ import time
 from pathlib import Path
 
 import peer_env  # bench/peer_env.py, next to this script
-import table  # bench/table.py: rows the workload families share
+import table  # bench/table.py: the table's rows as data, and their rendering
 import sequence  # bench/sequence.py: the transformer, attention and generate workloads
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-PEER_SIDES = ("torch", "libtorch")
+PEER_SIDES = table.PEER_SIDES
 
 # (workload, gradflow threads, extra driver args, reps) per mode. The peer runs each at 1 and
 # 2 threads and its better figure counts.
@@ -383,152 +382,36 @@ class Bench:
         return {"gradflow": g["losses"], "torch": t["losses"], "max_abs_diff": diff, "ok": diff < 1e-5}
 
 
-def best(side_runs, lower_is_better=True):
-    """The better of a side's thread counts: (threads, stats) or None."""
-    if not side_runs:
-        return None
-    pick = min if lower_is_better else max
-    t = pick(side_runs, key=lambda k: side_runs[k]["median"])
-    return t, side_runs[t]
-
-
-def fmt(s, scale=1.0, digits=3):
-    if s is None:
-        return "n/a"
-    return f"{s['median'] * scale:.{digits}g} [{s['min'] * scale:.{digits}g}, {s['max'] * scale:.{digits}g}]"
-
-
-# The report's table, one entry per line and in its order: the workload (the first column),
-# its unit, where gradflow's figure is (result key, gradflow's thread count), how the peers'
-# figures are read (`peer`, a key of RENDER), what the target compares and its threshold.
-#   peer:    fastest     each peer's lowest median over its thread counts (times)
-#            highest     each peer's highest median over its thread counts (GFLOP/s)
-#            speed-up    each peer's 1-thread time over its 2-thread time
-#            memory      each side's peak RSS (bench/table.py)
-#            first step  each side's time to its first step
-#   compare: each peer/gf     every peer's time over gradflow's >= target[peer]
-#            best peer/gf     the fastest peer's time over gradflow's >= target
-#            sgemm ceiling    gradflow's GFLOP/s >= target x the best 2-thread sgemm measured
-#            own 1t sgemm     gradflow's GFLOP/s as a share of its own 1-thread sgemm (no target)
-#            speed-up         gradflow's 1-thread time over its 2-thread time >= target
-#            torch/gf         gradflow's figure <= torch's / target (memory), or no target
-@dataclasses.dataclass(frozen=True)
-class Row:
-    workload: str
-    unit: str
-    gradflow: tuple           # (result key, gradflow threads)
-    peer: str
-    compare: str
-    target: object = None     # a ratio, a fraction of the ceiling, a divisor, or one ratio per peer
-    scale: float = 1.0        # the drivers' figure (seconds, GFLOP/s, MiB) to `unit`
-    epoch_steps: int = 0      # the target also shows an epoch of this many steps
-
-
+# The MLP and CNN lines of the report's table, in its order (bench/table.py says what each field
+# means); bench/sequence.py has the sequence workloads' lines.
 ROWS = [
-    Row("1 xor step", "us/step", ("xor", 1), "fastest", "each peer/gf", {"torch": 40, "libtorch": 15}, 1e6),
-    Row("2 mnist b64 epoch, gf 1t", "s/epoch", ("mnist", 1), "fastest", "best peer/gf", 1.5),
-    Row("2 mnist b64 epoch, gf 2t", "s/epoch", ("mnist", 2), "fastest", "best peer/gf", 1.5),
-    Row("2 mnist b256 epoch, gf 1t", "s/epoch", ("mnist256", 1), "fastest", "best peer/gf", 1.5),
-    Row("2 mnist b256 epoch, gf 2t", "s/epoch", ("mnist256", 2), "fastest", "best peer/gf", 1.5),
-    Row("3 large mlp b1024, gf 2t", "GFLOP/s", ("large", 2), "highest", "sgemm ceiling", 0.9),
-    Row("4 wide, speed-up 1t->2t", "ms/step", ("wide", (1, 2)), "speed-up", "speed-up", 1.8, 1e3),
-    Row("5 peak RSS, mnist b64, uint8 pixels", "MiB", ("memory", None), "memory", "torch/gf", 4),
-    Row("6 time to first step, xor", "ms", ("first_step", None), "first step", "torch/gf", None, 1e3),
-    Row("7 cnn b64 step, gf 1t", "ms/step", ("cnn", 1), "fastest", "best peer/gf", 2, 1e3, CNN_EPOCH_STEPS),
-    Row("7 cnn b64 step, gf 2t", "ms/step", ("cnn", 2), "fastest", "best peer/gf", 2, 1e3, CNN_EPOCH_STEPS),
-    Row("8 conv1+conv2 fwd+bwd b64, gf 2t", "GFLOP/s", ("conv", 2), "highest", "sgemm ceiling", 0.5),
-    Row("8 conv1+conv2 fwd+bwd b64, gf 1t", "GFLOP/s", ("conv", 1), "highest", "own 1t sgemm"),
-    Row("9 peak RSS, cnn b64, uint8 images", "MiB", ("memory_cnn", None), "memory", "torch/gf", 2),
+    table.Row("1 xor step", "us/step", ("xor", 1), "fastest", "each peer/gf", {"torch": 40, "libtorch": 15}, 1e6),
+    table.Row("2 mnist b64 epoch, gf 1t", "s/epoch", ("mnist", 1), "fastest", "best peer/gf", 1.5),
+    table.Row("2 mnist b64 epoch, gf 2t", "s/epoch", ("mnist", 2), "fastest", "best peer/gf", 1.5),
+    table.Row("2 mnist b256 epoch, gf 1t", "s/epoch", ("mnist256", 1), "fastest", "best peer/gf", 1.5),
+    table.Row("2 mnist b256 epoch, gf 2t", "s/epoch", ("mnist256", 2), "fastest", "best peer/gf", 1.5),
+    table.Row("3 large mlp b1024, gf 2t", "GFLOP/s", ("large", 2), "highest", "sgemm ceiling", 0.9,
+              rounds="round_fractions"),
+    table.Row("4 wide, speed-up 1t->2t", "ms/step", ("wide", (1, 2)), "speed-up", "speed-up", 1.8, 1e3),
+    table.Row("5 peak RSS, mnist b64, uint8 pixels", "MiB", ("memory", None), "memory", "torch/gf", 4),
+    table.Row("6 time to first step, xor", "ms", ("first_step", None), "first step", "torch/gf", None, 1e3),
+    table.Row("7 cnn b64 step, gf 1t", "ms/step", ("cnn", 1), "fastest", "best peer/gf", 2, 1e3, CNN_EPOCH_STEPS),
+    table.Row("7 cnn b64 step, gf 2t", "ms/step", ("cnn", 2), "fastest", "best peer/gf", 2, 1e3, CNN_EPOCH_STEPS),
+    table.Row("8 conv1+conv2 fwd+bwd b64, gf 2t", "GFLOP/s", ("conv", 2), "highest", "sgemm ceiling", 0.5,
+              rounds="conv_round_fractions"),
+    table.Row("8 conv1+conv2 fwd+bwd b64, gf 1t", "GFLOP/s", ("conv", 1), "highest", "own 1t sgemm"),
+    table.Row("9 peak RSS, cnn b64, uint8 images", "MiB", ("memory_cnn", None), "memory", "torch/gf", 2),
 ]
 
 # The workloads main() times, with gradflow's thread counts (the peers run each at 1 and 2).
 # sgemm is no row of its own: it is the ceiling the GFLOP/s rows are set against.
 TIMED = (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [2]), ("wide", [1, 2]),
          ("sgemm", [1, 2]), ("cnn", [1, 2]), ("conv", [1, 2]))
-# Where the sgemm ceiling keeps a GFLOP/s row's round-by-round fractions (round_fractions()).
-ROUND_FRACTIONS = {"large": "round_fractions", "conv": "conv_round_fractions"}
 
 
 def report(res, judge):
-    """Rows of (workload, unit, gradflow, torch, libtorch, ratio, target, status), one per ROWS."""
-    return [[row.workload, row.unit, *RENDER[row.peer](res, row, judge)] for row in ROWS]
-
-
-def at(side_best, scale=1.0):
-    """A peer's best figure and the thread count that gave it."""
-    return fmt(side_best[1], scale) + f" @{side_best[0]}t" if side_best else "n/a"
-
-
-def time_cells(res, row, judge):
-    key, threads = row.gradflow
-    w = res["workloads"][key]
-    g = w["gradflow"].get(threads)
-    bests = {side: best(w[side]) for side in PEER_SIDES}
-    peers = {side: b[1]["median"] for side, b in bests.items() if b}
-    ratio = min(peers.values()) / g["median"] if peers else None
-    if row.compare == "each peer/gf":
-        judged = [(side, peers[side] / g["median"], t) for side, t in row.target.items() if side in peers]
-        target = ("; ".join(f"{side}/gf {r:.1f}x >= {t:g}x" for side, r, t in judged)
-                  or ", ".join(f">={t:g}x {side}" for side, t in row.target.items()))
-        ok = all(r >= t for _, r, t in judged) if judged else None
-    elif not peers:
-        target, ok = f">={row.target:g}x best peer", None
-    else:
-        target, ok = f"best peer/gf {ratio:.2f}x >= {row.target:g}x", ratio >= row.target
-        if row.epoch_steps:
-            target += (f"; epoch ({row.epoch_steps} steps) gf {g['median'] * row.epoch_steps:.1f} s, "
-                       f"peer {min(peers.values()) * row.epoch_steps:.1f} s")
-    return [fmt(g, row.scale), *(at(bests[side], row.scale) for side in PEER_SIDES),
-            f"{ratio:.2f}x" if ratio else "n/a", target, judge(ok)]
-
-
-def rate_cells(res, row, judge):
-    key, threads = row.gradflow
-    w = res["workloads"][key]
-    g = w["gradflow"][threads]
-    peers = [at(best(w[side], False)) for side in PEER_SIDES]
-    if row.compare == "own 1t sgemm":
-        s1 = res["workloads"]["sgemm"]["gradflow"][1]
-        return [fmt(g), *peers, f"{g['median'] / s1['median']:.0%} of {s1['median']:.1f}",
-                "(gf's own 1t sgemm; no target)", ""]
-    ceiling = res["sgemm_ceiling"]
-    frac = g["median"] / ceiling["gflops"]
-    return [fmt(g), *peers,
-            f"{frac:.0%} of {ceiling['gflops']:.1f}" + round_range(ceiling.get(ROUND_FRACTIONS[key]), "{:.0%}"),
-            f">={row.target:.0%} of sgemm ({ceiling['source']})", judge(frac >= row.target)]
-
-
-def speedup_cells(res, row, judge):
-    key, (t1, t2) = row.gradflow
-    w = res["workloads"][key]
-    g1, g2 = w["gradflow"][t1], w["gradflow"][t2]
-    sp = g1["median"] / g2["median"]
-    rounds = [a / b for a, b in zip(g1.get("round_medians", []), g2.get("round_medians", []))]
-    peers = [f"{side} {w[side][t1]['median'] / w[side][t2]['median']:.2f}x" for side in PEER_SIDES if w[side]]
-    return [f"{t1}t {fmt(g1, row.scale)}; {t2}t {fmt(g2, row.scale)}", ", ".join(peers) or "n/a", "",
-            f"{sp:.2f}x" + round_range(rounds, "{:.2f}x"), f">={row.target:g}x", judge(sp >= row.target)]
-
-
-def memory_cells(res, row, judge):
-    return table.memory_row(row.workload, res[row.gradflow[0]], row.target, judge)[2:]
-
-
-def first_step_cells(res, row, judge):
-    fs = res[row.gradflow[0]]
-    g = fs.get("gradflow")
-    return [fmt(g, row.scale), fmt(fs.get("torch"), row.scale), fmt(fs.get("libtorch"), row.scale),
-            f"{fs['torch']['median'] / g['median']:.1f}x" if g and "torch" in fs else "n/a", "(none)", ""]
-
-
-RENDER = {"fastest": time_cells, "highest": rate_cells, "speed-up": speedup_cells, "memory": memory_cells,
-          "first step": first_step_cells}
-
-
-def round_range(values, form):
-    """' (rounds 1.71x-1.93x)': the spread of a ratio taken round by round, where there were rounds."""
-    if not values or len(values) < 2:
-        return ""
-    return f" (rounds {form.format(min(values))}-{form.format(max(values))})"
+    """The table's MLP and CNN lines (workload, unit, gradflow, torch, libtorch, ratio, target, status)."""
+    return table.render(res, ROWS, judge)
 
 
 def status(ok, smoke=False):
