@@ -1,5 +1,5 @@
 """The peer's environment and the OpenBLAS report (issue 17), shared by bench/run.py,
-bench/torch_bench.py and the PyTorch twins (scripts/fashion_mnist_data.py). Standard library only.
+bench/torch_bench.py and the PyTorch twins (bench/twins/fashion_mnist_data.py). Standard library only.
 
 torch's libtorch_cpu links libopenblas.so.0 (and libblas.so.3 / liblapack.so.3). On Debian those
 names resolve through the alternatives system to OpenBLAS's pthreads build, the one

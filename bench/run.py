@@ -12,6 +12,7 @@ file mapped in its own process and its kernel family, and the run prints them pe
 """
 import argparse
 import collections
+import functools
 import json
 import os
 import statistics
@@ -22,12 +23,12 @@ import time
 from pathlib import Path
 
 import peer_env  # bench/peer_env.py, next to this script
-import table  # bench/table.py: rows the workload families share
+import table  # bench/table.py: the table's rows as data, and their rendering
 import sequence  # bench/sequence.py: the transformer, attention and generate workloads
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-PEER_SIDES = ("torch", "libtorch")
+PEER_SIDES = table.PEER_SIDES
 
 # (workload, gradflow threads, extra driver args, reps) per mode. The peer runs each at 1 and
 # 2 threads and its better figure counts.
@@ -381,133 +382,41 @@ class Bench:
         return {"gradflow": g["losses"], "torch": t["losses"], "max_abs_diff": diff, "ok": diff < 1e-5}
 
 
-def best(side_runs, lower_is_better=True):
-    """The better of a side's thread counts: (threads, stats) or None."""
-    if not side_runs:
-        return None
-    pick = min if lower_is_better else max
-    t = pick(side_runs, key=lambda k: side_runs[k]["median"])
-    return t, side_runs[t]
+# The MLP and CNN lines of the report's table, in its order (bench/table.py says what each field
+# means); bench/sequence.py has the sequence workloads' lines.
+ROWS = [
+    table.Row("1 xor step", "us/step", ("xor", 1), "fastest", "each peer/gf", {"torch": 40, "libtorch": 15}, 1e6),
+    table.Row("2 mnist b64 epoch, gf 1t", "s/epoch", ("mnist", 1), "fastest", "best peer/gf", 1.5),
+    table.Row("2 mnist b64 epoch, gf 2t", "s/epoch", ("mnist", 2), "fastest", "best peer/gf", 1.5),
+    table.Row("2 mnist b256 epoch, gf 1t", "s/epoch", ("mnist256", 1), "fastest", "best peer/gf", 1.5),
+    table.Row("2 mnist b256 epoch, gf 2t", "s/epoch", ("mnist256", 2), "fastest", "best peer/gf", 1.5),
+    table.Row("3 large mlp b1024, gf 2t", "GFLOP/s", ("large", 2), "highest", "sgemm ceiling", 0.9,
+              rounds="round_fractions"),
+    table.Row("4 wide, speed-up 1t->2t", "ms/step", ("wide", (1, 2)), "speed-up", "speed-up", 1.8, 1e3),
+    table.Row("5 peak RSS, mnist b64, uint8 pixels", "MiB", ("memory", None), "memory", "torch/gf", 4),
+    table.Row("6 time to first step, xor", "ms", ("first_step", None), "first step", "torch/gf", None, 1e3),
+    table.Row("7 cnn b64 step, gf 1t", "ms/step", ("cnn", 1), "fastest", "best peer/gf", 2, 1e3, CNN_EPOCH_STEPS),
+    table.Row("7 cnn b64 step, gf 2t", "ms/step", ("cnn", 2), "fastest", "best peer/gf", 2, 1e3, CNN_EPOCH_STEPS),
+    table.Row("8 conv1+conv2 fwd+bwd b64, gf 2t", "GFLOP/s", ("conv", 2), "highest", "sgemm ceiling", 0.5,
+              rounds="conv_round_fractions"),
+    table.Row("8 conv1+conv2 fwd+bwd b64, gf 1t", "GFLOP/s", ("conv", 1), "highest", "own 1t sgemm"),
+    table.Row("9 peak RSS, cnn b64, uint8 images", "MiB", ("memory_cnn", None), "memory", "torch/gf", 2),
+]
+
+# The workloads main() times, with gradflow's thread counts (the peers run each at 1 and 2).
+# sgemm is no row of its own: it is the ceiling the GFLOP/s rows are set against.
+TIMED = (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [2]), ("wide", [1, 2]),
+         ("sgemm", [1, 2]), ("cnn", [1, 2]), ("conv", [1, 2]))
 
 
-def fmt(s, scale=1.0, digits=3):
-    if s is None:
-        return "n/a"
-    return f"{s['median'] * scale:.{digits}g} [{s['min'] * scale:.{digits}g}, {s['max'] * scale:.{digits}g}]"
+def report(res, judge):
+    """The table's MLP and CNN lines (workload, unit, gradflow, torch, libtorch, ratio, target, status)."""
+    return table.render(res, ROWS, judge)
 
 
-def report(res):
-    """Rows of (workload, unit, gradflow, torch, libtorch, ratio, target, status)."""
-    rows = []
-    W = res["workloads"]
-
-    def time_row(name, key, gf_t, unit, scale, target_of=None):
-        w = W[key]
-        g = w["gradflow"].get(gf_t)
-        tb, lb = best(w["torch"]), best(w["libtorch"])
-        peer = [b for b in (tb, lb) if b]
-        bp = min(peer, key=lambda b: b[1]["median"]) if peer else None
-        ratio = bp[1]["median"] / g["median"] if bp else None
-        target, ok = target_of(tb, lb, g) if target_of else ("", None)
-        rows.append([name, unit, fmt(g, scale), fmt(tb[1], scale) + f" @{tb[0]}t" if tb else "n/a",
-                     fmt(lb[1], scale) + f" @{lb[0]}t" if lb else "n/a",
-                     f"{ratio:.2f}x" if ratio else "n/a", target, status(ok)])
-
-    def xor_target(tb, lb, g):
-        parts, oks = [], []
-        if tb:
-            r = tb[1]["median"] / g["median"]
-            parts.append(f"torch/gf {r:.1f}x >= 40x")
-            oks.append(r >= 40)
-        if lb:
-            r = lb[1]["median"] / g["median"]
-            parts.append(f"libtorch/gf {r:.1f}x >= 15x")
-            oks.append(r >= 15)
-        return "; ".join(parts) or ">=40x torch, >=15x libtorch", all(oks) if oks else None
-
-    def mnist_target(tb, lb, g):
-        peer = [b[1]["median"] for b in (tb, lb) if b]
-        if not peer:
-            return ">=1.5x best peer", None
-        r = min(peer) / g["median"]
-        return f"best peer/gf {r:.2f}x >= 1.5x", r >= 1.5
-
-    time_row("1 xor step", "xor", 1, "us/step", 1e6, xor_target)
-    for t in (1, 2):
-        time_row(f"2 mnist b64 epoch, gf {t}t", "mnist", t, "s/epoch", 1, mnist_target)
-    for t in (1, 2):
-        time_row(f"2 mnist b256 epoch, gf {t}t", "mnist256", t, "s/epoch", 1, mnist_target)
-
-    ceiling = res["sgemm_ceiling"]
-    large = W["large"]
-    g = large["gradflow"][2]
-    tb, lb = best(large["torch"], False), best(large["libtorch"], False)
-    frac = g["median"] / ceiling["gflops"]
-    per_round = round_range(ceiling.get("round_fractions"), "{:.0%}")
-    rows.append(["3 large mlp b1024, gf 2t", "GFLOP/s", fmt(g),
-                 fmt(tb[1]) + f" @{tb[0]}t" if tb else "n/a", fmt(lb[1]) + f" @{lb[0]}t" if lb else "n/a",
-                 f"{frac:.0%} of {ceiling['gflops']:.1f}" + per_round,
-                 f">=90% of sgemm ({ceiling['source']})", status(frac >= 0.9)])
-
-    wide = W["wide"]
-    g1, g2 = wide["gradflow"][1], wide["gradflow"][2]
-    sp = g1["median"] / g2["median"]
-    rounds = [a / b for a, b in zip(g1.get("round_medians", []), g2.get("round_medians", []))]
-    peer_sp = [f"{n} {w_[1]['median'] / w_[2]['median']:.2f}x" for n, w_ in
-               (("torch", wide["torch"]), ("libtorch", wide["libtorch"])) if w_]
-    rows.append(["4 wide, speed-up 1t->2t", "ms/step", f"1t {fmt(g1, 1e3)}; 2t {fmt(g2, 1e3)}",
-                 ", ".join(peer_sp) or "n/a", "", f"{sp:.2f}x" + round_range(rounds, "{:.2f}x"),
-                 ">=1.8x", status(sp >= 1.8)])
-
-    rows.append(table.memory_row("5 peak RSS, mnist b64, uint8 pixels", res["memory"], 4, status))
-
-    fs = res["first_step"]
-    g = fs.get("gradflow")
-    rows.append(["6 time to first step, xor", "ms", fmt(g, 1e3), fmt(fs.get("torch"), 1e3),
-                 fmt(fs.get("libtorch"), 1e3),
-                 f"{fs['torch']['median'] / g['median']:.1f}x" if g and "torch" in fs else "n/a", "(none)", ""])
-
-    def cnn_target(tb, lb, g):
-        peer = [b[1]["median"] for b in (tb, lb) if b]
-        if not peer:
-            return ">=2x best peer", None
-        r = min(peer) / g["median"]
-        return (f"best peer/gf {r:.2f}x >= 2x; epoch ({CNN_EPOCH_STEPS} steps) gf "
-                f"{g['median'] * CNN_EPOCH_STEPS:.1f} s, peer {min(peer) * CNN_EPOCH_STEPS:.1f} s"), r >= 2
-
-    for t in (1, 2):
-        time_row(f"7 cnn b64 step, gf {t}t", "cnn", t, "ms/step", 1e3, cnn_target)
-
-    conv = W["conv"]
-    tb, lb = best(conv["torch"], False), best(conv["libtorch"], False)
-    peers = (fmt(tb[1]) + f" @{tb[0]}t" if tb else "n/a", fmt(lb[1]) + f" @{lb[0]}t" if lb else "n/a")
-    g = conv["gradflow"][2]
-    frac = g["median"] / ceiling["gflops"]
-    rows.append(["8 conv1+conv2 fwd+bwd b64, gf 2t", "GFLOP/s", fmt(g), *peers,
-                 f"{frac:.0%} of {ceiling['gflops']:.1f}" + round_range(ceiling.get("conv_round_fractions"), "{:.0%}"),
-                 f">=50% of sgemm ({ceiling['source']})", status(frac >= 0.5)])
-    g1, s1 = conv["gradflow"][1], W["sgemm"]["gradflow"][1]
-    rows.append(["8 conv1+conv2 fwd+bwd b64, gf 1t", "GFLOP/s", fmt(g1), *peers,
-                 f"{g1['median'] / s1['median']:.0%} of {s1['median']:.1f}",
-                 "(gf's own 1t sgemm; no target)", ""])
-
-    rows.append(table.memory_row("9 peak RSS, cnn b64, uint8 images", res["memory_cnn"], 2, status))
-
-    return rows
-
-
-def round_range(values, form):
-    """' (rounds 1.71x-1.93x)': the spread of a ratio taken round by round, where there were rounds."""
-    if not values or len(values) < 2:
-        return ""
-    return f" (rounds {form.format(min(values))}-{form.format(max(values))})"
-
-
-SMOKE_MODE = False  # smoke figures are too small to judge targets by
-
-
-def status(ok):
-    if SMOKE_MODE:
+def status(ok, smoke=False):
+    """A row's status column; smoke figures are too small to judge targets by."""
+    if smoke:
         return "(smoke)"
     return "n/a" if ok is None else ("met" if ok else "NOT MET")
 
@@ -538,8 +447,7 @@ def main():
     if not a.gradflow_bench.exists():
         sys.exit(f"run.py: {a.gradflow_bench} not found (build with -DGRADFLOW_BUILD_BENCH=ON)")
 
-    global SMOKE_MODE
-    SMOKE_MODE = a.smoke
+    judge = functools.partial(status, smoke=a.smoke)
     b = Bench(a)
     peer = child_env("torch")
     peer_line = (f"peer environment (torch, LibTorch): LD_LIBRARY_PATH={peer.get('LD_LIBRARY_PATH', '')} "
@@ -565,9 +473,8 @@ def main():
     measured = {}
     res["steal_pct"] = {}
     if a.sequence_only:
-        return finish_sequence_only(a, b, res, peer_line, started)
-    for w, gf_threads in (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [2]),
-                          ("wide", [1, 2]), ("sgemm", [1, 2]), ("cnn", [1, 2]), ("conv", [1, 2])):
+        return finish_sequence_only(a, b, res, peer_line, started, judge)
+    for w, gf_threads in TIMED:
         print(f"running {w} ...", file=sys.stderr, flush=True)
         steal = CpuSteal()
         if w in pair_configs:
@@ -602,7 +509,7 @@ def main():
     blas_bad = b.blas_problems()
     res["blas"]["problems"] = blas_bad
 
-    rows = report(res) + sequence.rows(res["sequence"], status)
+    rows = report(res, judge) + sequence.rows(res["sequence"], judge)
     res["table"] = rows
     print_table(rows)
     for n in b.notes:
@@ -635,7 +542,7 @@ def main():
             sys.exit("smoke: harness check failed")
 
 
-def finish_sequence_only(a, b, res, peer_line, started):
+def finish_sequence_only(a, b, res, peer_line, started, judge):
     """--sequence-only: the sequence workloads, their table and JSON; smoke checks them alike."""
     print("running transformer, attention, generate ...", file=sys.stderr, flush=True)
     steal = CpuSteal()
@@ -645,7 +552,7 @@ def finish_sequence_only(a, b, res, peer_line, started):
     res["machine"]["loadavg_at_end"] = os.getloadavg()
     res["blas"], blas_lines = b.blas_summary()
     res["blas"]["problems"] = b.blas_problems()
-    res["table"] = sequence.rows(res["sequence"], status)
+    res["table"] = sequence.rows(res["sequence"], judge)
     print_table(res["table"])
     for line in ["note: " + n for n in b.notes] + [peer_line] + blas_lines:
         print(line)

@@ -13,7 +13,7 @@
 # (where the work happens) on the pthreads build, and switching both would change every BLAS user
 # on the machine. So instead bench/run.py prepends /usr/lib/<multiarch>/openblas-openmp, which
 # holds libopenblas.so.0, libblas.so.3 and liblapack.so.3, to LD_LIBRARY_PATH in the peer's
-# environment only (every torch and LibTorch child), and scripts/fashion_mnist_torch.py does the
+# environment only (every torch and LibTorch child), and bench/twins/fashion_mnist_torch.py does the
 # same for itself. gradflow is unaffected either way: it dlopens OpenBLAS's pthreads build by its
 # full path with one OpenBLAS thread (framework/src/compute/blas.cpp). A machine where an earlier version
 # of this script switched libblas.so.3 can go back with

@@ -19,7 +19,7 @@ import torch  # noqa: E402  (after the re-exec: the loader reads LD_LIBRARY_PATH
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "twins"))
 from fortunes_transformer_torch import ByteTransformer, token_loss  # noqa: E402  the twin's module
 
 

@@ -1,5 +1,5 @@
 // Test inputs of the image operators that PyTorch and the C++ tests compute alike, and the
-// cases scripts/torch_image_reference.py writes into torch_image_reference.hpp.
+// cases tests/reference/torch_image_reference.py writes into torch_image_reference.hpp.
 #pragma once
 
 #include <cmath>

@@ -1,5 +1,5 @@
 // Shared by the sequence operators' tests: the closed-form inputs that
-// scripts/torch_sequence_reference.py also builds, a comparison with torch's numbers, the
+// tests/reference/torch_sequence_reference.py also builds, a comparison with torch's numbers, the
 // forward/backward/SGD step the script takes, and a run at a given thread count.
 #pragma once
 

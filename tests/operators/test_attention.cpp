@@ -1,4 +1,4 @@
-// multihead_attention: numbers against torch 1.13 (scripts/torch_attention_reference.py),
+// multihead_attention: numbers against torch 1.13 (tests/reference/torch_attention_reference.py),
 // gradients against finite differences (with and without dropout), bits across thread counts,
 // dropout's masks fixed by (seed, node, step, position), and the shape errors.
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// embedding and positional_embedding: numbers against PyTorch (scripts/torch_sequence_reference.py),
+// embedding and positional_embedding: numbers against PyTorch (tests/reference/torch_sequence_reference.py),
 // gradients against finite differences, repeated ids accumulating, bit-identical results at 1
 // and 2 threads, and the errors for bad token ids (at load time from data, and in forward) and
 // for a sequence longer than max_length.

@@ -1,4 +1,4 @@
-// gelu (approximate none and tanh): numbers against PyTorch (scripts/torch_sequence_reference.py),
+// gelu (approximate none and tanh): numbers against PyTorch (tests/reference/torch_sequence_reference.py),
 // gradients against finite differences, the vectorisable erf/exp/tanh of framework/src/compute/fast_math.hpp
 // against the C library over a dense range, bit-identical results at 1 and 2 threads.
 #include <catch2/catch.hpp>

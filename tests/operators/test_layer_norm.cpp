@@ -1,4 +1,4 @@
-// layer_norm: numbers against PyTorch (scripts/torch_sequence_reference.py), gradients against
+// layer_norm: numbers against PyTorch (tests/reference/torch_sequence_reference.py), gradients against
 // finite differences, accurate statistics for rows far from zero, bit-identical results at 1
 // and 2 threads, and its shape errors.
 #include <catch2/catch.hpp>

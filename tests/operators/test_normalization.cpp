@@ -1,4 +1,4 @@
-// batch_norm and dropout: numbers against PyTorch (scripts/torch_normalization_reference.py),
+// batch_norm and dropout: numbers against PyTorch (tests/reference/torch_normalization_reference.py),
 // gradients against finite differences, the running statistics as buffers, and dropout's
 // masks fixed by (seed, node, step, value position).
 #include <catch2/catch.hpp>
@@ -8,31 +8,13 @@
 
 #include "framework/graph_fixtures.hpp"
 #include "gradcheck.hpp"
+#include "torch_normalization_reference.hpp"
 
 using namespace gradflow;
 using namespace gradflow::test;
 using Lines = std::vector<std::string>;
 
 namespace {
-
-struct TrainingCase {
-  std::string name;
-  std::vector<float> output, grad_x, grad_weight, grad_bias, running_mean, running_var;
-};
-struct EvalCase {
-  std::string name;
-  std::vector<float> output;
-};
-
-// Printed by scripts/torch_normalization_reference.py (torch 1.13), pasted verbatim.
-const std::vector<TrainingCase> kTraining{
-    {"batch_norm_2d", {-0.569180787f, 7.89489277e-05f, 0.32088989f, 0.261652678f, -0.207313731f, -0.7548666f, -1.1603328f, -1.21276248f, -0.758819818f, -0.186392561f, 0.379550278f, 0.692119896f, 0.584693432f, 0.166560128f, -0.380825788f, -0.779767275f, -0.716106832f, -0.379052818f, 0.196391791f, 0.75886929f, 1.04632628f, 0.964628458f, 0.540356278f, -0.00669569476f}, {0.475898564f, 0.113133028f, -0.383055121f, -0.322865397f, 0.191152275f, 0.350752592f, -0.0903794616f, -0.527389705f, -0.143305719f, 0.289426535f, 0.333889842f, -0.138915509f, -0.353105396f, -0.129418224f, 0.313570082f, 0.270216554f, -0.0699302703f, -0.362530857f, -0.0841820687f, 0.292436957f, 0.403483689f, -0.125812173f, -0.3377707f, 0.0347004943f}, {1.60514712f, -2.25911283f}, {-0.101471066f, -0.0278359056f}, {0.277648568f, 0.263836682f}, {1.12447858f, 1.46183467f}},
-    {"batch_norm_1d", {-0.194397077f, 0.191040412f, 0.476678044f, 0.672862411f, 0.00986230653f, -1.08938515f, -0.68363899f, -1.31850135f, -1.26164925f, 0.205173641f, 0.717598498f, 1.07435644f}, {0.274765193f, -0.0958682895f, -0.347751349f, -0.24606812f, 0.111311704f, 0.588728547f, -0.252999961f, -0.013901908f, -0.456338853f, 0.224302843f, -0.00154151907f, 0.21536161f}, {-1.17373192f, 2.70140338f, -1.05942357f}, {0.975619495f, 0.6957407f, -0.603399813f}, {0.0454223752f, 0.0876869932f, 0.114578404f}, {1.08198512f, 1.13171518f, 1.20599771f}},
-};
-const std::vector<EvalCase> kEval{
-    {"batch_norm_2d eval", {-0.130914539f, 0.523748994f, 0.892689884f, 0.824565589f, 0.400058597f, -0.388695449f, -0.972772539f, -1.04829788f, -0.349004388f, 0.309301883f, 0.960150898f, 1.31961405f, 1.54095089f, 0.938626707f, 0.150113165f, -0.424565077f, -0.299883336f, 0.0877375826f, 0.749513865f, 1.39637768f, 2.20593667f, 2.08825016f, 1.47708285f, 0.689050376f}},
-    {"batch_norm_1d eval", {-0.0218336917f, 0.817031085f, 1.67247427f, 0.952228129f, 0.592516601f, -0.487879723f, -0.571325362f, -1.05358112f, -0.72551465f, 0.426943839f, 1.46953773f, 2.49696016f}},
-};
 
 Tensor formula(const Shape& shape, double (*f)(int64_t)) {
   Tensor t(shape);
@@ -77,8 +59,8 @@ std::unique_ptr<Operator> batch_norm(const Shape& shape, double momentum) {
 TEST_CASE("batch_norm 1d and 2d match torch in training (output, gradients, running statistics) and evaluation",
           "[normalization][torch]") {
   const std::vector<std::pair<Shape, double>> setups{{{3, 2, 2, 2}, 0.2}, {{4, 3}, 0.1}};
-  for (size_t k = 0; k < kTraining.size(); ++k) {
-    const TrainingCase& t = kTraining[k];
+  for (size_t k = 0; k < kBatchNormTorchTraining.size(); ++k) {
+    const BatchNormTorchTraining& t = kBatchNormTorchTraining[k];
     INFO(t.name);
     auto op = batch_norm(setups[k].first, setups[k].second);
     const Tensor x = formula(setups[k].first, input_at);
@@ -103,7 +85,7 @@ TEST_CASE("batch_norm 1d and 2d match torch in training (output, gradients, runn
     CHECK(buffers[2].value[0] == 1.0f);
     op->begin_pass(context(false));
     op->forward(std::vector<const Tensor*>{&x}, y);
-    check_close(y, kEval[k].output);
+    check_close(y, kBatchNormTorchEval[k].output);
     CHECK(buffers[2].value[0] == 1.0f);  // evaluation leaves the statistics alone
   }
 }

@@ -7,7 +7,7 @@ load_state_dict(strict=True) and gives the same logits.
     torch_loads_transformer.py GRAPH_RUNNER GRAPH WORK_DIR --small     # T 16, E 32, 2 heads, 2 blocks
 
 GRAPH is a graph of graphs/fortunes_transformer.yaml's form (its nodes named as
-scripts/fortunes_transformer_torch.py's ByteTransformer names its modules: embed, pos,
+bench/twins/fortunes_transformer_torch.py's ByteTransformer names its modules: embed, pos,
 block{i}_ln1, block{i}_attn, block{i}_ln2, block{i}_fc1, block{i}_fc2, ln_f, head), with a data
 section so that `graph-runner train` runs. The test trains it for --epochs epochs (0: the initial
 weights), saves the checkpoint, builds ByteTransformer(T, E, heads, blocks), loads the
@@ -25,7 +25,7 @@ import sys
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bench", "twins"))
 from torch_state_dict import state_dict_of  # noqa: E402  the checkpoint's parameters, by the independent reader
 from fortunes_transformer_torch import ByteTransformer  # noqa: E402  the twin (re-executes nothing on import)
 

@@ -1,11 +1,8 @@
 #include "compute/attention.hpp"
 
-#include <tbb/task_arena.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <stdexcept>
 
 #include "compute/blas.hpp"
 #include "compute/fast_math.hpp"
@@ -139,28 +136,12 @@ double AttentionShape::macs_per_sample() const {
   return 2.0 * pairs * static_cast<double>(embed());
 }
 
-void AttentionCore::reserve_buffers(int64_t size) {
-  const size_t slots = static_cast<size_t>(std::max(1, tbb::this_task_arena::max_concurrency())) + 1;
-  if (buffers_.size() < slots) buffers_.resize(slots);
-  for (std::vector<float>& b : buffers_)
-    if (b.size() < static_cast<size_t>(size)) b.resize(static_cast<size_t>(size));
-}
-
-float* AttentionCore::thread_buffer() {
-  const int index = tbb::this_task_arena::current_thread_index();
-  const size_t outside = buffers_.size() - 1;  // a thread that is in no arena
-  const size_t slot = index < 0 ? outside : static_cast<size_t>(index);
-  if (slot > outside || (index >= 0 && slot == outside))
-    throw std::logic_error("multihead_attention: thread slot beyond the arena's concurrency");
-  return buffers_[slot].data();
-}
-
 void AttentionCore::forward(const AttentionShape& s, const AttentionDropout& drop, const float* qkv, float* ctx,
                             float* lse, float* probs) {
   const int64_t t = s.seq, e = s.embed(), block = std::min(kQueryBlock, t);
-  reserve_buffers(2 * block * t);
+  scratch_.reserve(static_cast<size_t>(2 * block * t));
   for_tiles(s.batch * s.heads, 1, [&](int64_t begin, int64_t end) {
-    float* sc = thread_buffer();
+    float* sc = scratch_.get();
     float* mask = sc + block * t;
     for (int64_t tile = begin; tile < end; ++tile) {
       const int64_t b = tile / s.heads, h = tile % s.heads;
@@ -193,9 +174,9 @@ void AttentionCore::forward(const AttentionShape& s, const AttentionDropout& dro
 void AttentionCore::backward(const AttentionShape& s, const AttentionDropout& drop, const float* qkv,
                              const float* ctx, const float* lse, const float* probs, const float* dctx, float* dqkv) {
   const int64_t t = s.seq, e = s.embed(), d = s.head_dim, ld = 3 * e, block = std::min(kQueryBlock, t);
-  reserve_buffers(3 * block * t);
+  scratch_.reserve(static_cast<size_t>(3 * block * t));
   for_tiles(s.batch * s.heads, 1, [&](int64_t begin, int64_t end) {
-    float* p = thread_buffer();
+    float* p = scratch_.get();
     float* dp = p + block * t;
     float* mask = dp + block * t;
     for (int64_t tile = begin; tile < end; ++tile) {

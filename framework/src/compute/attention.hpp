@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "compute/thread_scratch.hpp"
+
 namespace gradflow::kernels {
 
 struct AttentionShape {
@@ -46,12 +48,8 @@ class AttentionCore {
                 const float* lse, const float* probs, const float* dctx, float* dqkv);
 
  private:
-  // One scratch buffer per thread slot of the current arena, sized before the tiles start;
-  // tiles run only serial code, so no thread can re-enter its own buffer.
-  void reserve_buffers(int64_t size);
-  float* thread_buffer();
-
-  std::vector<std::vector<float>> buffers_;
+  // Score blocks, one buffer per thread slot of the current arena, sized before the tiles start.
+  ThreadScratch scratch_{"multihead_attention"};
 };
 
 // Row and column helpers for the projections, split in tiles fixed by the shape.

@@ -1,9 +1,6 @@
 #include "compute/conv.hpp"
 
-#include <tbb/task_arena.h>
-
 #include <algorithm>
-#include <stdexcept>
 
 #include "compute/blas.hpp"
 #include "compute/lane_sum.hpp"
@@ -117,21 +114,7 @@ Conv2d::Conv2d(const ConvShape& shape)
       tile_(std::max<int64_t>(1, static_cast<int64_t>(kTileWork / std::max(1.0, shape.macs_per_sample())))) {}
 
 void Conv2d::reserve_buffers() {
-  if (direct_) return;
-  const size_t slots = static_cast<size_t>(std::max(1, tbb::this_task_arena::max_concurrency())) + 1;
-  if (buffers_.size() < slots) buffers_.resize(slots);
-  for (std::vector<float>& b : buffers_)
-    if (b.size() < static_cast<size_t>(col_size_)) b.resize(static_cast<size_t>(col_size_));
-}
-
-float* Conv2d::thread_buffer() {
-  const int index = tbb::this_task_arena::current_thread_index();
-  const size_t outside = buffers_.size() - 1;  // a thread that is in no arena
-  const size_t slot = index < 0 ? outside : static_cast<size_t>(index);
-  // Two threads sharing a buffer would corrupt each other's columns: refuse rather than race.
-  if (slot > outside || (index >= 0 && slot == outside))
-    throw std::logic_error("conv2d: thread slot beyond the arena's concurrency");
-  return buffers_[slot].data();
+  if (!direct_) columns_.reserve(static_cast<size_t>(col_size_));
 }
 
 void Conv2d::forward(const float* x, int64_t batch, const float* weight, const float* bias, float* y) {
@@ -149,7 +132,7 @@ void Conv2d::forward_sample(const float* x, const float* weight, const float* bi
   const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   const float* col = x;
   if (!direct_) {
-    float* buffer = thread_buffer();
+    float* buffer = columns_.get();
     im2col(s_, x, buffer);
     col = buffer;
   }
@@ -188,7 +171,7 @@ void Conv2d::backward_tile(const float* x, int64_t begin, int64_t end, const flo
                            float* gx, float* gw_partial) {
   const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   const int64_t in_size = s_.channels * s_.height * s_.width, out_size = s_.out_channels * positions;
-  float* buffer = direct_ ? nullptr : thread_buffer();
+  float* buffer = direct_ ? nullptr : columns_.get();
   for (int64_t n = begin; n < end; ++n) {
     const float* xn = x + n * in_size;
     const float* gyn = gy + n * out_size;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "compute/thread_scratch.hpp"
+
 namespace gradflow::kernels {
 
 struct ConvShape {
@@ -42,11 +44,8 @@ class Conv2d {
   int64_t samples_per_tile() const { return tile_; }
 
  private:
-  // The im2col buffer of the thread running this tile (`direct`: a 1x1 kernel that reads the
-  // input as it is needs none).
-  float* thread_buffer();
-  // Sizes one buffer per thread slot of the current arena, before the tiles start: the tiles
-  // themselves never allocate.
+  // Sizes the im2col buffer of every thread slot before the tiles start (`direct`: a 1x1
+  // kernel that reads the input as it is needs none).
   void reserve_buffers();
   void forward_sample(const float* x, const float* weight, const float* bias, float* y);
   void backward_tile(const float* x, int64_t begin, int64_t end, const float* weight, const float* gy, float* gx,
@@ -58,7 +57,7 @@ class Conv2d {
   bool direct_;      // 1x1 kernel, stride 1, no padding: the input already is its im2col
   int64_t col_size_;  // C·kh·kw rows of OH·OW positions
   int64_t tile_;
-  std::vector<std::vector<float>> buffers_;  // by thread slot (the last: a thread outside any arena)
+  ThreadScratch columns_{"conv2d"};  // im2col columns, one buffer per thread slot
   std::vector<float> partials_;              // weight gradients of tiles 1.. (tile 0 writes gw itself)
 };
 

@@ -6,7 +6,7 @@ Import it before torch: as the benchmark's peer, a twin runs on OpenBLAS's OpenM
 with the peer's environment from bench/peer_env.py, the same bench/run.py gives torch, i.e. as if
 started as
     LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=<this CPU's family> \\
-      /usr/bin/python3 scripts/fashion_mnist_torch.py --threads 1
+      /usr/bin/python3 bench/twins/fashion_mnist_torch.py --threads 1
 (OPENBLAS_CORETYPE: SkylakeX, Haswell or Sandybridge by the CPU's flags, unless already set).
 GRADFLOW_PEER_ENV=0 keeps the environment as given. `describe_blas()` names the OpenBLAS file
 mapped in this process and its kernel family, so a run shows what it ran on.
@@ -18,7 +18,7 @@ import struct
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import peer_env  # noqa: E402  bench/peer_env.py
 
 peer_env.reexec_as_peer()
@@ -62,3 +62,13 @@ def start_run(sample_shape):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     return args, start, load("train", sample_shape), load("t10k", sample_shape)
+
+
+def train_epoch(model, loader, optimizer, loss_fn):
+    """One epoch of both twins: train mode, then a step per batch of `loader`."""
+    model.train()
+    for xb, yb in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        optimizer.step()

@@ -13,7 +13,7 @@ Training part [0, 0.9]: 18,117 windows, 567 batches of 32 per epoch (the last on
 validation part [0.9, 1]: 2,013 windows.
 
 This module does not import torch's peer environment itself; the twin does (see
-scripts/fortunes_transformer_torch.py).
+bench/twins/fortunes_transformer_torch.py).
 """
 import fnmatch
 import glob

@@ -17,7 +17,7 @@ The module's state_dict keys are the gradflow graph's checkpoint names (the grap
     block{i}_fc1.weight/bias, block{i}_fc2.weight/bias, ln_f.weight/bias, head.weight/bias
 so a gradflow checkpoint loads with load_state_dict(strict=True) (tests/tools/torch_loads_transformer.py).
 
-Data (scripts/fortunes_data.py): the corpus bytes, part [0, 0.9] to train, [0.9, 1] to validate,
+Data (bench/twins/fortunes_data.py): the corpus bytes, part [0, 0.9] to train, [0.9, 1] to validate,
 windows of T with stride T, targets offset by one byte. The validation loss is the mean
 cross-entropy in nats per byte over every position of every validation window, in eval mode
 without gradients; it is taken after the steps listed by --steps-report and after each epoch,
@@ -26,7 +26,7 @@ and its time is not counted in the training time.
 Usage (the run of docs/results.md; it re-executes itself as the benchmark's peer, on
 OpenBLAS's OpenMP build, as bench/peer_env.py says):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nice -n 5 \\
-      /usr/bin/python3 scripts/fortunes_transformer_torch.py --threads 2 --metrics torch.jsonl
+      /usr/bin/python3 bench/twins/fortunes_transformer_torch.py --threads 2 --metrics torch.jsonl
 """
 import argparse
 import json
@@ -37,7 +37,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "bench"))
+sys.path.insert(0, os.path.join(HERE, ".."))
 
 if __name__ == "__main__":  # only when run: importing the module for its class re-executes nothing
     import peer_env  # noqa: E402  bench/peer_env.py

@@ -1,12 +1,17 @@
-#!/usr/bin/env python3
-"""Learning rates per epoch from torch.optim.lr_scheduler, for tests/framework/test_lr_schedule.cpp.
+#!/usr/bin/python3
+"""Writes tests/framework/train/torch_lr_schedule_reference.hpp, the learning rates that
+tests/framework/train/test_training_schedule.cpp checks every schedule kind against: torch.optim.lr_scheduler's
+lr in every epoch (epoch 1 first) as exact doubles (repr), for an optimizer with base lr 0.1 and
+one with base lr 0.003 (two param groups, as two gradflow optimizers).
 
-Each case is the graph's train.lr_schedule; the script prints, for each, the lr used in every
-epoch (epoch 1 first) as exact doubles (repr), for an optimizer with base lr 0.1 and one with
-base lr 0.003 (two param groups, as two gradflow optimizers).
-Usage: python3 scripts/torch_lr_schedules.py
+    /usr/bin/python3 tests/reference/torch_lr_schedule_reference.py > tests/framework/train/torch_lr_schedule_reference.hpp
+
+Each case is a graph's train.lr_schedule; CASES, BASES and PLATEAU_LOSSES must stay identical to
+the test's schedule_case(), kBaseLrs and kPlateauLosses.
 """
 import warnings
+
+import generated_header as gh  # before torch: it pins OpenBLAS's kernels
 
 import torch
 from torch.optim import lr_scheduler as S
@@ -66,8 +71,24 @@ def lrs_of(c):
     return out
 
 
+print(gh.first_line(__file__))
+print("""#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace gradflow::test {
+
+struct TorchLrs {
+  std::string schedule;
+  size_t group;
+  std::vector<double> per_epoch;
+};
+
+inline const std::vector<TorchLrs> kTorchLrs{""")
 for name, c in CASES.items():
-    print(f"// {name}: {c}")
+    print(f"    // {name}: {c}")
     for group in range(len(BASES)):
-        values = ", ".join(repr(row[group]) for row in lrs_of(c))
-        print(f"{{\"{name}\", {group}, {{{values}}}}},")
+        print(f'    {{"{name}", {group}, {gh.doubles(row[group] for row in lrs_of(c))}}},')
+print("};\n\n}  // namespace gradflow::test")

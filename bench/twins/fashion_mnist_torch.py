@@ -5,9 +5,9 @@ batch 64 (shuffled, last batch kept), 10% of the training data held out as the v
 set (a seeded random split: torch's draw, not gradflow's). Prints one line per epoch and the
 wall time including data loading.
 
-Usage: /usr/bin/python3 scripts/fashion_mnist_torch.py [--threads N] [--seed S]
+Usage: /usr/bin/python3 bench/twins/fashion_mnist_torch.py [--threads N] [--seed S]
 
-It runs as the benchmark's peer (scripts/fashion_mnist_data.py says how).
+It runs as the benchmark's peer (bench/twins/fashion_mnist_data.py says how).
 """
 import os
 import sys
@@ -37,12 +37,7 @@ def main():
             return loss_fn(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
     for epoch in range(1, args.epochs + 1):
-        model.train()
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
+        fashion.train_epoch(model, loader, optimizer, loss_fn)
         schedule.step()
         val_loss, val_accuracy = evaluate(x_val, y_val)
         test_loss, test_accuracy = evaluate(x_test, y_test)

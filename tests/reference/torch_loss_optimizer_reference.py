@@ -1,19 +1,18 @@
 #!/usr/bin/python3
-"""Reference values for tests/operators: losses and optimizers computed by PyTorch.
+"""Writes tests/operators/torch_loss_optimizer_reference.hpp, the torch numbers that
+tests/operators/test_losses.cpp and tests/operators/test_optimizers.cpp check against: every
+loss's value and gradient at both reductions, and every optimizer's parameter over 3 steps.
 
-Run: /usr/bin/python3 scripts/torch_reference.py
-Prints C++ initializer lists; tests/operators/test_losses.cpp and test_optimizers.cpp paste
-them with a comment naming this script. The inputs here must stay identical to those tests.
+    /usr/bin/python3 tests/reference/torch_loss_optimizer_reference.py > tests/operators/torch_loss_optimizer_reference.hpp
+
+The inputs below (PRED, TARGET, ..., PARAM, GRADS) must stay identical to those tests' kPred,
+kTarget, ..., kParam, kGrads.
 """
+import generated_header as gh  # before torch: it pins OpenBLAS's kernels
+
 import torch
 
-torch.set_printoptions(precision=10)
-
-
-def cpp(values):
-    """A C++ initializer list of floats with 9 significant digits (exact for float32)."""
-    flat = torch.as_tensor(values).detach().reshape(-1).tolist()
-    return "{" + ", ".join(f"{v:.9g}f" for v in flat) + "}"
+cpp = gh.floats
 
 
 # ---- losses: batch of 2 samples of shape [3] ------------------------------------------
@@ -35,7 +34,8 @@ LOSSES = {
 }
 
 
-def print_losses():
+def losses():
+    """The rows of kTorchLosses, by "<loss> reduction=<mean|sum>"."""
     for name, (make, pred, target) in LOSSES.items():
         for reduction in ("mean", "sum"):
             p = torch.tensor(pred, dtype=torch.float32, requires_grad=True)
@@ -43,8 +43,7 @@ def print_losses():
             t = torch.tensor(target, dtype=dtype)
             loss = make(reduction)(p, t)
             loss.backward()
-            print(f"// {name} reduction={reduction}")
-            print(f"{{{loss.item():.9g}f, {cpp(p.grad)}}},")
+            yield f'    {{"{name} reduction={reduction}", {{{gh.float_literal(loss.item())}, {cpp(p.grad)}}}}},'
 
 
 # ---- cross_entropy over sequences: 2 samples of logits [T=3, C=4], targets [3] ------------
@@ -53,14 +52,14 @@ SEQ_LOGITS = [[[0.2, -1.3, 0.7, 0.0], [1.5, 0.1, -0.4, 2.2], [-0.6, 0.9, 0.3, -1
 SEQ_INDEX = [[3, 0, 1], [2, 1, 0]]
 
 
-def print_sequence_losses():
+def sequence_losses():
     for reduction in ("mean", "sum"):
         p = torch.tensor(SEQ_LOGITS, dtype=torch.float32, requires_grad=True)
         t = torch.tensor(SEQ_INDEX, dtype=torch.int64)
         loss = torch.nn.CrossEntropyLoss(reduction=reduction)(p.reshape(-1, 4), t.reshape(-1))
         loss.backward()
-        print(f"// cross_entropy_sequence reduction={reduction}")
-        print(f"{{{loss.item():.9g}f, {cpp(p.grad)}}},")
+        yield (f'    {{"cross_entropy_sequence reduction={reduction}", '
+               f'{{{gh.float_literal(loss.item())}, {cpp(p.grad)}}}}},')
 
 
 # ---- optimizers: 3 steps on a fixed parameter with fixed gradients ----------------------
@@ -81,7 +80,8 @@ OPTIMIZERS = {
 }
 
 
-def print_optimizers():
+def optimizers():
+    """The rows of kTorchOptimizerSteps, by optimizer case."""
     for name, make in OPTIMIZERS.items():
         param = torch.nn.Parameter(torch.tensor(PARAM, dtype=torch.float32))
         opt = make([param])
@@ -90,12 +90,30 @@ def print_optimizers():
             param.grad = torch.tensor(grad, dtype=torch.float32)
             opt.step()
             steps.append(cpp(param))
-        print(f"// {name}: parameter after steps 1, 2, 3")
-        print("{" + ", ".join(steps) + "},")
+        yield f'    {{"{name}", {{{", ".join(steps)}}}}},'
 
 
 if __name__ == "__main__":
-    print(f"// torch {torch.__version__}")
-    print_losses()
-    print_sequence_losses()
-    print_optimizers()
+    print(gh.first_line(__file__))
+    print("""#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gradflow::test {
+
+struct TorchLoss {
+  float value;
+  std::vector<float> grad;  // d loss / d prediction
+};
+
+// By "<case> reduction=<mean|sum>".
+inline const std::map<std::string, TorchLoss> kTorchLosses{""")
+    print("\n".join([*losses(), *sequence_losses()]))
+    print("""};
+
+// By optimizer case: the parameter after steps 1, 2 and 3.
+inline const std::map<std::string, std::vector<std::vector<float>>> kTorchOptimizerSteps{""")
+    print("\n".join(optimizers()))
+    print("};\n\n}  // namespace gradflow::test")

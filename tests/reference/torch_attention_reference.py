@@ -1,8 +1,14 @@
-"""Prints the multihead_attention reference numbers of tests/operators/test_attention.cpp:
-torch 1.13's nn.MultiheadAttention(batch_first=True, need_weights=False) on fixed weights and
-input, its output, every gradient of L = sum(out * R) and one SGD step (lr 0.1).
-Run with Debian's torch: /usr/bin/python3 scripts/torch_attention_reference.py"""
+"""Writes tests/operators/torch_attention_reference.hpp, the torch numbers that
+tests/operators/test_attention.cpp checks multihead_attention against: torch 1.13's
+nn.MultiheadAttention(batch_first=True, need_weights=False) on fixed weights and input given by
+formulas (the test rebuilds them), its output, every gradient of L = sum(out * R) and one SGD
+step (lr 0.1), causal or not, with and without bias.
+
+    /usr/bin/python3 tests/reference/torch_attention_reference.py > tests/operators/torch_attention_reference.hpp
+"""
 import math
+
+import generated_header as gh  # before torch: it pins OpenBLAS's kernels
 
 import torch
 
@@ -13,10 +19,28 @@ def formula(n, f):
     return torch.tensor([f(i) for i in range(n)], dtype=torch.float32)
 
 
-def fmt(t):
-    return "{" + ", ".join(f"{v:.9g}f" for v in t.detach().flatten().tolist()) + "}"
+fmt = gh.floats
 
+print(gh.first_line(__file__))
+print("""// For each case the output, the gradients of L = sum(out * R) with respect to x, in_proj_weight,
+// in_proj_bias, out_proj.weight, out_proj.bias (those that exist), and in_proj_weight and
+// out_proj.weight after one SGD step with lr 0.1.
+#pragma once
 
+#include <string>
+#include <vector>
+
+namespace gradflow::test {
+
+struct AttentionTorchCase {
+  std::string name;
+  bool causal, bias;
+  std::vector<float> output;
+  std::vector<std::vector<float>> grads;
+  std::vector<std::vector<float>> after_step;
+};
+
+inline const std::vector<AttentionTorchCase> kAttentionTorchCases{""")
 for causal, bias in [(False, True), (True, True), (True, False)]:
     m = torch.nn.MultiheadAttention(E, H, bias=bias, batch_first=True)
     with torch.no_grad():
@@ -38,3 +62,4 @@ for causal, bias in [(False, True), (True, True), (True, False)]:
     print(f"    {{\"{name}\", {str(causal).lower()}, {str(bias).lower()}, {fmt(out)},")
     print("     {" + ", ".join(fmt(g) for g in grads) + "},")
     print("     {" + ", ".join(fmt(a) for a in after) + "}},")
+print("};\n\n}  // namespace gradflow::test")

@@ -6,9 +6,9 @@ cross-entropy, Adam lr 1e-3, batch 64 (shuffled, last batch kept), 10 epochs, th
 evaluated after each epoch in eval mode. Prints one line per epoch and the wall time including
 data loading.
 
-Usage: /usr/bin/python3 scripts/fashion_mnist_cnn_torch.py [--threads N] [--seed S]
+Usage: /usr/bin/python3 bench/twins/fashion_mnist_cnn_torch.py [--threads N] [--seed S]
 
-It runs as the benchmark's peer (scripts/fashion_mnist_data.py says how).
+It runs as the benchmark's peer (bench/twins/fashion_mnist_data.py says how).
 """
 import os
 import sys
@@ -32,12 +32,7 @@ def main():
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_train, y_train), batch_size=64, shuffle=True)
     for epoch in range(1, args.epochs + 1):
         epoch_start = time.time()
-        model.train()
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
+        fashion.train_epoch(model, loader, optimizer, loss_fn)
         train_s = time.time() - epoch_start
         model.eval()
         with torch.no_grad():
