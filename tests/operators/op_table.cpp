@@ -28,7 +28,8 @@ std::vector<OpRow> rows() {
       {.op = "linear", .attrs = {{"units", int64_t{3}}}, .inputs = {in({2, 4})}},
       {.op = "linear", .variant = "nobias", .attrs = {{"units", int64_t{2}}, {"bias", false}}, .inputs = {in({2, 4})}},
       {.op = "linear", .variant = "3d", .attrs = {{"units", int64_t{5}}}, .inputs = {in({2, 3, 4})}},
-      {.op = "linear", .variant = "3d_nobias", .attrs = {{"units", int64_t{5}}, {"bias", false}}, .inputs = {in({2, 3, 4})}},
+      {.op = "linear", .variant = "3d_nobias", .attrs = {{"units", int64_t{5}}, {"bias", false}},
+       .inputs = {in({2, 3, 4})}},
       {.op = "sigmoid", .inputs = {in({2, 6})}},
       {.op = "tanh", .inputs = {in({2, 6})}},
       {.op = "relu", .inputs = {in({2, 6})}},
@@ -120,7 +121,8 @@ Tensor input_values(const Input& input, uint64_t seed, int64_t batch_scale) {
       for (float& v : t.values()) v = static_cast<float>(rng.uniform(0.1, 0.9));
       break;
     case Values::Ids:
-      for (float& v : t.values()) v = static_cast<float>(std::min<int64_t>(kIdRange - 1, static_cast<int64_t>(rng.uniform() * kIdRange)));
+      for (float& v : t.values())
+        v = static_cast<float>(std::min<int64_t>(kIdRange - 1, static_cast<int64_t>(rng.uniform() * kIdRange)));
       break;
   }
   return t;
@@ -145,7 +147,8 @@ const OpEntry& entry_of(const std::string& op) {
 
 std::vector<Tensor> row_inputs(const OpRow& row, int64_t batch_scale) {
   std::vector<Tensor> inputs;
-  for (size_t i = 0; i < row.inputs.size(); ++i) inputs.push_back(input_values(row.inputs[i], seed_of(row, i), batch_scale));
+  for (size_t i = 0; i < row.inputs.size(); ++i)
+    inputs.push_back(input_values(row.inputs[i], seed_of(row, i), batch_scale));
   return inputs;
 }
 
@@ -155,7 +158,8 @@ RowRun::RowRun(const OpRow& row_, int64_t batch_scale)
   const Attributes attrs = with_defaults(e.schema, row.attrs);
   if (kind == OpKind::Optimizer) {
     optimizer = e.make_optimizer(attrs);
-    for (size_t i = 0; i < inputs.size(); ++i) grads.push_back(input_values(row.inputs[i], seed_of(row, i) + 1, batch_scale));
+    for (size_t i = 0; i < inputs.size(); ++i)
+      grads.push_back(input_values(row.inputs[i], seed_of(row, i) + 1, batch_scale));
     std::vector<ParamRef> params;
     for (size_t i = 0; i < inputs.size(); ++i) params.push_back({"p" + std::to_string(i), &inputs[i], &grads[i]});
     optimizer->setup(params);
@@ -180,8 +184,9 @@ RowRun::RowRun(const OpRow& row_, int64_t batch_scale)
     grad_ptrs.push_back(needs_grad.back() ? &grads[i] : nullptr);
   }
   op->forward(input_ptrs, output);
-  r = input_values({output.shape().empty() ? Shape{1} : output.shape()}, seed_of(row, inputs.size()));
-  if (output.shape().empty()) r = Tensor(Shape{}, {r[0]});
+  r = Tensor(output.shape());  // the weights of L = sum(output * r), a loss's scalar included
+  Rng weights(seed_of(row, inputs.size()));
+  for (float& v : r.values()) v = static_cast<float>(weights.uniform(-1.0, 1.0));
 }
 
 void RowRun::step() {
