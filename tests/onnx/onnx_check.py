@@ -41,9 +41,6 @@ def sample_shapes(model):
     return shapes
 
 
-IDS, IDS_RANGE = "ids", 4  # test_export.py's cases: an input named `ids` holds token ids in [0, IDS_RANGE)
-
-
 def token_inputs(model):
     """Graph inputs that an embedding reads (Cast to INT64 feeding Gather's indices), each with
     the number of rows of the table gathered from: they must get integer ids in range."""

@@ -3,11 +3,11 @@
 #pragma once
 
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "gradcheck.hpp"
+#include "support/compare.hpp"
 
 namespace gradflow::test {
 
@@ -31,15 +31,9 @@ struct TorchCase {
 
 namespace gradflow::test {
 
-// Every value of `got` within float round-off of torch's (sums of up to ~100 products of
-// values ~1: a few ulps of the largest term).
-inline void check_close(const std::string& what, const Tensor& got, const std::vector<float>& expected) {
-  REQUIRE(static_cast<size_t>(got.size()) == expected.size());
-  for (int64_t i = 0; i < got.size(); ++i) {
-    INFO(what << " element " << i);
-    CHECK(got[i] == Approx(expected[static_cast<size_t>(i)]).margin(2e-5).epsilon(1e-5));
-  }
-}
+// Float round-off of torch's numbers (sums of up to ~100 products of values ~1: a few ulps of
+// the largest term).
+constexpr double kTorchMargin = 2e-5, kTorchEpsilon = 1e-5;
 
 // Runs `c` through the operator: forward on pattern(input, 0.1, 1), the weight and bias set to
 // pattern(·, 1.0, 0.5) and pattern(·, 2.0, 0.5), backward from pattern(output, 0.5, 1); then
@@ -54,18 +48,22 @@ inline void check_against_torch(const TorchCase& c) {
   for (Parameter& p : op->parameters()) p.value = pattern(p.value.shape(), phases.at(k++), 0.5);
   Tensor y, gx;
   op->forward(pointers(inputs), y);
-  check_close("output", y, c.output);
+  {
+    INFO("output");
+    check_close(y, c.output, kTorchMargin, kTorchEpsilon);
+  }
   std::vector<Tensor*> grads{&gx};
   op->backward(pointers(inputs), y, pattern(y.shape(), 0.5, 1.0), grads);
   REQUIRE(c.grads.size() >= 1 + op->parameters().size());
-  check_close("input gradient", gx, c.grads[0]);
+  {
+    INFO("input gradient");
+    check_close(gx, c.grads[0], kTorchMargin, kTorchEpsilon);
+  }
   k = 1;
-  for (Parameter& p : op->parameters()) check_close(p.name + " gradient", p.grad, c.grads[k++]);
-}
-
-inline bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() &&
-         std::memcmp(a.data(), b.data(), static_cast<size_t>(a.size()) * sizeof(float)) == 0;
+  for (Parameter& p : op->parameters()) {
+    INFO(p.name << " gradient");
+    check_close(p.grad, c.grads[k++], kTorchMargin, kTorchEpsilon);
+  }
 }
 
 }  // namespace gradflow::test

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gradcheck.hpp"
+#include "support/compare.hpp"
 #include "torch_sequence_reference.hpp"
 
 namespace gradflow::test {
@@ -24,13 +25,8 @@ inline Tensor formula(const Shape& shape, double (*f)(int64_t)) {
 inline double input_at(int64_t i) { return std::sin(0.7 * static_cast<double>(i)) * 2.0 + 0.1 * static_cast<double>(i); }
 inline double r_at(int64_t i) { return std::cos(1.3 * static_cast<double>(i)); }
 
-inline void check_close(const Tensor& actual, const std::vector<float>& expected, double tolerance = 2e-6) {
-  REQUIRE(actual.size() == static_cast<int64_t>(expected.size()));
-  for (int64_t i = 0; i < actual.size(); ++i) {
-    INFO("value " << i);
-    CHECK(actual[i] == Approx(expected[static_cast<size_t>(i)]).margin(tolerance).epsilon(tolerance));
-  }
-}
+// PyTorch's numbers agree within float round-off.
+constexpr double kTorchTolerance = 2e-6;
 
 // Forward, backward of L = Σ output·R (R from r_at), one SGD step of lr 0.1 on every parameter,
 // each checked against torch's numbers: "output", "grad_x" (when `check_grad_x`), and per
@@ -40,19 +36,19 @@ inline void check_one_step(Operator& op, const Tensor& x, const std::map<std::st
   const std::vector<const Tensor*> in{&x};
   Tensor out, gx;
   op.forward(in, out);
-  check_close(out, torch.at("output"));
+  check_close(out, torch.at("output"), kTorchTolerance);
   const Tensor r = formula(out.shape(), r_at);
   std::vector<Tensor*> grads{check_grad_x ? &gx : nullptr};
   op.backward(in, out, r, grads);
   if (check_grad_x) {
     INFO("grad_x");
-    check_close(gx, torch.at("grad_x"));
+    check_close(gx, torch.at("grad_x"), kTorchTolerance);
   }
   for (Parameter& p : op.parameters()) {
     INFO("parameter " << p.name);
-    check_close(p.grad, torch.at("grad_" + p.name));
+    check_close(p.grad, torch.at("grad_" + p.name), kTorchTolerance);
     for (int64_t k = 0; k < p.value.size(); ++k) p.value[k] -= 0.1f * p.grad[k];
-    check_close(p.value, torch.at(p.name + "_after_step"));
+    check_close(p.value, torch.at(p.name + "_after_step"), kTorchTolerance);
   }
 }
 
@@ -70,14 +66,6 @@ inline std::vector<float> pass_at(int threads, Operator& op, const Tensor& x, bo
   if (grad_x) all.insert(all.end(), gx.values().begin(), gx.values().end());
   for (Parameter& p : op.parameters()) all.insert(all.end(), p.grad.values().begin(), p.grad.values().end());
   return all;
-}
-
-// Exactly equal, value by value (NaN never is).
-inline bool bit_identical(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (!(a[i] == b[i])) return false;
-  return true;
 }
 
 }  // namespace gradflow::test

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "gradcheck.hpp"
+#include "support/compare.hpp"
 #include "torch_attention_reference.hpp"
 
 using namespace gradflow;
@@ -41,13 +42,8 @@ std::unique_ptr<Operator> attention(const Shape& sample, int64_t heads, bool cau
   return op;
 }
 
-void check_close(const Tensor& actual, const std::vector<float>& expected, double tolerance = 2e-5) {
-  REQUIRE(actual.size() == static_cast<int64_t>(expected.size()));
-  for (int64_t i = 0; i < actual.size(); ++i) {
-    INFO("value " << i);
-    CHECK(actual[i] == Approx(expected[static_cast<size_t>(i)]).margin(tolerance).epsilon(tolerance));
-  }
-}
+// PyTorch's numbers agree within float round-off.
+constexpr double kTorchTolerance = 2e-5;
 
 // Output and every gradient of L = Σ out·R.
 struct Pass {
@@ -91,19 +87,19 @@ TEST_CASE("multihead_attention matches torch: output, every gradient and one SGD
     const Tensor r = formula({2, 5, 8}, [](int64_t i) { return std::cos(1.3 * double(i)); });
     op->begin_pass(context(true));
     const Pass p = run(*op, x, r);
-    check_close(p.out, c.output);
-    check_close(p.gx, c.grads[0]);
+    check_close(p.out, c.output, kTorchTolerance);
+    check_close(p.gx, c.grads[0], kTorchTolerance);
     for (size_t k = 0; k < params.size(); ++k) {
       INFO("gradient of " << params[k].name);
-      check_close(params[k].grad, c.grads[k + 1]);
+      check_close(params[k].grad, c.grads[k + 1], kTorchTolerance);
     }
     std::vector<ParamRef> refs;
     for (Parameter& param : params) refs.push_back({"attn." + param.name, &param.value, &param.grad});
     auto sgd = make_optimizer("sgd", {{"lr", 0.1}});
     sgd->setup(refs);
     sgd->step();
-    check_close(in_w, c.after_step[0]);
-    check_close(out_w, c.after_step[1]);
+    check_close(in_w, c.after_step[0], kTorchTolerance);
+    check_close(out_w, c.after_step[1], kTorchTolerance);
   }
 }
 

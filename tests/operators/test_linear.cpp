@@ -1,11 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <cstring>
 
 #include <tbb/global_control.h>
 
 #include "gradcheck.hpp"
+#include "support/compare.hpp"
 
 using namespace gradflow;
 using namespace gradflow::test;
@@ -42,11 +42,6 @@ bool all_zero(const Tensor& t) {
   for (float v : t.values())
     if (v != 0.0f) return false;
   return true;
-}
-
-bool bit_identical(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() &&
-         std::memcmp(a.data(), b.data(), static_cast<size_t>(a.size()) * sizeof(float)) == 0;
 }
 
 }  // namespace
@@ -191,30 +186,4 @@ TEST_CASE("linear: forward and backward are bit-identical for 1 and 2 threads",
   CHECK(bit_identical(one.gx, two.gx));
   CHECK(bit_identical(one.gw, two.gw));
   CHECK(bit_identical(one.gb, two.gb));
-}
-
-TEST_CASE("every built-in operator is registered with its kind", "[registry]") {
-  const std::vector<std::pair<std::string, OpKind>> expected{
-      {"linear", OpKind::Layer},     {"sigmoid", OpKind::Layer},
-      {"tanh", OpKind::Layer},       {"relu", OpKind::Layer},
-      {"leaky_relu", OpKind::Layer}, {"softmax", OpKind::Layer},
-      {"step", OpKind::Layer},       {"add", OpKind::Layer},
-      {"concat", OpKind::Layer},     {"mse", OpKind::Loss},
-      {"bce", OpKind::Loss},         {"bce_with_logits", OpKind::Loss},
-      {"cross_entropy", OpKind::Loss}, {"huber", OpKind::Loss},
-      {"sgd", OpKind::Optimizer},    {"adam", OpKind::Optimizer},
-      {"adamw", OpKind::Optimizer},  {"conv2d", OpKind::Layer},
-      {"max_pool2d", OpKind::Layer}, {"avg_pool2d", OpKind::Layer},
-      {"global_avg_pool", OpKind::Layer}, {"flatten", OpKind::Layer},
-      {"reshape", OpKind::Layer}};
-  for (const auto& [name, kind] : expected) {
-    INFO(name);
-    const OpEntry& e = entry(name);
-    CHECK(e.schema.kind == kind);
-    CHECK_FALSE(e.schema.summary.empty());
-    for (const AttrSpec& spec : e.schema.attributes) CHECK_FALSE(spec.help.empty());
-    const bool has_factory =
-        kind == OpKind::Optimizer ? bool(e.make_optimizer) : bool(e.make_operator);
-    CHECK(has_factory);
-  }
 }

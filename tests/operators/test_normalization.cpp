@@ -8,6 +8,7 @@
 
 #include "framework/graph_fixtures.hpp"
 #include "gradcheck.hpp"
+#include "support/compare.hpp"
 #include "torch_normalization_reference.hpp"
 
 using namespace gradflow;
@@ -34,13 +35,8 @@ RunContext context(bool training, int64_t step = 0, int64_t first_sample = 0) {
   return c;
 }
 
-void check_close(const Tensor& actual, const std::vector<float>& expected, double tolerance = 2e-5) {
-  REQUIRE(actual.size() == static_cast<int64_t>(expected.size()));
-  for (int64_t i = 0; i < actual.size(); ++i) {
-    INFO("value " << i);
-    CHECK(actual[i] == Approx(expected[static_cast<size_t>(i)]).margin(tolerance).epsilon(tolerance));
-  }
-}
+// PyTorch's numbers agree within float round-off.
+constexpr double kTorchTolerance = 2e-5;
 
 // A batch_norm over `shape` (batch first) with torch's test weight and bias, as the script sets them.
 std::unique_ptr<Operator> batch_norm(const Shape& shape, double momentum) {
@@ -68,24 +64,24 @@ TEST_CASE("batch_norm 1d and 2d match torch in training (output, gradients, runn
     op->begin_pass(context(true));
     Tensor y, gx;
     op->forward(std::vector<const Tensor*>{&x}, y);
-    check_close(y, t.output);
+    check_close(y, t.output, kTorchTolerance);
     std::vector<Tensor*> grads{&gx};
     op->backward(std::vector<const Tensor*>{&x}, y, r, grads);
-    check_close(gx, t.grad_x);
-    check_close(op->parameters()[0].grad, t.grad_weight);
-    check_close(op->parameters()[1].grad, t.grad_bias);
+    check_close(gx, t.grad_x, kTorchTolerance);
+    check_close(op->parameters()[0].grad, t.grad_weight, kTorchTolerance);
+    check_close(op->parameters()[1].grad, t.grad_bias, kTorchTolerance);
     const auto buffers = op->buffers();
     REQUIRE(buffers.size() == 3);
     CHECK(buffers[0].name == "running_mean");
     CHECK(buffers[1].name == "running_var");
     CHECK(buffers[2].name == "num_batches_tracked");
     CHECK(buffers[2].integer);
-    check_close(buffers[0].value, t.running_mean);
-    check_close(buffers[1].value, t.running_var);
+    check_close(buffers[0].value, t.running_mean, kTorchTolerance);
+    check_close(buffers[1].value, t.running_var, kTorchTolerance);
     CHECK(buffers[2].value[0] == 1.0f);
     op->begin_pass(context(false));
     op->forward(std::vector<const Tensor*>{&x}, y);
-    check_close(y, kBatchNormTorchEval[k].output);
+    check_close(y, kBatchNormTorchEval[k].output, kTorchTolerance);
     CHECK(buffers[2].value[0] == 1.0f);  // evaluation leaves the statistics alone
   }
 }

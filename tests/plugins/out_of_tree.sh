@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The plugin SDK from outside the tree: install gradflow into a temporary prefix, build the
 # plugin in out_of_tree/ as a separate CMake project against it, and train a graph that uses
-# it with the installed graph-runner.
+# it with the installed graph-runner; check the op alone with the library's gradcheck.
 # Usage: out_of_tree.sh GRADFLOW_BUILD_DIR OUT_OF_TREE_SOURCE WORK_DIR
 set -euo pipefail
 build=$1 project=$2 work=$3
@@ -9,7 +9,7 @@ rm -rf "$work" && mkdir -p "$work"
 prefix=$work/prefix
 
 cmake --install "$build" --prefix "$prefix"
-cp "$project/softsign.cpp" "$project/CMakeLists.txt" "$project/xor_softsign.yaml" "$work/"
+cp "$project/softsign.cpp" "$project/check_softsign.cpp" "$project/CMakeLists.txt" "$project/xor_softsign.yaml" "$work/"
 cmake -S "$work" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$work/build"
 
@@ -21,6 +21,7 @@ exported=$(nm -D --defined-only "$work/build/libsoftsign.so" | awk '{print $3}' 
 "$prefix/bin/graph-runner" train "$work/xor_softsign.yaml" --save "$work/xor.safetensors" \
   --metrics "$work/metrics.jsonl"
 "$prefix/bin/graph-runner" gradcheck "$work/xor_softsign.yaml"
+"$work/build/check_softsign" "$work/build/libsoftsign.so"  # the op alone: gradflow/gradcheck.hpp
 last=$(tail -1 "$work/metrics.jsonl" | sed 's/.*"loss":\([0-9.e+-]*\).*/\1/')
 awk -v b="$last" 'BEGIN { exit !(b < 0.1) }' || { echo "FAIL: final loss $last"; exit 1; }
 grep -aq '"fc1.weight"' "$work/xor.safetensors"

@@ -156,7 +156,7 @@ Command add_gradcheck(CLI::App& app) {
   command->add_option("--epsilon", options->check.epsilon, "finite-difference step")->capture_default_str();
   command->add_option("--atol", options->check.atol, "absolute tolerance")->capture_default_str();
   command->add_option("--rtol", options->check.rtol, "relative tolerance")->capture_default_str();
-  command->add_option("--elements", options->check.max_elements_per_parameter, "elements checked per parameter")
+  command->add_option("--elements", options->check.max_elements_per_tensor, "elements checked per parameter")
       ->capture_default_str();
   return {command, [options] {
             Session session = open_session(*options);
@@ -173,7 +173,7 @@ Command add_gradcheck(CLI::App& app) {
             for (const GradcheckEntry& e : report.entries) {
               if (e.ok) continue;
               ++failures;
-              fmt::print("MISMATCH {}[{}]: analytic {:.6g}, numeric {:.6g}\n", e.parameter, e.index, e.analytic, e.numeric);
+              fmt::print("MISMATCH {}[{}]: analytic {:.6g}, numeric {:.6g}\n", e.tensor, e.index, e.analytic, e.numeric);
             }
             fmt::print("gradcheck: {} elements checked, {} mismatched, max |analytic - numeric| = {:.3g}\n",
                        report.entries.size(), failures, report.max_abs_error);
