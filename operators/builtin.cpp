@@ -3,20 +3,11 @@
 
 namespace gradflow {
 
+// Every family of GRADFLOW_OPERATOR_FAMILIES (operators/CMakeLists.txt), in its order.
 void register_builtin_operators(Registrar& registrar) {
-  ops::register_linear(registrar);
-  ops::register_activations(registrar);
-  ops::register_combine(registrar);
-  ops::register_losses(registrar);
-  ops::register_optimizers(registrar);
-  ops::register_conv(registrar);
-  ops::register_pooling(registrar);
-  ops::register_reshape(registrar);
-  ops::register_dropout(registrar);
-  ops::register_normalization(registrar);
-  ops::register_embedding(registrar);
-  ops::register_layer_norm(registrar);
-  ops::register_attention(registrar);
+#define GRADFLOW_OPERATOR_FAMILY(family) ops::register_##family(registrar);
+#include "operator_families.inc"
+#undef GRADFLOW_OPERATOR_FAMILY
 }
 
 }  // namespace gradflow

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes tests/operators/torch_normalization_reference.hpp, the torch numbers that
-tests/operators/test_normalization.cpp checks batch_norm against: torch.nn.BatchNorm1d/2d in
+"""Writes tests/operators/torch_batch_norm_reference.hpp, the torch numbers that
+tests/operators/test_batch_norm.cpp checks batch_norm against: torch.nn.BatchNorm1d/2d in
 training and in evaluation, forward and backward of L = sum(output * R).
 
-    /usr/bin/python3 tests/reference/torch_normalization_reference.py > tests/operators/torch_normalization_reference.hpp
+    /usr/bin/python3 tests/reference/torch_batch_norm_reference.py > tests/operators/torch_batch_norm_reference.hpp
 
 Inputs are formulas the test builds the same way: x[i] = sin(0.7 i) * 2 + 0.1 i, R[i] = cos(1.3 i),
 weight 0.5 + 0.25 c, bias -0.1 c.

@@ -231,6 +231,6 @@ class BatchNorm final : public Operator, public OnnxExportable {
 
 }  // namespace
 
-void register_normalization(Registrar& registrar) { registrar.add<BatchNorm>(); }
+void register_batch_norm(Registrar& registrar) { registrar.add<BatchNorm>(); }
 
 }  // namespace gradflow::ops

@@ -1,4 +1,4 @@
-// batch_norm and dropout: numbers against PyTorch (tests/reference/torch_normalization_reference.py),
+// batch_norm and dropout: numbers against PyTorch (tests/reference/torch_batch_norm_reference.py),
 // gradients against finite differences, the running statistics as buffers, and dropout's
 // masks fixed by (seed, node, step, value position).
 #include <catch2/catch.hpp>
@@ -9,7 +9,7 @@
 #include "framework/graph_fixtures.hpp"
 #include "gradcheck.hpp"
 #include "support/compare.hpp"
-#include "torch_normalization_reference.hpp"
+#include "torch_batch_norm_reference.hpp"
 
 using namespace gradflow;
 using namespace gradflow::test;
