@@ -78,7 +78,6 @@ class Elementwise final : public Operator, public OnnxExportable {
     Tensor* gx = grad_inputs[0];
     if (!gx) return;
     const Tensor& x = *inputs[0];
-    gx->resize(x.shape());
     const float* in = x.data();
     const float* out = output.data();
     const float* g = grad_output.data();
@@ -282,11 +281,10 @@ class Softmax final : public Operator, public OnnxExportable {
   }
 
   // dx = y ⊙ (g − ⟨g, y⟩) per row: the Jacobian diag(y) − y·yᵀ applied to g.
-  void backward(std::span<const Tensor* const> inputs, const Tensor& output,
+  void backward(std::span<const Tensor* const> /*inputs*/, const Tensor& output,
                 const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
     Tensor* gx = grad_inputs[0];
     if (!gx) return;
-    gx->resize(inputs[0]->shape());
     const int64_t n = output.cols();
     for_rows(output, [&](int64_t r) {
       const float* y = output.data() + r * n;

@@ -107,7 +107,6 @@ class MultiheadAttention final : public Operator, public OnnxExportable {
     core_.backward(s, drop_, qkv_.data(), ctx_.data(), lse_.data(), nullptr, dctx_.data(), dqkv_.data());
     // In-projection: dx = dqkv·Win, dWin = dqkvᵀ·x, dbin = Σ dqkv.
     if (Tensor* gx = grad_inputs[0]) {
-      gx->resize(x.shape());
       kernels::gemm(false, false, rows, e, 3 * e, 1.0f, dqkv_.data(), in_weight().value.data(), 0.0f, gx->data());
     }
     kernels::gemm(true, false, 3 * e, e, rows, 1.0f, dqkv_.data(), x.data(), 0.0f, in_weight().grad.data());

@@ -140,7 +140,6 @@ class BatchNorm final : public Operator, public OnnxExportable {
     const int64_t batch = x.shape()[0];
     const double count = static_cast<double>(batch * spatial_);
     const float* g = grad_output.data();
-    if (grad_inputs[0]) grad_inputs[0]->resize(x.shape());
     tbb::parallel_for(int64_t{0}, channels_, [&](int64_t c) {
       const float mean = mean_[c];
       const double invstd = invstd_[c];

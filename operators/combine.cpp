@@ -113,8 +113,6 @@ class Concat final : public Operator, public OnnxExportable {
 
   void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/,
                 const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
-    for (size_t k = 0; k < inputs.size(); ++k)
-      if (grad_inputs[k]) grad_inputs[k]->resize(inputs[k]->shape());
     const int64_t width = grad_output.cols();
     for_each_slice(inputs, [&](size_t k, int64_t r, int64_t offset, int64_t n) {
       if (Tensor* gx = grad_inputs[k]) {

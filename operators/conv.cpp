@@ -86,7 +86,6 @@ class Conv2d final : public Operator, public OnnxExportable {
                 std::span<Tensor* const> grad_inputs) override {
     const Tensor& x = *inputs[0];
     Tensor* gx = grad_inputs[0];
-    if (gx) gx->resize(x.shape());
     kernel_->backward(x.data(), x.dim(0), params_[0].value.data(), grad_output.data(), gx ? gx->data() : nullptr,
                       params_[0].grad.data(), has_bias_ ? params_[1].grad.data() : nullptr);
   }

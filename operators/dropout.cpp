@@ -60,7 +60,6 @@ class Dropout final : public Operator, public OnnxExportable {
   void backward(std::span<const Tensor* const> /*inputs*/, const Tensor& /*output*/, const Tensor& grad_output,
                 std::span<Tensor* const> grad_inputs) override {
     if (!grad_inputs[0]) return;
-    grad_inputs[0]->resize(grad_output.shape());
     float* gx = grad_inputs[0]->data();
     const float* g = grad_output.data();
     if (!active_) {

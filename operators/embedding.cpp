@@ -107,7 +107,6 @@ class Embedding final : public Operator, public OnnxExportable, public InputChec
   void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/, const Tensor& grad_output,
                 std::span<Tensor* const> grad_inputs) override {
     if (Tensor* gx = grad_inputs[0]) {
-      gx->resize(inputs[0]->shape());
       gx->zero();
     }
     Tensor& gw = params_[0].grad;
@@ -204,7 +203,6 @@ class PositionalEmbedding final : public Operator, public OnnxExportable {
                 std::span<Tensor* const> grad_inputs) override {
     const int64_t batch = inputs[0]->shape()[0];
     if (Tensor* gx = grad_inputs[0]) {
-      gx->resize(grad_output.shape());
       std::memcpy(gx->data(), grad_output.data(), static_cast<size_t>(grad_output.size()) * sizeof(float));
     }
     Tensor& gw = params_[0].grad;

@@ -187,7 +187,6 @@ class LayerNorm final : public Operator, public OnnxExportable {
     const int64_t rows = x.size() / d_;
     const float* g = grad_output.data();
     if (Tensor* gx = grad_inputs[0]) {
-      gx->resize(x.shape());
       const float* w = affine_ ? params_[0].value.data() : nullptr;
       for_rows(rows, [&](int64_t begin, int64_t end) {
         input_grad_rows(g, x.data(), w, stats_.data(), gx->data(), d_, begin, end);

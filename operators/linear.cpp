@@ -95,7 +95,6 @@ class Linear final : public Operator, public OnnxExportable {
     const int64_t rows = x.rows();
     const float* g = grad_output.data();
     if (Tensor* gx = grad_inputs[0]) {
-      gx->resize(x.shape());
       kernels::gemm(false, false, rows, in_, units_, 1.0f, g, params_[0].value.data(), 0.0f,
                     gx->data());
     }

@@ -109,8 +109,6 @@ class PointwiseLoss final : public ReducedLoss, public AccuracyCounter {
                 const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
     const int64_t n = inputs[0]->size();
     const double scale = term_scale(grad_output, n);
-    for (size_t k = 0; k < 2; ++k)
-      if (grad_inputs[k]) grad_inputs[k]->resize(inputs[k]->shape());
     const float* p = inputs[0]->data();
     const float* t = inputs[1]->data();
     float* gp = grad_inputs[0] ? grad_inputs[0]->data() : nullptr;
@@ -303,11 +301,7 @@ class CrossEntropy final : public ReducedLoss, public AccuracyCounter, public Ta
     const double scale = term_scale(grad_output, rows);
     Tensor* gx = grad_inputs[0];
     Tensor* gt = grad_inputs[1];
-    if (gx) gx->resize(logits.shape());
-    if (gt) {
-      gt->resize(target.shape());
-      gt->zero();  // a class index has no gradient
-    }
+    if (gt) gt->zero();  // a class index has no gradient
     const int64_t grain = std::max<int64_t>(1, kernels::kElementwiseGrain / (8 * c));
     kernels::for_tiles(rows, grain, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {

@@ -81,7 +81,6 @@ class Pool2d : public Operator, public OnnxExportable {
     Tensor* gx = grad_inputs[0];
     if (!gx) return;
     const Tensor& x = *inputs[0];
-    gx->resize(x.shape());
     if (kind_ == PoolKind::Average)
       return kernels::avg_pool_backward(shape_, grad_output.data(), x.dim(0), gx->data());
     kernels::max_pool_backward(shape_, grad_output.data(), argmax_.data(), x.dim(0), gx->data());
@@ -153,7 +152,6 @@ class GlobalAvgPool final : public Operator, public OnnxExportable {
     Tensor* gx = grad_inputs[0];
     if (!gx) return;
     const Tensor& x = *inputs[0];
-    gx->resize(x.shape());
     kernels::global_avg_pool_backward(grad_output.data(), x.dim(0) * channels_, area_, gx->data());
   }
 

@@ -35,11 +35,10 @@ class Reshape : public Operator, public OnnxExportable {
     copy(x, output);
   }
 
-  void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/, const Tensor& grad_output,
+  void backward(std::span<const Tensor* const> /*inputs*/, const Tensor& /*output*/, const Tensor& grad_output,
                 std::span<Tensor* const> grad_inputs) override {
     Tensor* gx = grad_inputs[0];
     if (!gx) return;
-    gx->resize(inputs[0]->shape());
     copy(grad_output, *gx);
   }
 

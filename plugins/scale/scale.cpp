@@ -53,7 +53,6 @@ class Scale final : public Operator, public OnnxExportable {
     const Tensor& w = params_[0].value;
     Tensor& gw = params_[0].grad;
     if (Tensor* gx = grad_inputs[0]) {
-      gx->resize(x.shape());
       for (int64_t i = 0; i < x.size(); ++i) (*gx)[i] = grad_output[i] * w[i % features_];
     }
     gw.zero();  // assigned, not accumulated: sum over rows in a fixed order

@@ -42,7 +42,6 @@ class Swish final : public Operator, public OnnxExportable {
     Tensor* gx = grad_inputs[0];
     if (!gx) return;  // no gradient needed for this input
     const Tensor& x = *inputs[0];
-    gx->resize(x.shape());  // backward assigns; the framework accumulates
     for (int64_t i = 0; i < x.size(); ++i) {
       const float s = sigmoid(x[i]);
       (*gx)[i] = grad_output[i] * (s + x[i] * s * (1.0f - s));

@@ -53,6 +53,7 @@ inline void check_against_torch(const TorchCase& c) {
     check_close(y, c.output, kTorchMargin, kTorchEpsilon);
   }
   std::vector<Tensor*> grads{&gx};
+  size_gradients(pointers(inputs), grads);  // as the model does before backward
   op->backward(pointers(inputs), y, pattern(y.shape(), 0.5, 1.0), grads);
   REQUIRE(c.grads.size() >= 1 + op->parameters().size());
   {

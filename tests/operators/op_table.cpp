@@ -192,6 +192,7 @@ RowRun::RowRun(const OpRow& row_, int64_t batch_scale)
 void RowRun::step() {
   if (optimizer) return optimizer->step();
   op->forward(input_ptrs, output);
+  size_gradients(input_ptrs, grad_ptrs);  // as the model does before backward
   op->backward(input_ptrs, output, r, grad_ptrs);
 }
 

@@ -39,6 +39,7 @@ inline void check_one_step(Operator& op, const Tensor& x, const std::map<std::st
   check_close(out, torch.at("output"), kTorchTolerance);
   const Tensor r = formula(out.shape(), r_at);
   std::vector<Tensor*> grads{check_grad_x ? &gx : nullptr};
+  size_gradients(in, grads);  // as the model does before backward
   op.backward(in, out, r, grads);
   if (check_grad_x) {
     INFO("grad_x");
@@ -61,6 +62,7 @@ inline std::vector<float> pass_at(int threads, Operator& op, const Tensor& x, bo
   op.forward(in, out);
   const Tensor r = formula(out.shape(), r_at);
   std::vector<Tensor*> grads{grad_x ? &gx : nullptr};
+  size_gradients(in, grads);  // as the model does before backward
   op.backward(in, out, r, grads);
   std::vector<float> all(out.values().begin(), out.values().end());
   if (grad_x) all.insert(all.end(), gx.values().begin(), gx.values().end());

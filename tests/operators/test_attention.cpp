@@ -56,6 +56,7 @@ Pass run(Operator& op, const Tensor& x, const Tensor& r) {
   const std::vector<const Tensor*> in{&x};
   op.forward(in, p.out);
   std::vector<Tensor*> g{&p.gx};
+  size_gradients(in, g);  // as the model does before backward
   op.backward(in, p.out, r, g);
   for (Parameter& param : op.parameters()) p.grads.push_back(param.grad);
   return p;

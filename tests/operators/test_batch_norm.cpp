@@ -66,6 +66,7 @@ TEST_CASE("batch_norm 1d and 2d match torch in training (output, gradients, runn
     op->forward(std::vector<const Tensor*>{&x}, y);
     check_close(y, t.output, kTorchTolerance);
     std::vector<Tensor*> grads{&gx};
+    size_gradients(std::vector<const Tensor*>{&x}, grads);  // as the model does before backward
     op->backward(std::vector<const Tensor*>{&x}, y, r, grads);
     check_close(gx, t.grad_x, kTorchTolerance);
     check_close(op->parameters()[0].grad, t.grad_weight, kTorchTolerance);
@@ -136,6 +137,7 @@ TEST_CASE("dropout: zeroes about p of the values in training, scales the rest by
   const Tensor g = random_tensor({64, 100}, 4);
   Tensor gx;
   std::vector<Tensor*> grads{&gx};
+  size_gradients(pointers(inputs), grads);  // as the model does before backward
   op->backward(pointers(inputs), y, g, grads);
   for (int64_t i = 0; i < y.size(); ++i) CHECK(gx[i] == (y[i] == 0.0f ? 0.0f : g[i] * (1.0f / 0.75f)));
   op->begin_pass(context(false));

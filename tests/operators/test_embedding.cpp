@@ -77,6 +77,7 @@ TEST_CASE("embedding: an id's gradient row is the sum of its tokens' rows; ids g
   g.fill(1.0f);
   gids.fill(5.0f);
   std::vector<Tensor*> grads{&gids};
+  size_gradients(in, grads);  // as the model does before backward
   op->backward(in, out, g, grads);
   const Tensor& gw = op->parameters()[0].grad;
   const float counts[5] = {1, 3, 0, 3, 1};  // id 1 three times, id 3 three times, id 2 never

@@ -175,6 +175,7 @@ TEST_CASE("linear: forward and backward are bit-identical for 1 and 2 threads",
     const auto in = pointers(inputs);
     op->forward(in, r.y);
     std::vector<Tensor*> grads{&r.gx};
+    size_gradients(in, grads);  // as the model does before backward
     op->backward(in, r.y, g, grads);
     r.gw = param(*op, "weight").grad;
     r.gb = param(*op, "bias").grad;

@@ -63,6 +63,7 @@ TEST_CASE("losses match PyTorch on fixed inputs", "[losses][torch]") {
 
         Tensor grad;
         std::vector<Tensor*> grads{&grad, nullptr};
+        size_gradients(in, grads);  // as the model does before backward
         op->backward(in, loss, Tensor(Shape{}, {1.0f}), grads);
         REQUIRE(grad.size() == static_cast<int64_t>(ref.grad.size()));
         for (size_t i = 0; i < ref.grad.size(); ++i)
@@ -123,6 +124,7 @@ TEST_CASE("cross_entropy over [T, C] logits matches PyTorch on the flattened pos
       CHECK(loss[0] == Approx(ref.value).epsilon(1e-6));
       Tensor grad;
       std::vector<Tensor*> grads{&grad, nullptr};
+      size_gradients(in, grads);  // as the model does before backward
       op->backward(in, loss, Tensor(Shape{}, {1.0f}), grads);
       REQUIRE(grad.shape() == kSeqLogits.shape());
       for (size_t i = 0; i < ref.grad.size(); ++i)

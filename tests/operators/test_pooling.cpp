@@ -103,6 +103,7 @@ TEST_CASE("pooling: forward and backward are bit-identical for 1 and 2 threads",
       std::pair<Tensor, Tensor> r;
       op->forward(pointers(inputs), r.first);
       std::vector<Tensor*> grads{&r.second};
+      size_gradients(pointers(inputs), grads);  // as the model does before backward
       op->backward(pointers(inputs), r.first, random_tensor(r.first.shape(), 6), grads);
       return r;
     };

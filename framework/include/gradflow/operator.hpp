@@ -136,6 +136,14 @@ class Operator {
   virtual double flops_per_sample() const { return 0.0; }
 };
 
+// Sizes each gradient buffer that is not null to its input's shape: what the framework does
+// before every backward (backward may rely on it), and what code that calls backward itself
+// does too (an operator-level gradcheck, a test). A buffer of the right shape is left as it is.
+inline void size_gradients(std::span<const Tensor* const> inputs, std::span<Tensor* const> grad_inputs) {
+  for (size_t i = 0; i < grad_inputs.size() && i < inputs.size(); ++i)
+    if (grad_inputs[i]) grad_inputs[i]->resize(inputs[i]->shape());
+}
+
 // How a loss combines the terms of a batch: their mean or their sum.
 enum class Reduction { Mean, Sum };
 

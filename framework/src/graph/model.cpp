@@ -186,8 +186,7 @@ void Model::backward() {
           }
         }
         // Gradient buffers are shared (gradient_buffers.hpp): each gets its input's shape here.
-        for (size_t i = 0; i < node.input_grad_ptrs.size(); ++i)
-          if (Tensor* g = node.input_grad_ptrs[i]) g->resize(node.input_ptrs[i]->shape());
+        size_gradients(node.input_ptrs, node.input_grad_ptrs);
         node.impl->backward(node.input_ptrs, out.data, *grad_output, node.input_grad_ptrs);
         if (check_numerics_) {
           for (size_t i = 0; i < node.input_grad_ptrs.size(); ++i)

@@ -98,6 +98,7 @@ GradcheckReport gradcheck(Operator& op, std::span<Tensor> inputs, const std::vec
   std::vector<Tensor> grads(inputs.size());
   std::vector<Tensor*> grad_ptrs;
   for (size_t i = 0; i < inputs.size(); ++i) grad_ptrs.push_back(needs_grad[i] ? &grads[i] : nullptr);
+  size_gradients(in, grad_ptrs);  // as the model does before backward
   op.backward(in, output, r, grad_ptrs);
   // Copies: the forward passes below may reuse what backward wrote into the operator.
   std::vector<Tensor> param_grads;
