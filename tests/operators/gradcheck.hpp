@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,17 @@ inline std::unique_ptr<Optimizer> make_optimizer(const std::string& name,
 }
 
 // The sample shape of a batched tensor: its shape without the leading batch dimension.
+// The context of one pass of node `node` under seed 11 (dropout's and attention's masks).
+inline RunContext pass_context(std::string_view node, bool training, int64_t step = 0, int64_t first_sample = 0) {
+  RunContext c;
+  c.training = training;
+  c.step = step;
+  c.seed = 11;
+  c.first_sample = first_sample;
+  c.node = node;
+  return c;
+}
+
 inline Shape sample_shape(const Tensor& t) { return Shape(t.shape().begin() + 1, t.shape().end()); }
 
 // infer_shape from the inputs' sample shapes, then init_parameters from a fixed seed.

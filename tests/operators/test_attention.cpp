@@ -23,13 +23,7 @@ Tensor formula(const Shape& shape, double (*f)(int64_t)) {
 }
 
 RunContext context(bool training, int64_t step = 0, int64_t first_sample = 0) {
-  RunContext c;
-  c.training = training;
-  c.step = step;
-  c.seed = 11;
-  c.first_sample = first_sample;
-  c.node = "attn";
-  return c;
+  return pass_context("attn", training, step, first_sample);
 }
 
 std::unique_ptr<Operator> attention(const Shape& sample, int64_t heads, bool causal, bool bias = true,

@@ -26,13 +26,7 @@ double input_at(int64_t i) { return std::sin(0.7 * static_cast<double>(i)) * 2.0
 double r_at(int64_t i) { return std::cos(1.3 * static_cast<double>(i)); }
 
 RunContext context(bool training, int64_t step = 0, int64_t first_sample = 0) {
-  RunContext c;
-  c.training = training;
-  c.step = step;
-  c.seed = 11;
-  c.first_sample = first_sample;
-  c.node = "drop";
-  return c;
+  return pass_context("drop", training, step, first_sample);
 }
 
 // PyTorch's numbers agree within float round-off.
