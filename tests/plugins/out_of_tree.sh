@@ -2,15 +2,19 @@
 # The plugin SDK from outside the tree: install gradflow into a temporary prefix, build the
 # plugin in out_of_tree/ as a separate CMake project against it, and train a graph that uses
 # it with the installed graph-runner; check the op alone with the library's gradcheck.
-# Usage: out_of_tree.sh GRADFLOW_BUILD_DIR OUT_OF_TREE_SOURCE WORK_DIR
+# Usage: out_of_tree.sh GRADFLOW_BUILD_DIR OUT_OF_TREE_SOURCE WORK_DIR [CXX_FLAGS [EXE_LINKER_FLAGS
+#        [SHARED_LINKER_FLAGS]]]: a sanitizer tree passes its own, so that the outside program
+#        and plugin link the same sanitizer runtime as the gradflow they load
 set -euo pipefail
-build=$1 project=$2 work=$3
+build=$1 project=$2 work=$3 cxx_flags=${4:-} exe_link=${5:-} shared_link=${6:-}
 rm -rf "$work" && mkdir -p "$work"
 prefix=$work/prefix
 
 cmake --install "$build" --prefix "$prefix"
 cp "$project/softsign.cpp" "$project/check_softsign.cpp" "$project/CMakeLists.txt" "$project/xor_softsign.yaml" "$work/"
-cmake -S "$work" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release
+cmake -S "$work" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS="$cxx_flags" -DCMAKE_EXE_LINKER_FLAGS="$exe_link" -DCMAKE_SHARED_LINKER_FLAGS="$shared_link" \
+  -DCMAKE_MODULE_LINKER_FLAGS="$shared_link"
 cmake --build "$work/build"
 
 # Only the entry point is exported.
