@@ -65,6 +65,7 @@ class GraphFileParser {
     parse_outputs(root["outputs"]);
     parse_labels(root["labels"]);
     GraphFile result{std::move(spec_), {}};
+    if (!options_.read_data) return result;  // deploying: the data may be absent
     // The data section has its own reader (spec/data_section.cpp): the parser only hands it over.
     if (const YAML::Node data = root["data"])
       result.data = read_data_section(data, result.graph, file_, base_dir_, diagnostics_);
