@@ -11,7 +11,7 @@
 #include <map>
 #include <set>
 
-#include "core/closest_name.hpp"
+#include "gradflow/closest_name.hpp"
 #include "gradflow/kernels.hpp"
 #include "gradflow/scheduler.hpp"
 #include "graph/gradient_buffers.hpp"

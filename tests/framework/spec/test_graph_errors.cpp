@@ -41,6 +41,37 @@ TEST_CASE("unknown op lists the known ones and the closest", "[errors]") {
   CHECK_THAT(errors[0], Catch::EndsWith(", tanh)"));
 }
 
+// What "did you mean" offers for an op name written in another case, with a typo, or as PyTorch's class.
+std::string op_suggestion(const std::string& from, const std::string& to) {
+  const Lines errors = errors_of(replace(kXor, from, to));
+  REQUIRE(errors.size() == 1);
+  const std::string start = "(did you mean '";
+  const auto at = errors[0].find(start);
+  if (at == std::string::npos) return "(none) " + errors[0];
+  const auto end = errors[0].find('\'', at + start.size());
+  return errors[0].substr(at + start.size(), end - at - start.size());
+}
+
+TEST_CASE("op suggestions ignore case and underscores, take PyTorch's class names and swapped letters", "[errors]") {
+  const std::string h1 = "op: sigmoid, inputs: [fc1]";
+  CHECK(errors_of(replace(kXor, h1, "op: ReLU, inputs: [fc1]"))[0].starts_with(
+      "g.yaml:8:20: error: node 'h1': unknown op 'ReLU' (did you mean 'relu'? known ops: adam, "));
+  CHECK(op_suggestion(h1, "op: Relu, inputs: [fc1]") == "relu");  // not gelu, one letter away
+  CHECK(op_suggestion(h1, "op: reul, inputs: [fc1]") == "relu");
+  CHECK(op_suggestion(h1, "op: GELU, inputs: [fc1]") == "gelu");
+  CHECK(op_suggestion(h1, "op: LeakyReLU, inputs: [fc1]") == "leaky_relu");
+  CHECK(op_suggestion(h1, "op: Sigmoid, inputs: [fc1]") == "sigmoid");
+  CHECK(op_suggestion(h1, "op: BatchNorm1d, inputs: [fc1]") == "batch_norm");
+  CHECK(op_suggestion(h1, "op: LayerNorm, inputs: [fc1]") == "layer_norm");
+  CHECK(op_suggestion(h1, "op: MaxPool2d, inputs: [fc1]") == "max_pool2d");
+  const std::string loss = "op: mse, inputs: [out, y]";
+  CHECK(op_suggestion(loss, "op: CrossEntropyLoss, inputs: [out, y]") == "cross_entropy");
+  CHECK(op_suggestion(loss, "op: BCEWithLogitsLoss, inputs: [out, y]") == "bce_with_logits");
+  CHECK(op_suggestion(loss, "op: MSELoss, inputs: [out, y]") == "mse");
+  CHECK(op_suggestion("op: sgd,", "op: AdamW,") == "adamw");
+  CHECK(op_suggestion("op: sgd,", "op: SGD,") == "sgd");
+}
+
 TEST_CASE("unknown attribute", "[errors]") {
   CHECK(errors_of(replace(kXor, "units: 4}", "units: 4, unit: 3}")) ==
         Lines{"g.yaml:7:52: error: node 'fc1': unknown attribute 'unit' for op 'linear' (did you mean 'units'? known: "
