@@ -42,6 +42,9 @@ int main(int argc, char** argv) {
     } catch (const gradflow::GraphError& e) {
       for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.format());
       return 1;
+    } catch (const gradflow::LocatedError& e) {  // a checkpoint or a run-time error about a node: at its line
+      fmt::print(stderr, "{}\n", gradflow::Diagnostic{e.where(), e.what()}.format());
+      return 1;
     } catch (const std::exception& e) {
       fmt::print(stderr, "error: {}\n", e.what());
       return 1;

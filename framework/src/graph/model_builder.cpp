@@ -204,6 +204,7 @@ class ModelBuilder {
       OptimizerNode opt;
       opt.name = spec->name;
       opt.op = spec->op;
+      opt.where = spec->where;
       for (size_t i = 0; i < spec->inputs.size(); ++i) {
         const int v = model_->find_value(spec->inputs[i]);
         const int producer = v < 0 ? -1 : model_->values_[static_cast<size_t>(v)].producer;
@@ -314,7 +315,11 @@ class ModelBuilder {
     forward.predecessors.resize(nodes.size());
     backward.predecessors.resize(nodes.size());
     std::vector<std::string> labels;
-    for (const ComputeNode& node : nodes) labels.push_back(node.label());
+    std::vector<SourceLocation> places;
+    for (const ComputeNode& node : nodes) {
+      labels.push_back(node.label());
+      places.push_back(node.where);
+    }
     for (int n : model_->order_) {
       const ComputeNode& node = nodes[static_cast<size_t>(n)];
       forward.order.push_back(n);
@@ -330,7 +335,8 @@ class ModelBuilder {
       if (nodes[static_cast<size_t>(*it)].runs_backward) backward.order.push_back(*it);
     for (auto& preds : forward.predecessors) preds.erase(std::unique(preds.begin(), preds.end()), preds.end());
     for (auto& preds : backward.predecessors) preds.erase(std::unique(preds.begin(), preds.end()), preds.end());
-    model_->scheduler_ = std::make_unique<Scheduler>(std::move(forward), std::move(backward), std::move(labels));
+    model_->scheduler_ = std::make_unique<Scheduler>(std::move(forward), std::move(backward), std::move(labels),
+                                                     std::move(places));
   }
 
   std::unique_ptr<Model> model_;

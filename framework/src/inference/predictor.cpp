@@ -84,7 +84,8 @@ void load_weights(const std::filesystem::path& checkpoint, Model& model) {
     }
     if (other.empty()) throw;
     throw CheckpointError(fmt::format("{} (the checkpoint is of graph '{}', this graph is '{}')", e.what(), other,
-                                      model.spec().name));
+                                      model.spec().name),
+                          e.where());
   }
 }
 
