@@ -7,6 +7,7 @@
 #include <iostream>
 #include <vector>
 
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "onnx_commands.hpp"
 #include "gradflow/diagnostics.hpp"
@@ -30,8 +31,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const MissingFile& e) {  // a graph, checkpoint or input file that is not there: bad input
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    fmt::print(stderr, "error: {}\nRun with --help for more information.\n", explain(e, app, argc, argv));
     return 2;
   }
   const CLI::App* chosen = app.get_subcommands().front();
