@@ -234,11 +234,7 @@ class ModelBuilder {
   void collect_parameters(const NodeSpec& spec, OptimizerNode& opt, std::map<std::string, std::string>& claimed) {
     std::set<int> upstream = upstream_nodes(opt.losses);
     std::set<std::string> restrict_to(spec.params.begin(), spec.params.end());
-    for (const std::string& name : spec.params) {
-      const int v = model_->find_value(name);
-      if (v < 0 || model_->values_[static_cast<size_t>(v)].producer < 0)
-        error(spec.where, fmt::format("optimizer '{}': params names '{}', which is not a node", spec.name, name));
-    }
+    for (const std::string& name : spec.params) check_param_node(spec, name, upstream);
     for (int n : model_->order_) {
       ComputeNode& node = model_->nodes_[static_cast<size_t>(n)];
       if (!upstream.count(n) || !node.impl || node.impl->parameters().empty()) continue;
@@ -252,6 +248,31 @@ class ModelBuilder {
         opt.gradients.push_back(&p.grad);
       }
     }
+  }
+
+  // An entry of an optimizer's `params` must name a node with parameters that its losses depend on: any other
+  // would train nothing, silently.
+  void check_param_node(const NodeSpec& spec, const std::string& name, const std::set<int>& upstream) {
+    const int v = model_->find_value(name);
+    const int n = v < 0 ? -1 : model_->values_[static_cast<size_t>(v)].producer;
+    if (n < 0) {
+      error(spec.where, fmt::format("optimizer '{}': params names '{}', which is not a node", spec.name, name));
+      return;
+    }
+    const ComputeNode& node = model_->nodes_[static_cast<size_t>(n)];
+    if (!node.impl) return;  // its own error is reported
+    std::vector<std::string> trainable;
+    for (int m : model_->order_) {
+      const ComputeNode& other = model_->nodes_[static_cast<size_t>(m)];
+      if (upstream.count(m) && other.impl && !other.impl->parameters().empty()) trainable.push_back(other.name);
+    }
+    const std::string which = node.impl->parameters().empty() ? "which has no parameters"
+                              : !upstream.count(n)              ? "which its losses do not depend on"
+                                                                : "";
+    if (!which.empty())
+      error(spec.where, fmt::format("optimizer '{}': params names {}, {}; it would train nothing (nodes it can "
+                                    "train: {})",
+                                    spec.name, node.label(), which, fmt::join(trainable, ", ")));
   }
 
   // The nodes that `roots` (node ids) depend on, themselves included.

@@ -1,6 +1,7 @@
 // Each bad graph gets its own exact message, pinned to FILE:LINE:COLUMN.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 #include "framework/graph_fixtures.hpp"
@@ -218,6 +219,38 @@ TEST_CASE("a misspelt key in a file source gets a suggestion, as in a text sourc
   CHECK(errors_of(replace(kXor, "x: [[0, 0], [0, 1], [1, 0], [1, 1]]", "x: {csv: d.csv, colums: \"0:2\"}")) ==
         Lines{"g.yaml:15:21: error: data for input 'x': unknown key 'colums' in a file source (did you mean "
               "'columns'? expected one of: csv, idx, columns, header, delimiter, scale, normalize)"});
+}
+
+TEST_CASE("a missing data file's error shows where it was looked for", "[errors]") {
+  const std::string looked_for = (std::filesystem::current_path() / "nowhere/d.csv").string();
+  CHECK(errors_of(replace(kXor, "x: [[0, 0], [0, 1], [1, 0], [1, 1]]", "x: {csv: nowhere/d.csv}")) ==
+        Lines{"g.yaml:15:14: error: data for input 'x': nowhere/d.csv: cannot open: No such file or directory (looked "
+              "for " + looked_for + ": a relative path starts at the graph file's folder)"});
+}
+
+TEST_CASE("bce and bce_with_logits refuse a target outside [0, 1] when the file loads", "[errors]") {
+  for (const std::string op : {"bce", "bce_with_logits"}) {
+    const std::string yaml = replace(replace(kXor, "op: mse", "op: " + op), "[[0], [1], [1], [0]]", "[[0], [1], [1], [2]]");
+    CHECK(errors_of(yaml) == Lines{"g.yaml:14:3: error: data.train.y: sample 4 has label 2, but node 'loss' (op " + op +
+                                   ") expects a target probability in [0, 1]"});
+  }
+  CHECK(errors_of(replace(replace(kXor, "op: mse", "op: bce"), "[[0], [1], [1], [0]]", "[[0], [1], [0.25], [1]]")).empty());
+}
+
+TEST_CASE("an optimizer's params must name a node it can train", "[errors]") {
+  CHECK(errors_of(replace(kXor, "lr: 0.5}", "lr: 0.5, params: [fc1, h1]}")) ==
+        Lines{"g.yaml:12:5: error: optimizer 'opt': params names node 'h1' (op sigmoid), which has no parameters; it "
+              "would train nothing (nodes it can train: fc1, fc2)"});
+  const std::string aside = replace(kXor, "  - {name: opt,", "  - {name: aside, op: linear, inputs: [x], units: 3}\n  - {name: opt,");
+  CHECK(errors_of(replace(aside, "lr: 0.5}", "lr: 0.5, params: [aside]}")) ==
+        Lines{"g.yaml:13:5: error: optimizer 'opt': params names node 'aside' (op linear), which its losses do not "
+              "depend on; it would train nothing (nodes it can train: fc1, fc2)"});
+}
+
+TEST_CASE("a tab in the indentation is reported at the tab", "[errors]") {
+  CHECK(errors_of(replace(kXor, "  x: {shape: [2]}", "\tx: {shape: [2]}")) ==
+        Lines{"g.yaml:4:1: error: malformed YAML: a tab indents this line, and YAML indents with spaces only (the parser "
+              "stopped at line 4, column 3: illegal map value)"});
 }
 
 namespace {
