@@ -4,6 +4,7 @@
 #include <tbb/parallel_reduce.h>
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -75,12 +76,23 @@ struct TermGrad {
   double target;
 };
 
+// What a pointwise loss checks of a target fed from data: nothing (any number will do), or that it
+// is a probability (bce's), as a TargetChecker.
+struct AnyTarget {};
+struct ProbabilityTarget : TargetChecker {
+  std::optional<std::string> check_target(float t, const Shape&, const Shape&) const override {
+    if (t >= 0.0f && t <= 1.0f) return std::nullopt;
+    return "expects a target probability in [0, 1]";
+  }
+};
+
 // A loss that is a sum of per-element terms f(p, t). Fn provides kName, kClassRule, schema(),
-// Fn(const Attributes&), value(p, t), grad(p, t) -> TermGrad, reports_accuracy(decisions) and
-// correct(p, t) for one element.
+// Fn(const Attributes&), value(p, t), grad(p, t) -> TermGrad, reports_accuracy(decisions),
+// correct(p, t) for one element, and Target (AnyTarget or ProbabilityTarget).
 template <class Fn>
-class PointwiseLoss final : public ReducedLoss, public AccuracyCounter {
+class PointwiseLoss final : public ReducedLoss, public AccuracyCounter, public Fn::Target {
  public:
+
   static OpSchema schema() {
     OpSchema schema = Fn::schema();
     schema.class_rule = Fn::kClassRule;
@@ -146,6 +158,7 @@ class PointwiseLoss final : public ReducedLoss, public AccuracyCounter {
 };
 
 struct MseFn {
+  using Target = AnyTarget;
   static constexpr const char* kName = "mse";
   static constexpr ClassRule kClassRule = ClassRule::None;
   static OpSchema schema() { return loss_schema(kName, "mean squared error (torch.nn.MSELoss)"); }
@@ -161,6 +174,7 @@ struct MseFn {
 double clamped_log(double x) { return std::max(std::log(x), -100.0); }
 
 struct BceFn {
+  using Target = ProbabilityTarget;
   static constexpr const char* kName = "bce";
   static constexpr ClassRule kClassRule = ClassRule::Probability;
   static OpSchema schema() {
@@ -179,6 +193,7 @@ struct BceFn {
 };
 
 struct BceWithLogitsFn {
+  using Target = ProbabilityTarget;
   static constexpr const char* kName = "bce_with_logits";
   static constexpr ClassRule kClassRule = ClassRule::Sigmoid;
   static OpSchema schema() {
@@ -202,6 +217,7 @@ struct BceWithLogitsFn {
 };
 
 struct HuberFn {
+  using Target = AnyTarget;
   static constexpr const char* kName = "huber";
   static constexpr ClassRule kClassRule = ClassRule::None;
   static OpSchema schema() {

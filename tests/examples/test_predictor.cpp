@@ -4,10 +4,12 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "framework/graph_fixtures.hpp"
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/predictor.hpp"
 #include "gradflow/safetensors.hpp"
@@ -61,6 +63,35 @@ TEST_CASE("a predictor describes the graph's inputs and outputs", "[predictor]")
   REQUIRE(p.outputs().size() == 1);
   CHECK(p.outputs()[0].name == "out");
   CHECK(p.outputs()[0].shape == Shape{1});
+}
+
+// XOR's network (the fixture's) as deployed: its data files are not there, it names its classes, and
+// it asks for a validation part it does not have. None of that is read when a predictor loads it.
+std::string deployed_xor() {
+  std::string yaml = replace(kXor, "op: mse", "op: bce");
+  yaml = replace(yaml, "x: [[0, 0], [0, 1], [1, 0], [1, 1]]", "x: {csv: training/x.csv}");
+  yaml = replace(yaml, "y: [[0], [1], [1], [0]]", "y: {csv: training/y.csv}");
+  return yaml + "train: {epochs: 10, early_stopping: {patience: 2}}\nlabels: [same, different]\noutputs: [out]\n";
+}
+
+TEST_CASE("a predictor loads a graph whose data files are absent, and names its classes", "[predictor]") {
+  TempDir dir("predictor-deploy");
+  const std::string checkpoint = train("graphs/xor.yaml", dir, "xor.safetensors");
+  const std::string graph = dir / "deployed.yaml";
+  write_file(graph, deployed_xor());
+  REQUIRE(!std::filesystem::exists(dir / "training"));
+  const RunResult training = run_graph_runner("validate " + graph);  // what training would have said
+  CHECK(training.status == 1);
+  CHECK_THAT(training.output, Catch::Contains(dir / "training/x.csv"));
+
+  Predictor p = Predictor::load(graph, checkpoint);
+  CHECK(p.labels() == std::vector<std::string>{"same", "different"});
+  REQUIRE(p.inputs().size() == 1);
+  CHECK(p.inputs()[0].shape == Shape{2});
+  CHECK(p.outputs()[0].shape == Shape{1});
+  const std::vector<float> out = p.predict(kXorInput, 4);
+  for (size_t i = 0; i < out.size(); ++i) CHECK(std::abs(out[i] - kXorTarget[i]) < 0.1f);
+  CHECK(Predictor::load(source_path("graphs/xor.yaml"), checkpoint).labels().empty());
 }
 
 TEST_CASE("a trained xor predicts XOR and agrees with graph-runner predict", "[predictor]") {

@@ -93,7 +93,7 @@ else:
 run([runner, "train", os.path.join(src, "graphs", "two_tower.yaml"), "--epochs", "0", "--save", path("tt.safetensors")])
 expect("checkpoint that does not fit", [runner, "export", graph, "--weights", path("tt.safetensors"), "-o",
                                         path("nofit.onnx")],
-       f"error: {path('tt.safetensors')}: missing parameter 'fc1.weight'", path("nofit.onnx"))
+       f"{graph}:11:5: error: {path('tt.safetensors')}: missing parameter 'fc1.weight'", path("nofit.onnx"))
 
 # export: a plugin op that is not OnnxExportable, and a loss as an output.
 plugin_graph = path("plugin.yaml")

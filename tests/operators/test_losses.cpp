@@ -239,6 +239,17 @@ TEST_CASE("losses: accuracy hooks", "[losses][accuracy]") {
     CHECK_FALSE(loss.check_target(0.5f, {3}, {3}));  // a probability target
     CHECK(dynamic_cast<const TargetChecker*>(make_op("mse").get()) == nullptr);  // mse checks no target
   }
+  SECTION("bce and bce_with_logits check that a target fed from data is a probability") {
+    for (const char* name : {"bce", "bce_with_logits"}) {
+      const auto op = make_op(name);
+      const auto& loss = dynamic_cast<const TargetChecker&>(*op);
+      CHECK_FALSE(loss.check_target(0.0f, {1}, {1}));
+      CHECK_FALSE(loss.check_target(0.25f, {1}, {1}));
+      CHECK_FALSE(loss.check_target(1.0f, {1}, {1}));
+      CHECK(loss.check_target(2.0f, {1}, {1}) == "expects a target probability in [0, 1]");
+      CHECK(loss.check_target(-0.5f, {1}, {1}) == "expects a target probability in [0, 1]");
+    }
+  }
   SECTION("huber: no accuracy") {
     CHECK_FALSE(dynamic_cast<AccuracyCounter&>(*make_op("huber")).reports_accuracy(step));
   }

@@ -75,7 +75,7 @@ nodes:
   - {name: opt, op: sgd, inputs: [loss], lr: 0.1}
 data: {train: {x: [[0, 1]], y: [[1]]}}
 YAML
-  expect_error 1 "error: node 'bad' (op test_throw) failed in the $pass pass: test_throw: asked to fail in $pass" \
+  expect_error 1 "throw_$pass.yaml:5:5: error: node 'bad' (op test_throw) failed in the $pass pass: test_throw: asked to fail in $pass" \
     "$runner" train throw_$pass.yaml --plugin "$throwing" --epochs 1
 done
 

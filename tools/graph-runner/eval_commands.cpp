@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "session.hpp"
 #include "gradflow/checkpoint.hpp"
@@ -258,7 +259,7 @@ Command add_eval(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "eval", "loss and accuracy on the test set (or the training set); a classifier's confusion matrix");
   add_common_options(*command, *args);
-  command->add_option("--weights", args->weights, "checkpoint")->required()->check(CLI::ExistingFile);
+  command->add_option("--weights", args->weights, "checkpoint")->required()->check(existing_file("checkpoint"));
   command->add_flag("--json", args->json, "print one JSON object (for scripts)");
   add_seed_option(*command, *args);
   return {command, [args] { return run_eval(*args); }};
@@ -268,9 +269,9 @@ Command add_predict(CLI::App& app) {
   auto args = std::make_shared<WeightsArgs>();
   CLI::App* command = app.add_subcommand("predict", "print the outputs for each sample as CSV");
   add_common_options(*command, *args);
-  command->add_option("--weights", args->weights, "checkpoint")->required()->check(CLI::ExistingFile);
+  command->add_option("--weights", args->weights, "checkpoint")->required()->check(existing_file("checkpoint"));
   command->add_option("--input", args->input, "CSV of input values (default: the graph's test or training data)")
-      ->check(CLI::ExistingFile);
+      ->check(existing_file("input file"));
   command->add_flag("--classes", args->classes,
                     "print the predicted class of each sample (its label when the graph has `labels:`)");
   command->add_flag("--probabilities", args->probabilities, "print each class's probability, one column per class");

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "session.hpp"
 #include "gradflow/checkpoint.hpp"
@@ -121,11 +122,11 @@ Command add_generate(CLI::App& app) {
   CLI::App* command = app.add_subcommand(
       "generate", "sample text from a byte-level sequence graph (ids [T] -> logits [T, C]), one byte at a time");
   add_common_options(*command, *args);
-  command->add_option("--weights", args->weights, "checkpoint")->required()->check(CLI::ExistingFile);
+  command->add_option("--weights", args->weights, "checkpoint")->required()->check(existing_file("checkpoint"));
   command->add_option("--prompt", args->prompt, "text to continue (default: none; generation starts after a line break)");
-  command->add_option("--length", args->length, "bytes to generate (default 200)")->check(CLI::NonNegativeNumber);
+  command->add_option("--length", args->length, "bytes to generate (default 200)")->check(whole_number(0));
   command->add_option("--temperature", args->temperature, "softmax temperature; 0 takes the most likely byte (default 1)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative_number());
   command->add_option("--seed", args->sample_seed, "seed of the draws: the same seed gives the same text (default 0)");
   return {command, [args] { return run_generate(*args); }};
 }

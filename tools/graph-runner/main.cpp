@@ -7,6 +7,7 @@
 #include <iostream>
 #include <vector>
 
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "onnx_commands.hpp"
 #include "gradflow/diagnostics.hpp"
@@ -30,8 +31,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const MissingFile& e) {  // a graph, checkpoint or input file that is not there: bad input
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    fmt::print(stderr, "error: {}\nRun with --help for more information.\n", explain(e, app, argc, argv));
     return 2;
   }
   const CLI::App* chosen = app.get_subcommands().front();
@@ -41,6 +45,9 @@ int main(int argc, char** argv) {
       return command.run();
     } catch (const gradflow::GraphError& e) {
       for (const auto& d : e.diagnostics()) fmt::print(stderr, "{}\n", d.format());
+      return 1;
+    } catch (const gradflow::LocatedError& e) {  // a checkpoint or a run-time error about a node: at its line
+      fmt::print(stderr, "{}\n", gradflow::Diagnostic{e.where(), e.what()}.format());
       return 1;
     } catch (const std::exception& e) {
       fmt::print(stderr, "error: {}\n", e.what());

@@ -16,7 +16,8 @@ namespace gradflow::runner {
 
 MetricsLog::MetricsLog(std::string path, std::optional<int64_t> resumed_epoch)
     : path_(std::move(path)),
-      fd_(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (resumed_epoch ? 0 : O_TRUNC), 0644)) {
+      fd_(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)),
+      empty_before_first_line_(!resumed_epoch) {
   if (fd_ < 0) fail(errno);
   if (resumed_epoch) cut_after_epoch(*resumed_epoch);
 }
@@ -60,6 +61,10 @@ void MetricsLog::fail(int error) const {
 }
 
 void MetricsLog::append_line(const std::string& line) {
+  if (empty_before_first_line_) {
+    if (::ftruncate(fd_, 0) != 0) fail(errno);
+    empty_before_first_line_ = false;
+  }
   const std::string text = line + '\n';
   const off_t whole = ::lseek(fd_, 0, SEEK_END);
   if (whole < 0) fail(errno);

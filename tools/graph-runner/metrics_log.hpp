@@ -12,7 +12,8 @@ namespace gradflow::runner {
 // is silently short, or ends in a torn line that breaks a resumed run's log, would mislead.
 class MetricsLog {
  public:
-  // A new run truncates the file. A run resumed from a checkpoint of epoch `resumed_epoch`
+  // A new run empties the file when it writes its first line, so that a run that fails before
+  // then (a bad first step) leaves the old log as it was. A run resumed from a checkpoint of epoch `resumed_epoch`
   // keeps the lines of epochs up to it and cuts the rest: a run killed after logging an epoch
   // but before checkpointing it logs that epoch again, and the log must hold it once.
   MetricsLog(std::string path, std::optional<int64_t> resumed_epoch);
@@ -28,6 +29,7 @@ class MetricsLog {
 
   std::string path_;
   int fd_;
+  bool empty_before_first_line_;
 };
 
 }  // namespace gradflow::runner

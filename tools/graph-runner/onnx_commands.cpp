@@ -1,5 +1,6 @@
 // export: a trained graph's inference part as an ONNX model; import: an ONNX model as a graph
 // file and a checkpoint. The format work is gradflow_onnx's (framework/src/onnx/).
+#include "command_line.hpp"
 #include "onnx_commands.hpp"
 
 #include <fmt/format.h>
@@ -73,7 +74,7 @@ Command add_export(CLI::App& app) {
   auto args = std::make_shared<ExportArgs>();
   CLI::App* command = app.add_subcommand("export", "write the inference graph and its weights as an ONNX model");
   add_common_options(*command, *args);
-  command->add_option("--weights", args->weights, "checkpoint")->required()->check(CLI::ExistingFile);
+  command->add_option("--weights", args->weights, "checkpoint")->required()->check(existing_file("checkpoint"));
   command->add_option("-o,--output", args->output, "ONNX file to write")->required();
   command->add_option("--opset", args->opset,
                       fmt::format("ONNX opset, {} to {} (default {})", onnx_io::kMinOpset, onnx_io::kMaxOpset,
@@ -86,7 +87,7 @@ Command add_import(CLI::App& app) {
   auto args = std::make_shared<ImportArgs>();
   CLI::App* command = app.add_subcommand(
       "import", "write an ONNX model as a graph file and a checkpoint (add a loss, an optimizer and data to train it)");
-  command->add_option("model", args->model, "ONNX model")->required()->check(CLI::ExistingFile);
+  command->add_option("model", args->model, "ONNX model")->required()->check(existing_file("ONNX model"));
   command->add_option("-o,--output", args->output, "graph file to write (YAML)")->required();
   command->add_option("--weights", args->weights, "checkpoint to write (safetensors)")->required();
   add_plugin_option(*command);

@@ -1,4 +1,5 @@
 // graph-runner plot, and the drawing behind train --plot.
+#include "command_line.hpp"
 #include "plot.hpp"
 
 #include <fmt/format.h>
@@ -154,7 +155,7 @@ Command add_plot(CLI::App& app) {
   };
   auto args = std::make_shared<Args>();
   CLI::App* command = app.add_subcommand("plot", "draw --metrics JSON lines as loss and accuracy curves (SVG)");
-  command->add_option("metrics", args->metrics, "metrics file written by train --metrics")->required()->check(CLI::ExistingFile);
+  command->add_option("metrics", args->metrics, "metrics file written by train --metrics")->required()->check(existing_file("metrics file"));
   command->add_option("-o,--output", args->output, "SVG file to write")->required();
   command->add_option("--title", args->title, "title above the panels")->capture_default_str();
   return {command, [args] {

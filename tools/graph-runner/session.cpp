@@ -1,4 +1,5 @@
 // What every graph-file command shares: its common options, plugins, and the loaded session.
+#include "command_line.hpp"
 #include "session.hpp"
 
 #include <fmt/format.h>
@@ -30,8 +31,8 @@ void load_requested_plugins() {
 }
 
 void add_common_options(CLI::App& command, CommonOptions& options) {
-  command.add_option("graph", options.graph, "graph file (YAML)")->required()->check(CLI::ExistingFile);
-  command.add_option("--threads", options.threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  command.add_option("graph", options.graph, "graph file (YAML)")->required()->check(existing_file("graph file"));
+  command.add_option("--threads", options.threads, "worker threads (default: all cores)")->check(whole_number(0));
   add_plugin_option(command);
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "command_line.hpp"
 #include "commands.hpp"
 #include "session.hpp"
 #include "training_report.hpp"
@@ -125,18 +126,18 @@ Command add_train(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   CLI::App* command = app.add_subcommand("train", "train a graph");
   add_common_options(*command, *args);
-  command->add_option("--epochs", args->epochs, "epochs to train (default: train.epochs)")->check(CLI::NonNegativeNumber);
+  command->add_option("--epochs", args->epochs, "epochs to train (default: train.epochs)")->check(whole_number(0));
   command->add_option("--batch-size", args->batch_size, "samples per step (default: train.batch_size)")
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1));
   command->add_option("--seed", args->seed, "overrides the graph's seed");
   command->add_option("--save", args->save, "checkpoint file written every train.checkpoint_every epochs and at the end");
   CLI::Option* resume =
-      command->add_option("--resume", args->resume, "checkpoint to continue from")->check(CLI::ExistingFile);
+      command->add_option("--resume", args->resume, "checkpoint to continue from")->check(existing_file("checkpoint"));
   command
       ->add_option("--weights", args->weights,
                    "start from these parameters and buffers (fine-tuning, e.g. an imported model) with a fresh "
                    "optimizer and schedule")
-      ->check(CLI::ExistingFile)
+      ->check(existing_file("checkpoint"))
       ->excludes(resume);
   command->add_option("--metrics", args->metrics, "JSON lines, one per epoch");
   command->add_option("--plot", args->plot, "SVG of the loss and accuracy curves, drawn after training");

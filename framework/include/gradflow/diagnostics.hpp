@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gradflow {
@@ -28,6 +29,19 @@ class GraphError : public std::runtime_error {
 
  private:
   std::vector<Diagnostic> diagnostics_;
+};
+
+// An error found while running (a checkpoint that does not fit a node, an operator that failed) about
+// something the graph file defines: `where()` is that node's line in the file, or unknown (line 0).
+// graph-runner prints it as a Diagnostic: "FILE:LINE:COLUMN: error: WHAT".
+class LocatedError : public std::runtime_error {
+ public:
+  explicit LocatedError(const std::string& message, SourceLocation place = {})
+      : std::runtime_error(message), where_(std::move(place)) {}
+  const SourceLocation& where() const { return where_; }
+
+ private:
+  SourceLocation where_;
 };
 
 // A GraphError with one diagnostic about a whole file (no line to point at).

@@ -26,6 +26,9 @@ using PluginLoader = std::function<void(const std::filesystem::path&, const Sour
 struct ParseOptions {
   PluginLoader load_plugin;
   std::optional<uint64_t> seed;  // overrides the file's `seed:` (graph-runner --seed)
+  // false: the deploy load path (the embedding API). The `data:` section is skipped and none of its files
+  // is opened, and the checks that need data (a validation part for early stopping) are left out.
+  bool read_data = true;
 };
 
 // A graph file read whole: its graph and the data sets of its `data:` section.

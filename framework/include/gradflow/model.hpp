@@ -59,6 +59,7 @@ struct OptimizerNode {
   std::vector<int> losses;  // node ids
   std::vector<ParamRef> params;
   std::vector<Tensor*> gradients;  // params' gradients, writable: what clipping rescales before the step
+  SourceLocation where;
 };
 
 class Model;

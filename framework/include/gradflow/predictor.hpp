@@ -49,7 +49,8 @@ struct PredictorTensor {
 class Predictor {
  public:
   // Parses and builds the graph (its `plugins:` are loaded into the default registry) and
-  // loads the checkpoint's parameters. Throws GraphError for a bad graph file and
+  // loads the checkpoint's parameters. The graph's `data:` section is not read: no data file is
+  // opened, so a graph deploys without its training data. Throws GraphError for a bad graph file and
   // CheckpointError for a checkpoint that is missing, corrupt or of another graph; both name
   // the file. Throws std::invalid_argument for bad options.
   static Predictor load(const std::filesystem::path& graph, const std::filesystem::path& checkpoint,
@@ -66,6 +67,9 @@ class Predictor {
   // a target, are not among them).
   const std::vector<PredictorTensor>& inputs() const;
   const std::vector<PredictorTensor>& outputs() const;
+  // The class names of the file's `labels:`, one per class of the classifier's output, in class
+  // order; empty when the file names none.
+  const std::vector<std::string>& labels() const;
   int64_t input_size() const;   // values per sample in the input buffer
   int64_t output_size() const;  // values per sample in the output buffer
 

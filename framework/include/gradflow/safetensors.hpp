@@ -9,13 +9,15 @@
 #include <stdexcept>
 #include <string>
 
+#include "gradflow/diagnostics.hpp"
 #include "gradflow/tensor.hpp"
 
 namespace gradflow {
 
-// A malformed, corrupted or unwritable checkpoint. The message is "PATH: WHAT".
-struct CheckpointError : std::runtime_error {
-  using runtime_error::runtime_error;
+// A malformed, corrupted or unwritable checkpoint. The message is "PATH: WHAT"; where a tensor does not fit a
+// node of the graph, where() is that node's line in the graph file.
+struct CheckpointError : LocatedError {
+  using LocatedError::LocatedError;
 };
 
 struct TensorFile {

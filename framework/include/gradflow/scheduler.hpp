@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "gradflow/diagnostics.hpp"
+
 namespace gradflow {
 
 enum class SchedulePolicy {
@@ -26,7 +28,9 @@ struct PassPlan {
 
 class Scheduler {
  public:
-  Scheduler(PassPlan forward, PassPlan backward, std::vector<std::string> node_labels);
+  // One label per node ("node 'fc1' (op linear)") and, optionally, where the file defines it.
+  Scheduler(PassPlan forward, PassPlan backward, std::vector<std::string> node_labels,
+            std::vector<SourceLocation> node_places = {});
   ~Scheduler();
 
   void set_policy(SchedulePolicy policy) { policy_ = policy; }
@@ -46,14 +50,16 @@ class Scheduler {
 
   PassPlan forward_plan_, backward_plan_;
   std::vector<std::string> labels_;
+  std::vector<SourceLocation> places_;
   std::unique_ptr<FlowPass> forward_, backward_;
   SchedulePolicy policy_ = SchedulePolicy::Auto;
   bool graph_is_chain_ = true;
 };
 
-// An operator failed while running: names the node, its op and the pass.
-struct NodeError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// An operator failed while running: names the node, its op and the pass; where() is the node's line in the
+// graph file.
+struct NodeError : LocatedError {
+  using LocatedError::LocatedError;
 };
 
 }  // namespace gradflow

@@ -171,27 +171,44 @@ ParseStatus parse_float(std::string_view s, float& value) {
   return ParseStatus::ok;
 }
 
+// "; it holds ';': set `delimiter: ';'` in the source if that separates its fields" when `text` holds a
+// usual delimiter other than the one in use, else "": a ';'-separated file read with the default ','.
+std::string delimiter_hint(std::string_view text, char delimiter) {
+  for (const char c : {';', '\t', ',', '|'}) {
+    if (c == delimiter || text.find(c) == std::string_view::npos) continue;
+    const std::string shown = c == '\t' ? "\"\\t\"" : std::string("'") + c + "'";
+    return "; it holds " + shown + ": set `delimiter: " + shown + "` in the source if that separates its fields";
+  }
+  return "";
+}
+
+// The 0-based indices of `columns:` (negative ones count from the end), checked against the width; messages
+// name columns from 1, as spreadsheets and the errors about fields do.
 std::vector<size_t> resolve_columns(const std::string& file, const Line& reference, size_t width,
-                                    const std::vector<int64_t>& requested) {
+                                    const CsvOptions& options) {
   std::vector<size_t> columns;
-  if (requested.empty()) {
+  if (options.columns.empty()) {
     for (size_t c = 0; c < width; ++c) columns.push_back(c);
     return columns;
   }
   const auto w = static_cast<int64_t>(width);
-  for (int64_t c : requested) {
+  for (int64_t c : options.columns) {
     const int64_t index = c < 0 ? c + w : c;
-    if (index < 0 || index >= w)
-      throw DataFileError(file, reference.number,
-                          "column " + std::to_string(c) + " selected, but the row has only " +
-                              plural(w, "field"));
-    columns.push_back(static_cast<size_t>(index));
+    if (index >= 0 && index < w) {
+      columns.push_back(static_cast<size_t>(index));
+      continue;
+    }
+    const std::string selected = c < 0 ? "index " + std::to_string(c) + " (counting from the end)"
+                                       : "column " + std::to_string(c + 1) + " (index " + std::to_string(c) + ")";
+    throw DataFileError(file, reference.number,
+                        "'columns' selects " + selected + ", but the row has only " + plural(w, "field") +
+                            (width == 1 ? delimiter_hint(reference.text, options.delimiter) : ""));
   }
   return columns;
 }
 
 float parse_field(const std::string& file, const Line& line, size_t column,
-                  std::string_view field) {
+                  std::string_view field, char delimiter) {
   const auto row = line.number;
   const auto col = static_cast<int64_t>(column + 1);
   if (field.empty()) throw DataFileError(file, row, col, "empty field");
@@ -200,7 +217,8 @@ float parse_field(const std::string& file, const Line& line, size_t column,
     case ParseStatus::ok:
       return value;
     case ParseStatus::not_a_number:
-      throw DataFileError(file, row, col, "'" + std::string(field) + "' is not a number");
+      throw DataFileError(file, row, col,
+                          "'" + std::string(field) + "' is not a number" + delimiter_hint(field, delimiter));
     case ParseStatus::out_of_range:
       break;
   }
@@ -343,7 +361,7 @@ Tensor read_csv(const std::filesystem::path& path, const CsvOptions& options) {
   std::vector<std::string_view> fields;
   split_fields(reference.text, options.delimiter, fields);
   const size_t width = fields.size();
-  const std::vector<size_t> columns = resolve_columns(file, reference, width, options.columns);
+  const std::vector<size_t> columns = resolve_columns(file, reference, width, options);
 
   const auto rows = static_cast<int64_t>(lines.size() - first_data);
   Tensor result;
@@ -359,7 +377,7 @@ Tensor read_csv(const std::filesystem::path& path, const CsvOptions& options) {
                           plural(static_cast<int64_t>(fields.size()), "field") + ", expected " +
                               std::to_string(width) + " like row " +
                               std::to_string(reference.number));
-    for (size_t c : columns) *out++ = parse_field(file, line, c, fields[c]);
+    for (size_t c : columns) *out++ = parse_field(file, line, c, fields[c], options.delimiter);
   }
   return result;
 }

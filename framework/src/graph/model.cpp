@@ -206,7 +206,8 @@ void Model::optimizer_step() {
       try {
         require_finite(*p.value, "'" + p.name + "'");
       } catch (const std::exception& e) {
-        throw NodeError(fmt::format("optimizer '{}' (op {}) failed in the optimizer step: {}", opt.name, opt.op, e.what()));
+        throw NodeError(fmt::format("optimizer '{}' (op {}) failed in the optimizer step: {}", opt.name, opt.op, e.what()),
+                        opt.where);
       }
     }
   }

@@ -11,7 +11,7 @@
 #include <map>
 #include <set>
 
-#include "core/closest_name.hpp"
+#include "gradflow/closest_name.hpp"
 #include "gradflow/kernels.hpp"
 #include "gradflow/scheduler.hpp"
 #include "graph/gradient_buffers.hpp"
@@ -204,6 +204,7 @@ class ModelBuilder {
       OptimizerNode opt;
       opt.name = spec->name;
       opt.op = spec->op;
+      opt.where = spec->where;
       for (size_t i = 0; i < spec->inputs.size(); ++i) {
         const int v = model_->find_value(spec->inputs[i]);
         const int producer = v < 0 ? -1 : model_->values_[static_cast<size_t>(v)].producer;
@@ -233,11 +234,7 @@ class ModelBuilder {
   void collect_parameters(const NodeSpec& spec, OptimizerNode& opt, std::map<std::string, std::string>& claimed) {
     std::set<int> upstream = upstream_nodes(opt.losses);
     std::set<std::string> restrict_to(spec.params.begin(), spec.params.end());
-    for (const std::string& name : spec.params) {
-      const int v = model_->find_value(name);
-      if (v < 0 || model_->values_[static_cast<size_t>(v)].producer < 0)
-        error(spec.where, fmt::format("optimizer '{}': params names '{}', which is not a node", spec.name, name));
-    }
+    for (const std::string& name : spec.params) check_param_node(spec, name, upstream);
     for (int n : model_->order_) {
       ComputeNode& node = model_->nodes_[static_cast<size_t>(n)];
       if (!upstream.count(n) || !node.impl || node.impl->parameters().empty()) continue;
@@ -251,6 +248,31 @@ class ModelBuilder {
         opt.gradients.push_back(&p.grad);
       }
     }
+  }
+
+  // An entry of an optimizer's `params` must name a node with parameters that its losses depend on: any other
+  // would train nothing, silently.
+  void check_param_node(const NodeSpec& spec, const std::string& name, const std::set<int>& upstream) {
+    const int v = model_->find_value(name);
+    const int n = v < 0 ? -1 : model_->values_[static_cast<size_t>(v)].producer;
+    if (n < 0) {
+      error(spec.where, fmt::format("optimizer '{}': params names '{}', which is not a node", spec.name, name));
+      return;
+    }
+    const ComputeNode& node = model_->nodes_[static_cast<size_t>(n)];
+    if (!node.impl) return;  // its own error is reported
+    std::vector<std::string> trainable;
+    for (int m : model_->order_) {
+      const ComputeNode& other = model_->nodes_[static_cast<size_t>(m)];
+      if (upstream.count(m) && other.impl && !other.impl->parameters().empty()) trainable.push_back(other.name);
+    }
+    const std::string which = node.impl->parameters().empty() ? "which has no parameters"
+                              : !upstream.count(n)              ? "which its losses do not depend on"
+                                                                : "";
+    if (!which.empty())
+      error(spec.where, fmt::format("optimizer '{}': params names {}, {}; it would train nothing (nodes it can "
+                                    "train: {})",
+                                    spec.name, node.label(), which, fmt::join(trainable, ", ")));
   }
 
   // The nodes that `roots` (node ids) depend on, themselves included.
@@ -314,7 +336,11 @@ class ModelBuilder {
     forward.predecessors.resize(nodes.size());
     backward.predecessors.resize(nodes.size());
     std::vector<std::string> labels;
-    for (const ComputeNode& node : nodes) labels.push_back(node.label());
+    std::vector<SourceLocation> places;
+    for (const ComputeNode& node : nodes) {
+      labels.push_back(node.label());
+      places.push_back(node.where);
+    }
     for (int n : model_->order_) {
       const ComputeNode& node = nodes[static_cast<size_t>(n)];
       forward.order.push_back(n);
@@ -330,7 +356,8 @@ class ModelBuilder {
       if (nodes[static_cast<size_t>(*it)].runs_backward) backward.order.push_back(*it);
     for (auto& preds : forward.predecessors) preds.erase(std::unique(preds.begin(), preds.end()), preds.end());
     for (auto& preds : backward.predecessors) preds.erase(std::unique(preds.begin(), preds.end()), preds.end());
-    model_->scheduler_ = std::make_unique<Scheduler>(std::move(forward), std::move(backward), std::move(labels));
+    model_->scheduler_ = std::make_unique<Scheduler>(std::move(forward), std::move(backward), std::move(labels),
+                                                     std::move(places));
   }
 
   std::unique_ptr<Model> model_;

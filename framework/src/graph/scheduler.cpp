@@ -68,10 +68,12 @@ struct Scheduler::FlowPass {
   }
 };
 
-Scheduler::Scheduler(PassPlan forward, PassPlan backward, std::vector<std::string> node_labels)
+Scheduler::Scheduler(PassPlan forward, PassPlan backward, std::vector<std::string> node_labels,
+                     std::vector<SourceLocation> node_places)
     : forward_plan_(std::move(forward)),
       backward_plan_(std::move(backward)),
       labels_(std::move(node_labels)),
+      places_(std::move(node_places)),
       forward_(std::make_unique<FlowPass>(forward_plan_)),
       backward_(std::make_unique<FlowPass>(backward_plan_)),
       graph_is_chain_(is_chain(forward_plan_)) {}
@@ -98,12 +100,14 @@ void Scheduler::run_backward(const std::function<void(int)>& run, double step_fl
 void Scheduler::run_pass(FlowPass& pass, const PassPlan& plan, const std::function<void(int)>& run,
                          double step_flops, const char* pass_name) {
   auto fail = [&](int node, const std::exception_ptr& error) {
+    const auto n = static_cast<size_t>(node);
+    const SourceLocation where = n < places_.size() ? places_[n] : SourceLocation{};
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      throw NodeError(labels_[static_cast<size_t>(node)] + " failed in the " + pass_name + " pass: " + e.what());
+      throw NodeError(labels_[n] + " failed in the " + pass_name + " pass: " + e.what(), where);
     } catch (...) {
-      throw NodeError(labels_[static_cast<size_t>(node)] + " failed in the " + pass_name + " pass: unknown exception");
+      throw NodeError(labels_[n] + " failed in the " + pass_name + " pass: unknown exception", where);
     }
   };
   if (!uses_tasks(step_flops)) {

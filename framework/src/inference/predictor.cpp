@@ -84,7 +84,8 @@ void load_weights(const std::filesystem::path& checkpoint, Model& model) {
     }
     if (other.empty()) throw;
     throw CheckpointError(fmt::format("{} (the checkpoint is of graph '{}', this graph is '{}')", e.what(), other,
-                                      model.spec().name));
+                                      model.spec().name),
+                          e.where());
   }
 }
 
@@ -104,6 +105,7 @@ Predictor Predictor::load(const std::filesystem::path& graph, const std::filesys
   impl->run([&] {
     ParseOptions parse;
     parse.load_plugin = graph_plugin_loader(default_registry());  // the file's `plugins:`
+    parse.read_data = false;  // deployed without its training data: `data:` is not read
     impl->model = load_graph(graph, default_registry(), parse).model;
     load_weights(checkpoint, *impl->model);
   });
@@ -122,6 +124,7 @@ Predictor::~Predictor() = default;
 const std::string& Predictor::graph_name() const { return impl_->model->spec().name; }
 const std::vector<PredictorTensor>& Predictor::inputs() const { return impl_->inputs; }
 const std::vector<PredictorTensor>& Predictor::outputs() const { return impl_->outputs; }
+const std::vector<std::string>& Predictor::labels() const { return impl_->model->spec().labels; }
 int64_t Predictor::input_size() const { return impl_->input_size; }
 int64_t Predictor::output_size() const { return impl_->output_size; }
 const Model& Predictor::model() const { return *impl_->model; }

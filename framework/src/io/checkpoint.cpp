@@ -18,6 +18,14 @@ constexpr std::string_view kLoopTensorPrefix = "gradflow.";
 
 std::string optimizer_prefix(const OptimizerNode& opt) { return opt.name + "."; }
 
+// Where the graph file defines the node that the tensor "<node>.<name>" belongs to.
+SourceLocation node_place(const Model& model, const std::string& tensor) {
+  const std::string node = tensor.substr(0, tensor.find('.'));
+  for (const ComputeNode& n : model.nodes())
+    if (n.name == node) return n.where;
+  return {};
+}
+
 class SavingVisitor final : public StateVisitor {
  public:
   SavingVisitor(TensorFile& file, std::string prefix) : file_(file), prefix_(std::move(prefix)) {}
@@ -107,18 +115,22 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Model& model, L
   std::set<std::string> used;
   for (const ParamRef& p : model.parameters()) {
     auto it = file.tensors.find(p.name);
-    if (it == file.tensors.end()) throw CheckpointError(where + ": missing parameter '" + p.name + "'");
+    if (it == file.tensors.end())
+      throw CheckpointError(where + ": missing parameter '" + p.name + "'", node_place(model, p.name));
     if (it->second.shape() != p.value->shape())
       throw CheckpointError(fmt::format("{}: parameter '{}' has shape {}, the graph expects {}", where, p.name,
-                                        to_string(it->second.shape()), to_string(p.value->shape())));
+                                        to_string(it->second.shape()), to_string(p.value->shape())),
+                            node_place(model, p.name));
     used.insert(p.name);
   }
   for (const Model::BufferRef& b : model.buffers()) {
     auto it = file.tensors.find(b.name);
-    if (it == file.tensors.end()) throw CheckpointError(where + ": missing buffer '" + b.name + "'");
+    if (it == file.tensors.end())
+      throw CheckpointError(where + ": missing buffer '" + b.name + "'", node_place(model, b.name));
     if (it->second.shape() != b.buffer->value.shape())
       throw CheckpointError(fmt::format("{}: buffer '{}' has shape {}, the graph expects {}", where, b.name,
-                                        to_string(it->second.shape()), to_string(b.buffer->value.shape())));
+                                        to_string(it->second.shape()), to_string(b.buffer->value.shape())),
+                            node_place(model, b.name));
     used.insert(b.name);
   }
   TrainingState state;

@@ -185,15 +185,23 @@ uint64_t read_u64_le(const std::string& bytes) {
   return v;
 }
 
+// The largest header the safetensors reference implementation reads (100 MB).
+constexpr uint64_t kMaxHeaderLength = 100'000'000;
+
 json parse_header(const std::filesystem::path& path, const std::string& bytes, size_t& data_start) {
   if (bytes.size() < 8)
     fail(path, "file too short: " + std::to_string(bytes.size()) +
                    " bytes, a safetensors file starts with an 8-byte header length");
   const uint64_t length = read_u64_le(bytes);
   const uint64_t available = bytes.size() - 8;
-  if (length > available)
-    fail(path, "header length " + std::to_string(length) + " exceeds the " +
-                   std::to_string(available) + " bytes that follow the length field");
+  if (length > available) {
+    // A JSON header of a plausible size that the file stops inside was cut short; anything else (a YAML
+    // file given as a checkpoint reads as a length of some 10^18 bytes) is another kind of file.
+    if (available == 0 || bytes[8] != '{' || length > kMaxHeaderLength)
+      fail(path, "not a safetensors file: it does not start with an 8-byte header length and a JSON header");
+    fail(path, "truncated: the header is " + std::to_string(length) + " bytes long, but the file ends " +
+                   std::to_string(available) + " bytes after its length field");
+  }
   const auto begin = bytes.begin() + 8;
   const auto end = begin + static_cast<std::ptrdiff_t>(length);
   json header;
@@ -268,10 +276,11 @@ Entry parse_entry(const std::filesystem::path& path, const std::string& name, co
   const auto end = offsets[1].get<uint64_t>();
   const std::string span_text = "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
   if (end < begin) fail(path, what + ": data_offsets " + span_text + " end before they begin");
-  if (end > buffer_size)
-    fail(path, what + ": data_offsets " + span_text + " reach past the end of the " +
-                   std::to_string(buffer_size) + "-byte data buffer");
   const int64_t bytes = tensor_bytes(shape, integer ? 8 : 4);
+  if (end > buffer_size)  // "truncated" when the entry itself is consistent: the file ends too soon
+    fail(path, std::string(bytes >= 0 && static_cast<uint64_t>(bytes) == end - begin ? "truncated: " : "") + what +
+                   ": data_offsets " + span_text + " reach past the end of the " + std::to_string(buffer_size) +
+                   "-byte data buffer");
   if (bytes < 0) fail(path, what + ": shape " + to_string(shape) + " is too large");
   if (static_cast<uint64_t>(bytes) != end - begin)
     fail(path, what + " has shape " + to_string(shape) + " (" + std::to_string(bytes) +

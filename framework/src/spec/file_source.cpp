@@ -187,6 +187,16 @@ class SourceReader {
   Diagnostics& diagnostics_;
 };
 
+// " (looked for /abs/d.csv: a relative path starts at the graph file's folder)" for a file that is not
+// there, so that a path resolved somewhere unexpected shows where; else "".
+std::string where_looked(const std::filesystem::path& path, const std::string& written) {
+  std::error_code ignored;
+  if (std::filesystem::exists(path, ignored)) return "";
+  const std::filesystem::path resolved = std::filesystem::absolute(path, ignored).lexically_normal();
+  if (std::filesystem::path(written).is_absolute()) return "";
+  return fmt::format(" (looked for {}: a relative path starts at the graph file's folder)", resolved.string());
+}
+
 }  // namespace
 
 std::optional<Column> read_file_source(const YAML::Node& mapping, const std::string& file,
@@ -213,7 +223,7 @@ std::optional<Column> read_file_source(const YAML::Node& mapping, const std::str
       if (origin) *origin = ColumnOrigin{path.string(), "item", 0, {}};
     }
   } catch (const DataFileError& e) {
-    return source.error(path_node, e.what()), std::nullopt;
+    return source.error(path_node, e.what() + where_looked(path, *relative)), std::nullopt;
   }
   const int64_t samples = raw.shape().empty() ? 0 : raw.shape()[0];
   const int64_t values_per_sample = per_sample(raw.shape());

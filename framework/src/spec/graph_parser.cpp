@@ -42,8 +42,7 @@ class GraphFileParser {
     try {
       root = YAML::Load(text);
     } catch (const YAML::ParserException& e) {
-      diagnostics_.error({file_, e.mark.line + 1, e.mark.column + 1},
-                         "malformed YAML: " + e.msg);
+      report_malformed(text, e);
       return {std::move(spec_), {}};
     }
     if (root.IsNull() && root.Mark().line < 0) {  // nothing but blanks and comments: no line to point at
@@ -65,6 +64,7 @@ class GraphFileParser {
     parse_outputs(root["outputs"]);
     parse_labels(root["labels"]);
     GraphFile result{std::move(spec_), {}};
+    if (!options_.read_data) return result;  // deploying: the data may be absent
     // The data section has its own reader (spec/data_section.cpp): the parser only hands it over.
     if (const YAML::Node data = root["data"])
       result.data = read_data_section(data, result.graph, file_, base_dir_, diagnostics_);
@@ -75,6 +75,30 @@ class GraphFileParser {
   }
 
  private:
+  // A tab in a line's indentation is the usual cause of yaml-cpp's "illegal map value": said so, at the tab.
+  void report_malformed(const std::string& text, const YAML::ParserException& e) {
+    const int line = e.mark.line + 1, column = e.mark.column + 1;
+    if (const std::optional<SourceLocation> tab = indentation_tab(text, line)) {
+      diagnostics_.error(*tab, fmt::format("malformed YAML: a tab indents this line, and YAML indents with spaces only "
+                                           "(the parser stopped at line {}, column {}: {})",
+                                           line, column, e.msg));
+      return;
+    }
+    diagnostics_.error({file_, line, column}, "malformed YAML: " + e.msg);
+  }
+
+  // The first tab in the indentation of lines 1 to `last` (all lines when `last` < 1).
+  std::optional<SourceLocation> indentation_tab(const std::string& text, int last) const {
+    std::istringstream lines(text);
+    std::string content;
+    for (int line = 1; std::getline(lines, content) && (last < 1 || line <= last); ++line) {
+      const size_t indent = content.find_first_not_of(" \t");
+      const size_t tab = content.find('\t');
+      if (indent != std::string::npos && tab < indent) return SourceLocation{file_, line, static_cast<int>(tab) + 1};
+    }
+    return std::nullopt;
+  }
+
   void error(const YAML::Node& node, std::string message) {
     diagnostics_.error(locate(file_, node), std::move(message));
   }

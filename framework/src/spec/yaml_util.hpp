@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/closest_name.hpp"
+#include "gradflow/closest_name.hpp"
 #include "gradflow/diagnostics.hpp"
 
 namespace gradflow {

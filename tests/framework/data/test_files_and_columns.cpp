@@ -250,10 +250,28 @@ TEST_CASE("read_csv reports malformed files with file, row and column", "[data_f
     options.header = true;
     options.columns = {0, 2};
     REQUIRE_THROWS_WITH(read_csv(path, options),
-                        path + ": row 1: column 2 selected, but the row has only 2 fields");
+                        path + ": row 1: 'columns' selects column 3 (index 2), but the row has only 2 fields");
     options.columns = {-3};
     REQUIRE_THROWS_WITH(read_csv(path, options),
-                        path + ": row 1: column -3 selected, but the row has only 2 fields");
+                        path + ": row 1: 'columns' selects index -3 (counting from the end), but the row has only 2 fields");
+  }
+  SECTION("a ';'-separated file read with the default delimiter") {
+    write_file(path, "1;2;3\n4;5;6\n");
+    CsvOptions options;
+    options.columns = {0, 1};
+    REQUIRE_THROWS_WITH(read_csv(path, options),
+                        path + ": row 1: 'columns' selects column 2 (index 1), but the row has only 1 field; it holds "
+                               "';': set `delimiter: ';'` in the source if that separates its fields");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 1, column 1: '1;2;3' is not a number; it holds ';': set "
+                                               "`delimiter: ';'` in the source if that separates its fields");
+    write_file(path, "1\t2\n");
+    REQUIRE_THROWS_WITH(read_csv(path), path + ": row 1, column 1: '1\t2' is not a number; it holds \"\\t\": set "
+                                               "`delimiter: \"\\t\"` in the source if that separates its fields");
+    options.delimiter = ';';
+    options.columns = {};
+    write_file(path, "1;2,5\n");
+    REQUIRE_THROWS_WITH(read_csv(path, options), path + ": row 1, column 2: '2,5' is not a number; it holds ',': set "
+                                                        "`delimiter: ','` in the source if that separates its fields");
   }
   SECTION("only selected columns are checked for numbers, all rows for width") {
     write_file(path, "1,x\n2,y\n");

@@ -180,10 +180,14 @@ TEST_CASE("safetensors rejects malformed files with exact messages", "[safetenso
     reject("", "file too short: 0 bytes, a safetensors file starts with an 8-byte header length");
     reject(std::string("\x05\0\0", 3), "file too short: 3 bytes, a safetensors file starts with an 8-byte header length");
   }
-  SECTION("header length larger than the file") {
-    reject(u64_le(100) + "{}", "header length 100 exceeds the 2 bytes that follow the length field");
-    reject(u64_le(UINT64_MAX) + "{}",
-           "header length 18446744073709551615 exceeds the 2 bytes that follow the length field");
+  SECTION("header length larger than the file: cut short, or another kind of file") {
+    reject(u64_le(100) + "{}", "truncated: the header is 100 bytes long, but the file ends 2 bytes after its length field");
+    const std::string not_safetensors =
+        "not a safetensors file: it does not start with an 8-byte header length and a JSON header";
+    reject(u64_le(UINT64_MAX) + "{}", not_safetensors);
+    reject(u64_le(100) + "[]", not_safetensors);
+    reject(u64_le(100), not_safetensors);
+    reject("graph: xor\nseed: 7\ninputs:\n  x: {shape: [2]}\n", not_safetensors);  // a YAML file as --weights
   }
   SECTION("header not JSON") {
     reject(st_bytes("{not json}", ""), "header is not valid JSON (error at byte 3)");
@@ -240,7 +244,7 @@ TEST_CASE("safetensors rejects malformed files with exact messages", "[safetenso
     reject(st_bytes(tensor("x", R"({"dtype":"F32","shape":[1],"data_offsets":[8,4]})"), one),
            "tensor 'x': data_offsets [8, 4] end before they begin");
     reject(st_bytes(tensor("x", R"({"dtype":"F32","shape":[1],"data_offsets":[4,8]})"), one),
-           "tensor 'x': data_offsets [4, 8] reach past the end of the 4-byte data buffer");
+           "truncated: tensor 'x': data_offsets [4, 8] reach past the end of the 4-byte data buffer");
     reject(st_bytes(tensor("x", R"({"dtype":"F32","shape":[1],"data_offsets":[18446744073709551612,18446744073709551615]})"), one),
            "tensor 'x': data_offsets [18446744073709551612, 18446744073709551615] reach past the "
            "end of the 4-byte data buffer");
@@ -293,15 +297,15 @@ TEST_CASE("safetensors detects corrupted and truncated files", "[safetensors]") 
   SECTION("a truncated data buffer") {
     write_file(path, good.substr(0, good.size() - 3));
     REQUIRE_THROWS_WITH(read_safetensors(path),
-                        path + ": tensor 'w': data_offsets [0, 16] reach past the end of the "
+                        path + ": truncated: tensor 'w': data_offsets [0, 16] reach past the end of the "
                                "13-byte data buffer");
   }
   SECTION("a truncated header") {
     write_file(path, good.substr(0, 20));
     const uint64_t length = good.size() - 8 - 16;
     REQUIRE_THROWS_WITH(read_safetensors(path),
-                        path + ": header length " + std::to_string(length) +
-                            " exceeds the 12 bytes that follow the length field");
+                        path + ": truncated: the header is " + std::to_string(length) +
+                            " bytes long, but the file ends 12 bytes after its length field");
   }
 }
 

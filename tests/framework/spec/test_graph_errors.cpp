@@ -1,6 +1,7 @@
 // Each bad graph gets its own exact message, pinned to FILE:LINE:COLUMN.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 #include "framework/graph_fixtures.hpp"
@@ -39,6 +40,37 @@ TEST_CASE("unknown op lists the known ones and the closest", "[errors]") {
                                           "known ops: adam, adamw, add, "));
   CHECK_THAT(errors[0], Catch::Contains(", bce, bce_with_logits, concat, conv2d, cross_entropy, "));
   CHECK_THAT(errors[0], Catch::EndsWith(", tanh)"));
+}
+
+// What "did you mean" offers for an op name written in another case, with a typo, or as PyTorch's class.
+std::string op_suggestion(const std::string& from, const std::string& to) {
+  const Lines errors = errors_of(replace(kXor, from, to));
+  REQUIRE(errors.size() == 1);
+  const std::string start = "(did you mean '";
+  const auto at = errors[0].find(start);
+  if (at == std::string::npos) return "(none) " + errors[0];
+  const auto end = errors[0].find('\'', at + start.size());
+  return errors[0].substr(at + start.size(), end - at - start.size());
+}
+
+TEST_CASE("op suggestions ignore case and underscores, take PyTorch's class names and swapped letters", "[errors]") {
+  const std::string h1 = "op: sigmoid, inputs: [fc1]";
+  CHECK(errors_of(replace(kXor, h1, "op: ReLU, inputs: [fc1]"))[0].starts_with(
+      "g.yaml:8:20: error: node 'h1': unknown op 'ReLU' (did you mean 'relu'? known ops: adam, "));
+  CHECK(op_suggestion(h1, "op: Relu, inputs: [fc1]") == "relu");  // not gelu, one letter away
+  CHECK(op_suggestion(h1, "op: reul, inputs: [fc1]") == "relu");
+  CHECK(op_suggestion(h1, "op: GELU, inputs: [fc1]") == "gelu");
+  CHECK(op_suggestion(h1, "op: LeakyReLU, inputs: [fc1]") == "leaky_relu");
+  CHECK(op_suggestion(h1, "op: Sigmoid, inputs: [fc1]") == "sigmoid");
+  CHECK(op_suggestion(h1, "op: BatchNorm1d, inputs: [fc1]") == "batch_norm");
+  CHECK(op_suggestion(h1, "op: LayerNorm, inputs: [fc1]") == "layer_norm");
+  CHECK(op_suggestion(h1, "op: MaxPool2d, inputs: [fc1]") == "max_pool2d");
+  const std::string loss = "op: mse, inputs: [out, y]";
+  CHECK(op_suggestion(loss, "op: CrossEntropyLoss, inputs: [out, y]") == "cross_entropy");
+  CHECK(op_suggestion(loss, "op: BCEWithLogitsLoss, inputs: [out, y]") == "bce_with_logits");
+  CHECK(op_suggestion(loss, "op: MSELoss, inputs: [out, y]") == "mse");
+  CHECK(op_suggestion("op: sgd,", "op: AdamW,") == "adamw");
+  CHECK(op_suggestion("op: sgd,", "op: SGD,") == "sgd");
 }
 
 TEST_CASE("unknown attribute", "[errors]") {
@@ -187,6 +219,38 @@ TEST_CASE("a misspelt key in a file source gets a suggestion, as in a text sourc
   CHECK(errors_of(replace(kXor, "x: [[0, 0], [0, 1], [1, 0], [1, 1]]", "x: {csv: d.csv, colums: \"0:2\"}")) ==
         Lines{"g.yaml:15:21: error: data for input 'x': unknown key 'colums' in a file source (did you mean "
               "'columns'? expected one of: csv, idx, columns, header, delimiter, scale, normalize)"});
+}
+
+TEST_CASE("a missing data file's error shows where it was looked for", "[errors]") {
+  const std::string looked_for = (std::filesystem::current_path() / "nowhere/d.csv").string();
+  CHECK(errors_of(replace(kXor, "x: [[0, 0], [0, 1], [1, 0], [1, 1]]", "x: {csv: nowhere/d.csv}")) ==
+        Lines{"g.yaml:15:14: error: data for input 'x': nowhere/d.csv: cannot open: No such file or directory (looked "
+              "for " + looked_for + ": a relative path starts at the graph file's folder)"});
+}
+
+TEST_CASE("bce and bce_with_logits refuse a target outside [0, 1] when the file loads", "[errors]") {
+  for (const std::string op : {"bce", "bce_with_logits"}) {
+    const std::string yaml = replace(replace(kXor, "op: mse", "op: " + op), "[[0], [1], [1], [0]]", "[[0], [1], [1], [2]]");
+    CHECK(errors_of(yaml) == Lines{"g.yaml:14:3: error: data.train.y: sample 4 has label 2, but node 'loss' (op " + op +
+                                   ") expects a target probability in [0, 1]"});
+  }
+  CHECK(errors_of(replace(replace(kXor, "op: mse", "op: bce"), "[[0], [1], [1], [0]]", "[[0], [1], [0.25], [1]]")).empty());
+}
+
+TEST_CASE("an optimizer's params must name a node it can train", "[errors]") {
+  CHECK(errors_of(replace(kXor, "lr: 0.5}", "lr: 0.5, params: [fc1, h1]}")) ==
+        Lines{"g.yaml:12:5: error: optimizer 'opt': params names node 'h1' (op sigmoid), which has no parameters; it "
+              "would train nothing (nodes it can train: fc1, fc2)"});
+  const std::string aside = replace(kXor, "  - {name: opt,", "  - {name: aside, op: linear, inputs: [x], units: 3}\n  - {name: opt,");
+  CHECK(errors_of(replace(aside, "lr: 0.5}", "lr: 0.5, params: [aside]}")) ==
+        Lines{"g.yaml:13:5: error: optimizer 'opt': params names node 'aside' (op linear), which its losses do not "
+              "depend on; it would train nothing (nodes it can train: fc1, fc2)"});
+}
+
+TEST_CASE("a tab in the indentation is reported at the tab", "[errors]") {
+  CHECK(errors_of(replace(kXor, "  x: {shape: [2]}", "\tx: {shape: [2]}")) ==
+        Lines{"g.yaml:4:1: error: malformed YAML: a tab indents this line, and YAML indents with spaces only (the parser "
+              "stopped at line 4, column 3: illegal map value)"});
 }
 
 namespace {
