@@ -24,6 +24,7 @@ TrainOptions step_options(const TrainSpec& train, uint64_t seed, GradientSync* s
   TrainOptions options = TrainOptions::batches(train.batch_size, train.shuffle, seed);
   options.clip_grad_norm = train.clip_grad_norm;
   options.clip_grad_value = train.clip_grad_value;
+  options.stop_on_nonfinite = train.stop_on_nonfinite;
   options.sync = sync;
   return options;
 }
