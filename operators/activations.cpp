@@ -132,8 +132,9 @@ struct ReluFn {
   static constexpr const char* kName = "relu";
   static OpSchema schema() { return activation_schema(kName, "max(x, 0), elementwise"); }
   explicit ReluFn(const Attributes&) {}
-  float value(float x) const { return x > 0.0f ? x : 0.0f; }
-  float derivative(float x, float) const { return x > 0.0f ? 1.0f : 0.0f; }  // torch: 0 at 0
+  // Written so that NaN passes as torch's: relu(NaN) is NaN, and its gradient passes there.
+  float value(float x) const { return x <= 0.0f ? 0.0f : x; }
+  float derivative(float x, float) const { return x <= 0.0f ? 0.0f : 1.0f; }  // torch: 0 at 0
   bool export_onnx(OnnxNodeWriter& w) const { return export_unary(w, "Relu"); }
 };
 
@@ -196,7 +197,9 @@ struct GeluFn {
     float value(float x) const { return x * 0.5f * (1.0f + fast::erf(x * kSqrtHalf)); }
     float derivative(float x, float) const {
       const float cdf = 0.5f * (1.0f + fast::erf(x * kSqrtHalf));
-      const float pdf = kInvSqrt2Pi * fast::exp(x * x * -0.5f);
+      // 0 where exp underflows (fast::exp clamps there): at ±inf, x·pdf is then NaN, as torch's.
+      const float exponent = x * x * -0.5f;
+      const float pdf = exponent < -87.0f ? 0.0f : kInvSqrt2Pi * fast::exp(exponent);
       return cdf + x * pdf;
     }
   };

@@ -201,7 +201,14 @@ TEST_CASE("train with check-numerics stops at the first Inf, names the node and 
   CHECK(r.output.find("error: node 'loss' (op mse) failed in the forward pass: Inf at element 0 of its output (shape [])") !=
         std::string::npos);
   CHECK(read_file(dir / "w.st") == before);
-  // Without the check the run goes on, as PyTorch's would.
+  // Without the check the run stops at the loss that overflowed (train.on_nonfinite: stop)...
+  const RunResult stopped = run_graph_runner("train " + (dir / "diverge.yaml") + " --epochs 2 --batch-size 2");
+  CHECK(stopped.status == 1);
+  CHECK(stopped.output.find("error: node 'loss' (op mse): the loss is ") != std::string::npos);
+  // ... or, with train.on_nonfinite: continue, goes on as PyTorch's would.
+  std::string yaml = read_file(dir / "diverge.yaml");
+  yaml.replace(yaml.find("\ntrain:\n"), 8, "\ntrain:\n  on_nonfinite: continue\n");
+  std::ofstream(dir / "diverge.yaml") << yaml;
   CHECK(run_graph_runner("train " + (dir / "diverge.yaml") + " --epochs 2 --batch-size 2").status == 0);
 }
 

@@ -13,9 +13,10 @@
 
 namespace gradflow {
 
-// Thrown for a malformed data file. `row` is the 1-based line for CSV, the 0-based sample
-// index for IDX, or -1 when the problem is not tied to one row; `column` is the 1-based
-// CSV field, or -1.
+// Thrown for a malformed data file. `row` is the 1-based line for CSV, the sample index for
+// IDX (0-based for a truncated file, 1-based for a NaN or infinite value), or -1 when the
+// problem is not tied to one row; `column` is the 1-based CSV field or value within an IDX
+// sample, or -1. NaN and infinite values are refused (CSV and IDX float and double files).
 // what() is "FILE: row N: WHAT", "FILE: row N, column C: WHAT", or "FILE: WHAT" when row < 0.
 struct DataFileError : std::runtime_error {
   DataFileError(std::string file, int64_t row, const std::string& what);

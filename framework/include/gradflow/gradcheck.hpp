@@ -24,17 +24,32 @@ struct GradcheckOptions {
   // is larger; 0 checks every element.
   int64_t max_elements_per_tensor = 32;
   uint64_t seed = 7;  // operator check: the random weights R of its loss L = sum(output * R)
+  // Random directions checked per tensor besides its elements: every element moves by ±epsilon
+  // at once (signs from `seed`, the tensor's name and the direction), and the change of the
+  // objective is compared with the gradient's dot product with that move, summed in double. The
+  // round-off of a float32 objective is the same for one element or all, but the derivative
+  // along a direction is about sqrt(elements) times an element's: a small gradient that the
+  // per-element check cannot tell from round-off (a backward missing a whole term, of a
+  // parameter whose gradients are all ~1e-3) is resolved. A direction passes when the two
+  // differ by at most rtol * |numeric| plus the larger of rtol times the RMS of the tensor's
+  // derivatives along its directions and 6 float32 roundings of the objective over the step
+  // (6 * FLT_EPSILON * |objective| / epsilon): `atol` is for one element. A direction whose
+  // differences at epsilon, epsilon/2 and epsilon/4 disagree beyond round-off crosses a kink
+  // (relu, max_pool) and is left out of the report. 0: none.
+  int64_t directions = 8;
 
   // For one operator on inputs of magnitude ~1: L sums many outputs, so its round-off
   // (~1e-7 * |L| / epsilon) needs a larger step; the O(epsilon^2 * f''') truncation error is
   // then ~1e-4 for smooth ops. A tolerance of 1e-2 + 1e-2 * |numeric| leaves a wide margin above
   // both, yet any wrong factor, sign or missing term in a backward is off by far more.
-  static GradcheckOptions for_operator() { return {1e-2, 1e-2, 1e-2, 0, 7}; }
+  // Every element is checked, and each has a gradient of order 1: no random directions needed.
+  static GradcheckOptions for_operator() { return {1e-2, 1e-2, 1e-2, 0, 7, 0}; }
 };
 
 struct GradcheckEntry {
   std::string tensor;  // "<node>.<param>" (model); "input <i>" or "<param>" (operator)
-  int64_t index = 0;
+  int64_t index = 0;      // the element checked, when direction < 0
+  int64_t direction = -1;  // >= 0: a random direction (GradcheckOptions::directions), not one element
   double analytic = 0.0;
   double numeric = 0.0;
   bool ok = true;

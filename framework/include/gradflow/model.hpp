@@ -146,6 +146,7 @@ class Model {
   // optimizer step are checked for NaN and Inf; the first found throws NodeError naming the
   // node, its op and the pass.
   void set_check_numerics(bool on) { check_numerics_ = on; }
+  bool check_numerics() const { return check_numerics_; }
 
   // Called with a node's index after its backward has written its parameters' gradients, from
   // the thread that ran it (possibly a TBB worker, possibly concurrently for independent

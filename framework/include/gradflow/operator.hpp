@@ -6,7 +6,8 @@
 //   2. infer_shape(): sample shapes in (batch dimension excluded), sample shape out; this is
 //      where parameters get their shapes (throw ShapeError on a mismatch);
 //   3. init_parameters(rng) once, unless a checkpoint supplies them;
-//   4. begin_pass(context), then forward()/backward() once per step each, never concurrently
+//   4. (an operator that is a DataFitter: fitted to the training data when a run starts fresh)
+//   5. begin_pass(context), then forward()/backward() once per step each, never concurrently
 //      on one instance, so an operator may keep what backward needs from forward in its own
 //      members.
 //
@@ -198,6 +199,20 @@ class AccuracyCounter {
   virtual bool reports_accuracy(bool prediction_is_decisions) const = 0;
   // Number of samples of the batch whose prediction is right.
   virtual int64_t count_correct(const Tensor& prediction, const Tensor& target) const = 0;
+};
+
+// Fitted to the training data once, before the first step, and never trained (standardize's
+// mean and std). A training run that starts from scratch (no --resume, no --weights) hands the
+// operator its first input over the whole training set: begin_fit, then fit_batch for every
+// batch in sample order (evaluation mode, upstream fitters already fitted), then end_fit. What
+// it fits must live in its buffers(), so that checkpoints carry it to eval, predict, export
+// and the embedding API, and a resumed run keeps it.
+class DataFitter {
+ public:
+  virtual ~DataFitter() = default;
+  virtual void begin_fit() = 0;
+  virtual void fit_batch(const Tensor& input) = 0;  // [batch, ...sample shape]
+  virtual void end_fit() = 0;
 };
 
 // A parameter an optimizer updates, by its checkpoint name.

@@ -53,6 +53,9 @@ struct TrainSpec {
   // epochs); the end-of-epoch validation runs as well. Needs validation data.
   std::optional<int64_t> validate_every_steps;
   SourceLocation validate_every_steps_where;
+  // train.on_nonfinite: `stop` (default) ends the run with an error when a training loss is NaN
+  // or infinite; `continue` trains on regardless.
+  bool stop_on_nonfinite = true;
 };
 
 }  // namespace gradflow

@@ -79,6 +79,9 @@ struct TrainOptions {
   // data-parallel reduction), before the step: values first, then the norm.
   std::optional<double> clip_grad_value;
   std::optional<double> clip_grad_norm;
+  // A training loss that is NaN or infinite throws (GraphError at the loss node, naming the
+  // epoch and the step) before its backward; false (train.on_nonfinite: continue) trains on.
+  bool stop_on_nonfinite = true;
 };
 
 // The batch size a run uses: the requested one, at most the data set (0: the whole set).

@@ -24,6 +24,12 @@ std::string locate(const std::string& file, int64_t row, int64_t column, const s
   return where + ": " + what;
 }
 
+// "NaN", "infinite" or "-infinite": how a refused value is named.
+std::string non_finite_name(float value) {
+  if (std::isnan(value)) return "NaN";
+  return value > 0 ? "infinite" : "-infinite";
+}
+
 std::string plural(int64_t n, const char* noun) {
   return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
 }
@@ -153,7 +159,7 @@ void split_fields(std::string_view line, char delimiter, std::vector<std::string
   }
 }
 
-enum class ParseStatus { ok, not_a_number, out_of_range };
+enum class ParseStatus { ok, not_a_number, out_of_range, not_finite };
 
 // std::from_chars: locale independent, unlike strtof and streams.
 ParseStatus parse_float(std::string_view s, float& value) {
@@ -161,7 +167,7 @@ ParseStatus parse_float(std::string_view s, float& value) {
   const char* end = s.data() + s.size();
   auto [ptr, ec] = std::from_chars(s.data(), end, value);
   if (ec == std::errc::invalid_argument || ptr != end) return ParseStatus::not_a_number;
-  if (ec != std::errc::result_out_of_range) return ParseStatus::ok;
+  if (ec != std::errc::result_out_of_range) return std::isfinite(value) ? ParseStatus::ok : ParseStatus::not_finite;
   // Out of float range: a tiny value (underflow) is still a fine number, it rounds to a
   // subnormal or zero; only magnitudes beyond FLT_MAX are errors.
   double wide = 0;
@@ -219,6 +225,9 @@ float parse_field(const std::string& file, const Line& line, size_t column,
     case ParseStatus::not_a_number:
       throw DataFileError(file, row, col,
                           "'" + std::string(field) + "' is not a number" + delimiter_hint(field, delimiter));
+    case ParseStatus::not_finite:
+      throw DataFileError(file, row, col, "'" + std::string(field) + "' is " + non_finite_name(value) +
+                                              "; data must be finite numbers");
     case ParseStatus::out_of_range:
       break;
   }
@@ -261,6 +270,13 @@ float decode_idx_value(const unsigned char* p, unsigned char code) {
     case 0x0D: return std::bit_cast<float>(static_cast<uint32_t>(read_be(p, 4)));
     default: return static_cast<float>(std::bit_cast<double>(read_be(p, 8)));
   }
+}
+
+// How a value read as NaN or infinite is named: a finite double beyond FLT_MAX is "out of
+// float range", like such a CSV field.
+std::string idx_non_finite(const unsigned char* p, unsigned char code, float value) {
+  if (code == 0x0E && std::isfinite(std::bit_cast<double>(read_be(p, 8)))) return "out of float range";
+  return non_finite_name(value);
 }
 
 struct IdxHeader {
@@ -393,8 +409,15 @@ Tensor read_idx(const std::filesystem::path& path) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data()) + header.header_bytes;
   const unsigned char code = header.type->code;
   float* out = result.data();
-  for (int64_t i = 0; i < result.size(); ++i, p += header.type->size)
+  const int64_t per_sample = header.shape[0] == 0 ? 1 : result.size() / header.shape[0];
+  for (int64_t i = 0; i < result.size(); ++i, p += header.type->size) {
     out[i] = decode_idx_value(p, code);
+    // Only float and double files can hold one (a double may also overflow float): row is the
+    // 1-based sample, column the 1-based value within it.
+    if (!std::isfinite(out[i]))
+      throw DataFileError(file, i / per_sample + 1, i % per_sample + 1,
+                          idx_non_finite(p, code, out[i]) + "; data must be finite numbers");
+  }
   return result;
 }
 

@@ -178,7 +178,13 @@ class DataSectionReader {
       error(node, "a sample value must be a number, got " + describe(node));
       return false;
     }
-    values.push_back(static_cast<float>(*v));
+    const auto value = static_cast<float>(*v);
+    if (!std::isfinite(value)) {
+      error(node, fmt::format("a sample value must be a finite number, got {}{}", describe(node),
+                              std::isfinite(*v) ? " (out of float range)" : ""));
+      return false;
+    }
+    values.push_back(value);
     return true;
   }
 

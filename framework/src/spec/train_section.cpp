@@ -27,7 +27,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 const std::vector<std::string> kTrainKeys = {"epochs",        "batch_size",     "shuffle",
                                              "checkpoint_every", "lr_schedule", "clip_grad_norm",
-                                             "clip_grad_value", "early_stopping", "validate_every_steps"};
+                                             "clip_grad_value", "early_stopping", "validate_every_steps",
+                                             "on_nonfinite"};
 const std::vector<std::string> kKindNames = {"step", "multistep", "exponential", "cosine", "plateau"};
 const std::vector<std::string> kWarmupKeys = {"warmup_epochs", "warmup_start_factor"};
 
@@ -86,6 +87,11 @@ class TrainSectionReader {
     if (const YAML::Node v = train["shuffle"]) {
       if (auto value = scalar_as<bool>(v)) spec.shuffle = *value;
       else error(v, "train.shuffle must be true or false, got " + describe(v));
+    }
+    if (const YAML::Node v = train["on_nonfinite"]) {
+      const auto value = scalar_as<std::string>(v);
+      if (value == "stop" || value == "continue") spec.stop_on_nonfinite = *value == "stop";
+      else error(v, "train.on_nonfinite must be 'stop' or 'continue', got " + describe(v));
     }
     const Range positive{0.0, true};
     double clip = 0.0;

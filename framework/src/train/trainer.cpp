@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 
 #include "gradflow/gradient_clipping.hpp"
+#include "numerics_guard.hpp"
 
 namespace gradflow {
 
@@ -125,9 +127,12 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
     if (hi > lo) {
       const auto indices = all.subspan(static_cast<size_t>(begin + lo), static_cast<size_t>(hi - lo));
       model_.load_batch(data, indices);
+      if (model_.check_numerics()) require_finite_batch(model_, data, indices);
       model_.set_training(true, steps_, lo);
       model_.forward();
       const double loss = model_.objective();
+      if (options_.stop_on_nonfinite && !std::isfinite(loss))
+        throw nonfinite_loss_error(model_, {epoch + 1, b + 1, batches, steps_});
       const auto correct = model_.correct_count();
       sums.add(loss * weight, correct, hi - lo, global);
       running.add(loss, correct, hi - lo);

@@ -8,6 +8,7 @@
 #include "gradflow/diagnostics.hpp"
 #include "gradflow/epoch_schedule.hpp"
 #include "checkpoint_pacer.hpp"
+#include "data_fitting.hpp"
 #include "run_fingerprint.hpp"
 
 namespace gradflow {
@@ -24,6 +25,7 @@ TrainOptions step_options(const TrainSpec& train, uint64_t seed, GradientSync* s
   TrainOptions options = TrainOptions::batches(train.batch_size, train.shuffle, seed);
   options.clip_grad_norm = train.clip_grad_norm;
   options.clip_grad_value = train.clip_grad_value;
+  options.stop_on_nonfinite = train.stop_on_nonfinite;
   options.sync = sync;
   return options;
 }
@@ -63,6 +65,8 @@ TrainingState TrainingRun::run(TrainingObserver& observer) {
     load_checkpoint(options_.weights, model_, LoadMode::WeightsOnly);
     observer.started_from_weights(options_.weights);
   }
+  if (options_.weights.empty() && options_.resume.empty())
+    fit_to_training_data(model_, data_.train, train.batch_size);  // standardize's mean and std
   if (!options_.resume.empty()) {
     // Under data parallelism every rank loads the same file (check_ranks_agree compares them).
     state = load_checkpoint(options_.resume, model_, LoadMode::Resume);

@@ -8,6 +8,7 @@
 
 #include "support/temp_dir.hpp"
 #include <cstdint>
+#include <limits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -632,5 +633,36 @@ TEST_CASE("Column: the vectorised byte lookup gives exactly the table's entry fo
       }
     INFO("row length " << row);
     CHECK(mismatches == 0);
+  }
+}
+
+TEST_CASE("NaN and infinity are refused where they load, naming file, row and column", "[data_files][nonfinite]") {
+  TempDir dir;
+  const std::string path = dir / "bad.csv";
+  SECTION("CSV: every spelling from_chars reads") {
+    for (const auto& [cell, what] : {std::pair{"nan", "NaN"}, {"NaN", "NaN"}, {"-nan", "NaN"}, {"inf", "infinite"},
+                                     {"+inf", "infinite"}, {"infinity", "infinite"}, {"-Infinity", "-infinite"}}) {
+      write_file(path, std::string("1,2\n3,4\n5,") + cell + "\n");
+      REQUIRE_THROWS_WITH(read_csv(path), path + ": row 3, column 2: '" + cell + "' is " + what +
+                                              "; data must be finite numbers");
+    }
+  }
+  SECTION("CSV after a header: the row is the file's line") {
+    write_file(path, "a,b\n1,2\nnan,4\n");
+    REQUIRE_THROWS_WITH(read_csv(path, {.header = true, .delimiter = ',', .columns = {}}), path + ": row 3, column 1: 'nan' is NaN; data must be finite numbers");
+  }
+  const std::string idx = dir / "bad.idx";
+  SECTION("IDX float: the sample and the value within it, from 1") {
+    write_file(idx, idx_header(0x0D, {2, 3}) + be_float(1) + be_float(2) + be_float(3) + be_float(4) +
+                        be_float(std::numeric_limits<float>::quiet_NaN()) + be_float(6));
+    REQUIRE_THROWS_WITH(read_idx(idx), idx + ": row 2, column 2: NaN; data must be finite numbers");
+    write_file(idx, idx_header(0x0D, {2}) + be_float(-std::numeric_limits<float>::infinity()) + be_float(1));
+    REQUIRE_THROWS_WITH(read_idx(idx), idx + ": row 1, column 1: -infinite; data must be finite numbers");
+  }
+  SECTION("IDX double: infinite, or beyond float range") {
+    write_file(idx, idx_header(0x0E, {2}) + be_double(1) + be_double(std::numeric_limits<double>::infinity()));
+    REQUIRE_THROWS_WITH(read_idx(idx), idx + ": row 2, column 1: infinite; data must be finite numbers");
+    write_file(idx, idx_header(0x0E, {2}) + be_double(1e39) + be_double(1));
+    REQUIRE_THROWS_WITH(read_idx(idx), idx + ": row 1, column 1: out of float range; data must be finite numbers");
   }
 }

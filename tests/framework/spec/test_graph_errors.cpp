@@ -287,3 +287,11 @@ TEST_CASE("labels: as many as the classifier's classes", "[errors][labels]") {
         Lines{"g.yaml:17:9: error: 'labels' names 2 classes, but no loss classifies its prediction (losses that do: "
               "bce, bce_with_logits, cross_entropy)"});
 }
+
+TEST_CASE("inline data refuses NaN and infinity, and values beyond float range, at their line and column",
+          "[errors][data]") {
+  const std::string yaml = replace(kXor, "x: [[0, 0], [0, 1], [1, 0], [1, 1]]", "x: [[0, 0], [.nan, 1], [1, -.inf], [1, 1e39]]");
+  CHECK(errors_of(yaml) == Lines{"g.yaml:15:18: error: a sample value must be a finite number, got '.nan'",
+                                 "g.yaml:15:32: error: a sample value must be a finite number, got '-.inf'",
+                                 "g.yaml:15:44: error: a sample value must be a finite number, got '1e39' (out of float range)"});
+}
