@@ -9,30 +9,34 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-# 10 samples in batches of 3 (4 steps an epoch), shuffled, dropout, Adam, a per-step cosine
-# schedule with warm-up, and checkpoints inside epochs: 16000 steps in all.
+# 12 samples in batches of 5 (3 steps an epoch, the last of 2), shuffled, two hidden layers
+# with dropout, SGD with momentum, a per-step step schedule with warm-up, and checkpoints inside
+# epochs: 15000 steps in all.
 cat > "$dir/g.yaml" <<'YAML'
 graph: steps
-seed: 3
+seed: 11
 inputs:
-  x: {shape: [2]}
+  x: {shape: [3]}
   y: {shape: [1]}
 nodes:
   - {name: fc1, op: linear, inputs: [x], units: 8}
-  - {name: h1, op: tanh, inputs: [fc1]}
-  - {name: d1, op: dropout, inputs: [h1], p: 0.2}
-  - {name: fc2, op: linear, inputs: [d1], units: 1}
-  - {name: loss, op: mse, inputs: [fc2, y]}
-  - {name: opt, op: adam, inputs: [loss], lr: 0.05}
+  - {name: h1, op: relu, inputs: [fc1]}
+  - {name: d1, op: dropout, inputs: [h1], p: 0.25}
+  - {name: fc2, op: linear, inputs: [d1], units: 4}
+  - {name: h2, op: sigmoid, inputs: [fc2]}
+  - {name: fc3, op: linear, inputs: [h2], units: 1}
+  - {name: loss, op: mse, inputs: [fc3, y]}
+  - {name: opt, op: sgd, inputs: [loss], lr: 0.05, momentum: 0.9}
 data:
   train:
-    x: [[0, 0], [0, 1], [1, 0], [1, 1], [0.5, 0.5], [0.2, 0.9], [0.9, 0.1], [0.3, 0.3], [0.7, 0.8], [0.1, 0.6]]
-    y: [[0], [1], [1], [0], [0.5], [0.8], [0.7], [0.1], [0.4], [0.6]]
+    x: [[0, 0, 1], [0, 1, 0], [1, 0, 0], [1, 1, 1], [0.5, 0.5, 0], [0.2, 0.9, 0.4], [0.9, 0.1, 0.3], [0.3, 0.3, 0.3],
+        [0.7, 0.8, 0.1], [0.1, 0.6, 0.9], [0.4, 0.2, 0.8], [0.6, 0.4, 0.5]]
+    y: [[0], [1], [1], [0], [0.5], [0.8], [0.7], [0.1], [0.4], [0.6], [0.3], [0.2]]
 train:
-  epochs: 4000
-  batch_size: 3
+  epochs: 5000
+  batch_size: 5
   checkpoint_every_steps: 5000
-  lr_schedule: {kind: cosine, interval: step, warmup_epochs: 100}
+  lr_schedule: {kind: step, interval: step, step_size: 3000, gamma: 0.5, warmup_epochs: 200}
 YAML
 
 "$runner" train "$dir/g.yaml" --threads 1 --save "$dir/whole.st" > "$dir/whole.out" 2>&1 ||

@@ -6,6 +6,9 @@
 
 #include <fstream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runner.hpp"
 
@@ -32,6 +35,25 @@ std::string write(const TempDir& dir, const std::string& name, const std::string
   return path;
 }
 
+// Each --metrics line's epoch, step and loss, bit for bit.
+std::vector<std::string> metrics_losses(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    const auto json = nlohmann::json::parse(line);
+    lines.push_back(json["epoch"].dump() + " " + json["step"].dump() + " " + json["loss"].dump());
+  }
+  return lines;
+}
+
+// What `train GRAPH --weights CHECKPOINT --partial` prints; it must succeed.
+std::string partial_load(const std::string& graph, const std::string& checkpoint) {
+  const RunResult run = run_graph_runner("train " + graph + " --weights " + checkpoint + " --partial");
+  INFO(run.output);
+  CHECK(run.status == 0);
+  return run.output;
+}
+
 bool has(const std::string& output, const std::string& line) { return output.find(line) != std::string::npos; }
 
 }  // namespace
@@ -51,6 +73,15 @@ TEST_CASE("train --max-steps stops inside an epoch and saves; --resume continues
   CHECK(has(rest.output, "\ncontinuing epoch 2 after its batch 2\n"));
   CHECK(has(rest.output, "\nepoch 3/3  loss "));
   CHECK(run_graph_runner("train " + graph + " --max-steps 0").status == 2);
+  // --metrics across the stop: the epoch cut at batch 2 reports the loss of all its batches.
+  REQUIRE(run_graph_runner("train " + graph + " --metrics " + (dir / "whole.jsonl")).status == 0);
+  REQUIRE(run_graph_runner("train " + graph + " --max-steps 6 --save " + (dir / "p.st") + " --metrics " +
+                           (dir / "p.jsonl")).status == 0);
+  REQUIRE(run_graph_runner("train " + graph + " --resume " + (dir / "p.st") + " --metrics " + (dir / "p.jsonl")).status ==
+          0);
+  const auto whole = metrics_losses(dir / "whole.jsonl");
+  CHECK(whole.size() == 3);
+  CHECK(metrics_losses(dir / "p.jsonl") == whole);
 }
 
 TEST_CASE("train --weights --partial loads what matches and names every tensor it left or did not use",
@@ -62,10 +93,7 @@ TEST_CASE("train --weights --partial loads what matches and names every tensor i
   const RunResult strict = run_graph_runner("train " + renamed + " --weights " + (dir / "a.st"));
   CHECK(strict.status == 1);
   CHECK(has(strict.output, "error: " + (dir / "a.st") + ": missing parameter 'head.weight'"));
-  const RunResult partial = run_graph_runner("train " + renamed + " --weights " + (dir / "a.st") + " --partial");
-  INFO(partial.output);
-  CHECK(partial.status == 0);
-  CHECK(has(partial.output, "--partial: kept the initial head.weight [1, 4]: not in the checkpoint\n"
+  CHECK(has(partial_load(renamed, dir / "a.st"), "--partial: kept the initial head.weight [1, 4]: not in the checkpoint\n"
                             "--partial: kept the initial head.bias [1]: not in the checkpoint\n"
                             "--partial: did not use the checkpoint's fc2.bias [1]\n"
                             "--partial: did not use the checkpoint's fc2.weight [1, 4]\n"
@@ -74,10 +102,7 @@ TEST_CASE("train --weights --partial loads what matches and names every tensor i
                             "--partial: loaded 2 of 4 parameters and buffers\n"
                             "starting from the weights of " + (dir / "a.st") + "\n"));
   const std::string wider = write(dir, "wider.yaml", xor_graph(3, "fc2"));
-  const RunResult shapes = run_graph_runner("train " + wider + " --weights " + (dir / "a.st") + " --partial");
-  INFO(shapes.output);
-  CHECK(shapes.status == 0);
-  CHECK(has(shapes.output, "--partial: kept the initial fc1.weight [3, 2]: the checkpoint's is [4, 2]\n"
+  CHECK(has(partial_load(wider, dir / "a.st"), "--partial: kept the initial fc1.weight [3, 2]: the checkpoint's is [4, 2]\n"
                            "--partial: kept the initial fc1.bias [3]: the checkpoint's is [4]\n"
                            "--partial: kept the initial fc2.weight [1, 3]: the checkpoint's is [1, 4]\n"
                            "--partial: did not use the checkpoint's 8 optimizer and training-loop tensors (a fresh "
