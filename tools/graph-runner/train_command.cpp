@@ -2,6 +2,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -97,13 +99,13 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
                mpi_sync->wait_seconds() * 1e3 / static_cast<double>(mpi_sync->steps_synced()), mpi_sync->steps_synced());
 #endif
   shown.finish();
-  if (const int signal = signals.received(); signal != 0 && run.stopped_on_request()) {
-    if (report.rank0)
-      fmt::print(stderr, "{}: exit status {}{}\n", signal_name(signal), exit_status_of(signal),
-                 args.save.empty() ? "" : fmt::format("; --resume {} continues the run", args.save));
-    return exit_status_of(signal);
-  }
-  return 0;
+  if (!run.stopped_on_request()) return 0;
+  // Under mpirun a signal to one rank stops every rank; the others exit as if they had had SIGINT.
+  const int signal = signals.received() != 0 ? signals.received() : SIGINT;
+  if (report.rank0)
+    fmt::print(stderr, "{}: exit status {}{}\n", signals.received() != 0 ? signal_name(signal) : "a signal to another rank",
+               exit_status_of(signal), args.save.empty() ? "" : fmt::format("; --resume {} continues the run", args.save));
+  return exit_status_of(signal);
 }
 
 // Under an MPI launcher the process trains as one rank, or refuses before it reads data or
