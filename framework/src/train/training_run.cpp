@@ -163,7 +163,8 @@ void TrainingRun::train_epochs(Loop& loop) {
     loop.observer.epoch_done(m, step, loop.stopped);
     const bool more = m.epoch < train.epochs && !loop.stopped;
     if (more && stop_due(step)) loop.cut = {step, m.epoch, 0, loop.batches, stopped_on_request_};
-    const bool due = checkpoints.due(m.epoch) || std::exchange(loop.save_after_epoch, false);
+    const bool step_due = std::exchange(loop.save_after_epoch, false);  // checkpoint_every_steps
+    const bool due = checkpoints.due(m.epoch) || step_due;
     if (saving && more && !loop.cut && due) save_position(loop, loop.state, false);
   }
 }
