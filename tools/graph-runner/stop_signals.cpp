@@ -1,5 +1,6 @@
 #include "stop_signals.hpp"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -52,6 +53,15 @@ StopSignals::~StopSignals() {
 }
 
 int StopSignals::received() const { return g_signal; }
+
+int StopSignals::exit_status(const TrainingRun& run, bool show, const std::string& save) const {
+  if (!run.stopped_on_request()) return 0;
+  const int signal = g_signal != 0 ? static_cast<int>(g_signal) : SIGINT;
+  if (show)
+    fmt::print(stderr, "{}: exit status {}{}\n", g_signal != 0 ? signal_name(signal) : "a signal to another rank",
+               exit_status_of(signal), save.empty() ? "" : fmt::format("; --resume {} continues the run", save));
+  return exit_status_of(signal);
+}
 
 int exit_status_of(int signal) { return 128 + signal; }
 

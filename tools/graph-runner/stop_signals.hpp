@@ -4,6 +4,8 @@
 // whole file, and the next write removes the temporary file that was cut off.
 #pragma once
 
+#include <string>
+
 #include "gradflow/training_run.hpp"
 
 namespace gradflow::runner {
@@ -19,6 +21,9 @@ class StopSignals {
 
   // The first signal received, or 0.
   int received() const;
+  // After the run: 0, or 128 + the signal that stopped it (SIGINT's 130 on the ranks of an
+  // mpirun job that stopped for another rank's signal), said on stderr when `show` (rank 0).
+  int exit_status(const TrainingRun& run, bool show, const std::string& save) const;
 };
 
 // 128 + the signal, as a shell reports a process its signal ended: 130 for SIGINT, 143 for SIGTERM.

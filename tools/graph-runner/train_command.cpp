@@ -2,8 +2,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <csignal>
-
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -99,13 +97,7 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
                mpi_sync->wait_seconds() * 1e3 / static_cast<double>(mpi_sync->steps_synced()), mpi_sync->steps_synced());
 #endif
   shown.finish();
-  if (!run.stopped_on_request()) return 0;
-  // Under mpirun a signal to one rank stops every rank; the others exit as if they had had SIGINT.
-  const int signal = signals.received() != 0 ? signals.received() : SIGINT;
-  if (report.rank0)
-    fmt::print(stderr, "{}: exit status {}{}\n", signals.received() != 0 ? signal_name(signal) : "a signal to another rank",
-               exit_status_of(signal), args.save.empty() ? "" : fmt::format("; --resume {} continues the run", args.save));
-  return exit_status_of(signal);
+  return signals.exit_status(run, report.rank0, args.save);
 }
 
 // Under an MPI launcher the process trains as one rank, or refuses before it reads data or
@@ -156,7 +148,9 @@ Command add_train(CLI::App& app) {
   command->add_option("--batch-size", args->batch_size, "samples per step (default: train.batch_size)")
       ->check(CLI::PositiveNumber);
   command->add_option("--seed", args->seed, "overrides the graph's seed");
-  command->add_option("--save", args->save, "checkpoint file written every train.checkpoint_every epochs (checkpoint_every_steps steps), at the end, and on SIGINT or SIGTERM");
+  command->add_option("--save", args->save,
+                      "checkpoint file written every train.checkpoint_every epochs (checkpoint_every_steps steps), at "
+                      "the end, and on SIGINT or SIGTERM");
   CLI::Option* resume =
       command->add_option("--resume", args->resume, "checkpoint to continue from")->check(CLI::ExistingFile);
   CLI::Option* weights_option =
