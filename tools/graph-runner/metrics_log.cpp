@@ -14,26 +14,29 @@
 
 namespace gradflow::runner {
 
-MetricsLog::MetricsLog(std::string path, std::optional<int64_t> resumed_epoch)
+MetricsLog::MetricsLog(std::string path, std::optional<ResumePoint> resumed)
     : path_(std::move(path)),
       fd_(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)),
-      empty_before_first_line_(!resumed_epoch) {
+      empty_before_first_line_(!resumed) {
   if (fd_ < 0) fail(errno);
-  if (resumed_epoch) cut_after_epoch(*resumed_epoch);
+  if (resumed) cut_after(*resumed);
 }
 
 namespace {
-// The "epoch" of one metrics line, or nothing for a line this tool did not write.
-std::optional<int64_t> epoch_of(std::string_view line) {
+// Whether one metrics line comes after `point`: its "step" is later, or (without one) its
+// "epoch"; a line this tool did not write does not.
+bool after(std::string_view line, const MetricsLog::ResumePoint& point) {
   const auto json = nlohmann::json::parse(line, nullptr, false);
-  if (!json.is_object() || !json.contains("epoch") || !json["epoch"].is_number_integer()) return std::nullopt;
-  return json["epoch"].get<int64_t>();
+  if (!json.is_object()) return false;
+  for (const auto& [key, bound] : {std::pair{"step", point.step}, std::pair{"epoch", point.epoch}})
+    if (json.contains(key) && json[key].is_number_integer()) return json[key].get<int64_t>() > bound;
+  return false;
 }
 }  // namespace
 
-// Cuts the file at the first line of a later epoch than `epoch`, or at a torn last line (no
-// newline). Lines it does not recognise stay: they are not ours to drop.
-void MetricsLog::cut_after_epoch(int64_t epoch) {
+// Cuts the file at the first line after `point`, or at a torn last line (no newline). Lines it
+// does not recognise stay: they are not ours to drop.
+void MetricsLog::cut_after(const ResumePoint& point) {
   std::string text;
   char buffer[1 << 16];
   for (;;) {
@@ -47,8 +50,7 @@ void MetricsLog::cut_after_epoch(int64_t epoch) {
   while (keep < text.size()) {
     const size_t end = text.find('\n', keep);
     if (end == std::string::npos) break;  // torn: the write that ended here never finished
-    const auto line_epoch = epoch_of(std::string_view(text).substr(keep, end - keep));
-    if (line_epoch && *line_epoch > epoch) break;
+    if (after(std::string_view(text).substr(keep, end - keep), point)) break;
     keep = end + 1;
   }
   if (keep < text.size() && ::ftruncate(fd_, static_cast<off_t>(keep)) != 0) fail(errno);

@@ -12,11 +12,17 @@ namespace gradflow::runner {
 // is silently short, or ends in a torn line that breaks a resumed run's log, would mislead.
 class MetricsLog {
  public:
+  // Where a resumed run's checkpoint was taken: epochs completed and optimizer steps taken.
+  struct ResumePoint {
+    int64_t epoch = 0;
+    int64_t step = 0;
+  };
   // A new run empties the file when it writes its first line, so that a run that fails before
-  // then (a bad first step) leaves the old log as it was. A run resumed from a checkpoint of epoch `resumed_epoch`
-  // keeps the lines of epochs up to it and cuts the rest: a run killed after logging an epoch
-  // but before checkpointing it logs that epoch again, and the log must hold it once.
-  MetricsLog(std::string path, std::optional<int64_t> resumed_epoch);
+  // then (a bad first step) leaves the old log as it was. A run resumed from a checkpoint keeps
+  // the lines up to its step (lines without a step: up to its epoch) and cuts the rest: a run
+  // killed after logging an epoch but before checkpointing it logs that epoch again, and the
+  // log must hold it once.
+  MetricsLog(std::string path, std::optional<ResumePoint> resumed);
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
   ~MetricsLog();
@@ -25,7 +31,7 @@ class MetricsLog {
 
  private:
   [[noreturn]] void fail(int error) const;
-  void cut_after_epoch(int64_t epoch);
+  void cut_after(const ResumePoint& point);
 
   std::string path_;
   int fd_;

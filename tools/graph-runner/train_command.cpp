@@ -11,7 +11,9 @@
 #include "command_line.hpp"
 #include "commands.hpp"
 #include "session.hpp"
+#include "stop_signals.hpp"
 #include "training_report.hpp"
+#include "gradflow/atomic_file.hpp"
 #include "gradflow/mpi_launch.hpp"
 #include "gradflow/scheduler.hpp"
 #include "gradflow/training_run.hpp"
@@ -28,11 +30,20 @@ namespace gradflow::runner {
 namespace {
 
 struct TrainArgs : CommonOptions {
-  std::optional<int64_t> epochs, batch_size;
+  std::optional<int64_t> epochs, batch_size, max_steps;
   std::string save, resume, weights, metrics, plot;
   std::string scheduler = "auto";
   bool check_numerics = false;
+  bool partial = false;
 };
+
+// What the run would write, refused before the graph and its data load: an unwritable path
+// found after hours of training costs the hours.
+void check_outputs(const TrainArgs& args) {
+  if (!args.save.empty()) check_writable(args.save, "the checkpoint");
+  if (!args.metrics.empty()) check_writable(args.metrics, "the metrics file");
+  if (!args.plot.empty()) check_writable(args.plot, "the plot");
+}
 
 SchedulePolicy parse_policy(const std::string& name) {
   if (name == "sequential") return SchedulePolicy::Sequential;
@@ -43,12 +54,19 @@ SchedulePolicy parse_policy(const std::string& name) {
 // Trains in this process; under mpirun `mpi` is set and this process is one rank of a
 // data-parallel job (docs/distributed.md): only rank 0 prints, writes metrics and checkpoints.
 int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
+  bool rank0 = true;
+#ifdef GRADFLOW_WITH_MPI
+  rank0 = !mpi || mpi->rank() == 0;
+#endif
+  if (rank0) check_outputs(args);  // under mpirun only rank 0 writes
   Session session = open_session(args);
   Model& model = *session.model;
   RunOptions options(model.spec().train);
   options.save = args.save;
   options.weights = args.weights;
   options.resume = args.resume;
+  options.partial = args.partial;
+  options.max_steps = args.max_steps;
   options.train.epochs = args.epochs.value_or(options.train.epochs);
   options.train.batch_size = args.batch_size.value_or(options.train.batch_size);
   ReportOptions report;
@@ -72,6 +90,7 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   model.scheduler().set_policy(parse_policy(args.scheduler));
   model.set_check_numerics(args.check_numerics);
   TrainingReport shown(model, session.data, report);
+  const StopSignals signals(run, !args.save.empty());
   run.run(shown);
 #ifdef GRADFLOW_WITH_MPI
   if (mpi_sync && mpi->rank() == 0 && mpi_sync->steps_synced())
@@ -79,7 +98,7 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
                mpi_sync->wait_seconds() * 1e3 / static_cast<double>(mpi_sync->steps_synced()), mpi_sync->steps_synced());
 #endif
   shown.finish();
-  return 0;
+  return signals.exit_status(run, report.rank0, args.save);
 }
 
 // Under an MPI launcher the process trains as one rank, or refuses before it reads data or
@@ -130,15 +149,25 @@ Command add_train(CLI::App& app) {
   command->add_option("--batch-size", args->batch_size, "samples per step (default: train.batch_size)")
       ->check(whole_number(1));
   command->add_option("--seed", args->seed, "overrides the graph's seed");
-  command->add_option("--save", args->save, "checkpoint file written every train.checkpoint_every epochs and at the end");
+  command->add_option("--save", args->save,
+                      "checkpoint file written every train.checkpoint_every epochs (checkpoint_every_steps steps), at "
+                      "the end, and on SIGINT or SIGTERM");
   CLI::Option* resume =
       command->add_option("--resume", args->resume, "checkpoint to continue from")->check(existing_file("checkpoint"));
-  command
-      ->add_option("--weights", args->weights,
-                   "start from these parameters and buffers (fine-tuning, e.g. an imported model) with a fresh "
-                   "optimizer and schedule")
-      ->check(existing_file("checkpoint"))
-      ->excludes(resume);
+  CLI::Option* weights_option =
+      command
+          ->add_option("--weights", args->weights,
+                       "start from these parameters and buffers (fine-tuning, e.g. an imported model) with a fresh "
+                       "optimizer and schedule")
+          ->check(existing_file("checkpoint"))
+          ->excludes(resume);
+  command->add_option("--max-steps", args->max_steps,
+                      "stop after this many optimizer steps in all (a resumed run's included) and save where it is")
+      ->check(whole_number(1));
+  command->add_flag("--partial", args->partial,
+                    "with --weights: load the parameters and buffers whose name and shape match, keep the others "
+                    "initial, and list both")
+      ->needs(weights_option);
   command->add_option("--metrics", args->metrics, "JSON lines, one per epoch");
   command->add_option("--plot", args->plot, "SVG of the loss and accuracy curves, drawn after training");
   command->add_option("--scheduler", args->scheduler, "auto, sequential or parallel")

@@ -110,6 +110,17 @@ void TrainingReport::started_from_weights(const std::filesystem::path& file) {
   if (rank0_) fmt::print("starting from the weights of {}\n", file.string());
 }
 
+void TrainingReport::weights_matched(const PartialLoad& load) {
+  if (!rank0_) return;
+  for (const std::string& kept : load.kept) fmt::print("--partial: kept the initial {}\n", kept);
+  for (const std::string& unused : load.unused) fmt::print("--partial: did not use the checkpoint's {}\n", unused);
+  if (load.unused_state > 0)
+    fmt::print("--partial: did not use the checkpoint's {} optimizer and training-loop tensors (a fresh optimizer "
+               "starts)\n", load.unused_state);
+  fmt::print("--partial: loaded {} of {} parameters and buffers\n", load.loaded.size(),
+             load.loaded.size() + load.kept.size());
+}
+
 void TrainingReport::resumed(const std::filesystem::path& file, const TrainingState& state) {
   if (rank0_) fmt::print("resumed from {} at epoch {}, step {}\n", file.string(), state.epoch, state.step);
 }
@@ -120,12 +131,16 @@ void TrainingReport::run_started(const RunStart& start) {
   batch_size_ = start.batch_size;
   if (!rank0_) return;
   if (!options_.metrics.empty())
-    metrics_.emplace(options_.metrics, start.resumed ? std::optional<int64_t>(start.first_epoch) : std::nullopt);
+    metrics_.emplace(options_.metrics, start.resumed ? std::optional(MetricsLog::ResumePoint{start.first_epoch,
+                                                                                              start.first_step})
+                                                     : std::nullopt);
   fmt::print("training '{}': {} parameters, {} training samples{}{}, batch {}, {} epoch{}{}\n", model_.spec().name,
              model_.parameter_count(), data_.train.size,
              data_.validation.empty() ? "" : fmt::format(", {} validation samples", data_.validation.size),
              data_.test.empty() ? "" : fmt::format(", {} test samples", data_.test.size), start.batch_size,
              start.epochs, start.epochs == 1 ? "" : "s", options_.parallel_note);
+  if (start.first_batch > 0)
+    fmt::print("continuing epoch {} after its batch {}\n", start.first_epoch + 1, start.first_batch);
 }
 
 void TrainingReport::epoch_started(int64_t epoch, int64_t epochs) {
@@ -157,6 +172,15 @@ void TrainingReport::best_epoch_restored(int64_t epoch, double validation_loss, 
                model_.spec().train.early_stopping->patience, epoch);
   fmt::print("best epoch {} (val_loss {:.6f}): {}\n", epoch, validation_loss,
              options_.save.empty() ? "its weights are the model's" : "its weights are what --save holds");
+}
+
+void TrainingReport::stopped(const RunStop& stop) {
+  bar_.clear();
+  if (!rank0_) return;
+  const std::string where = stop.batch > 0 ? fmt::format("in epoch {}/{}, batch {} of {}", stop.epoch, epochs_,
+                                                         stop.batch, stop.batches)
+                                           : fmt::format("at the end of epoch {}/{}", stop.epoch, epochs_);
+  fmt::print("stopped after step {} ({}): {}\n", stop.step, where, stop.requested ? "on a signal" : "--max-steps");
 }
 
 void TrainingReport::saved(const std::filesystem::path& file) { fmt::print("saved {}\n", file.string()); }

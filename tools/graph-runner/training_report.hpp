@@ -64,6 +64,7 @@ class TrainingReport final : public TrainingObserver {
   TrainingReport(const Model& model, const DataSets& data, ReportOptions options);
 
   void started_from_weights(const std::filesystem::path& file) override;
+  void weights_matched(const PartialLoad& load) override;
   void resumed(const std::filesystem::path& file, const TrainingState& state) override;
   void run_started(const RunStart& start) override;
   void epoch_started(int64_t epoch, int64_t epochs) override;
@@ -71,6 +72,7 @@ class TrainingReport final : public TrainingObserver {
   void step_validated(int64_t step, int64_t epoch, const Evaluation& v, double elapsed_s) override;
   void epoch_done(const EpochMetrics& m, int64_t step, bool stopping) override;
   void best_epoch_restored(int64_t epoch, double validation_loss, bool stopped_early) override;
+  void stopped(const RunStop& stop) override;
   void saved(const std::filesystem::path& file) override;
 
   // After the run: draws --plot from the epochs it saw.

@@ -42,6 +42,11 @@ class AtomicFile {
 
 void write_file_atomically(const std::filesystem::path& target, std::string_view contents);
 
+// Before a long job writes `target`: throws FileWriteError "cannot write WHAT TARGET: why"
+// (`what`: "the checkpoint") when its directory is missing or not writable, or it is a
+// directory or a file this process may not write.
+void check_writable(const std::filesystem::path& target, const std::string& what);
+
 // Removes `<target>.tmp-<pid>` files whose process no longer runs; returns how many.
 int remove_stale_temporaries(const std::filesystem::path& target);
 

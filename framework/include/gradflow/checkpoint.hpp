@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "gradflow/model.hpp"
 
@@ -33,5 +34,21 @@ enum class LoadMode {
 // Throws CheckpointError naming the file and what does not fit the graph; the model is left
 // untouched on error.
 TrainingState load_checkpoint(const std::filesystem::path& path, Model& model, LoadMode mode);
+
+// What load_matching_weights did (train --weights CKPT --partial).
+struct PartialLoad {
+  std::vector<std::string> loaded;  // parameters and buffers taken from the file
+  // "fc2.weight [2, 4]: not in the checkpoint" or "...: the checkpoint's is [10, 4]": kept at
+  // the initial value.
+  std::vector<std::string> kept;
+  std::vector<std::string> unused;  // "head.bias [10]": the file's tensors that nothing took
+  // Optimizer state and the training loop's tensors in the file: a --weights run starts a
+  // fresh optimizer, so these are never used.
+  int64_t unused_state = 0;
+};
+
+// Loads every parameter and buffer whose name and shape match the file's; the others keep
+// their values. Throws CheckpointError when the file cannot be read.
+PartialLoad load_matching_weights(const std::filesystem::path& path, Model& model);
 
 }  // namespace gradflow

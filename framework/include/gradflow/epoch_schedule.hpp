@@ -43,12 +43,16 @@ class EarlyStopping {
 
 class EpochSchedule {
  public:
-  // `epochs`: the run's length (cosine's default t_max). Throws std::invalid_argument when a
-  // schedule is set and an optimizer has no learning rate to schedule.
-  EpochSchedule(Model& model, const TrainSpec& spec, int64_t epochs);
+  // `length`: the run's length in the schedule's interval, epochs or optimizer steps (cosine's
+  // default t_max). Throws std::invalid_argument when a schedule is set and an optimizer has
+  // no learning rate to schedule.
+  EpochSchedule(Model& model, const TrainSpec& spec, int64_t length);
 
   // Before each epoch: gives every optimizer its learning rate for the epoch.
   void begin_epoch();
+  // After each optimizer step: with lr_schedule.interval step, steps the schedule and gives every
+  // optimizer its learning rate for the next step.
+  void end_step();
   // The first optimizer's learning rate in this epoch; nothing when it exposes none.
   std::optional<double> lr() const;
   // After epoch `epoch` (1-based), with its validation loss when there is validation data.
@@ -69,6 +73,7 @@ class EpochSchedule {
  private:
   Model& model_;
   std::optional<LrSchedule> schedule_;
+  bool per_step_ = false;  // lr_schedule.interval: step
   std::optional<EarlyStopping> stopping_;
   std::vector<Tensor> best_weights_;  // model.parameters() order, with early stopping
 };

@@ -14,10 +14,16 @@ namespace gradflow {
 enum class ScheduleKind { Step, MultiStep, Exponential, Cosine, Plateau };
 const char* to_string(ScheduleKind kind);
 
+// What the schedule counts (train.lr_schedule.interval): epochs, or optimizer steps, as a torch
+// scheduler stepped after every epoch or after every batch.
+enum class ScheduleInterval { Epoch, Step };
+
 // train.lr_schedule: torch.optim.lr_scheduler's StepLR, MultiStepLR, ExponentialLR,
 // CosineAnnealingLR (after a LinearLR warm-up, as SequentialLR) and ReduceLROnPlateau.
 struct LrScheduleSpec {
   ScheduleKind kind = ScheduleKind::Step;
+  // With Step, every count below (step_size, milestones, warm-up, t_max) is in optimizer steps.
+  ScheduleInterval interval = ScheduleInterval::Epoch;
   int64_t step_size = 0;            // step
   std::vector<int64_t> milestones;  // multistep, ascending
   double gamma = 0.1;               // step, multistep, exponential
@@ -45,6 +51,9 @@ struct TrainSpec {
   bool shuffle = true;
   // Epochs between checkpoints when --save is given; unset: every epoch, at most one per 5 s.
   std::optional<int64_t> checkpoint_every;
+  // Optimizer steps between checkpoints inside epochs when --save is given (as well as those
+  // of checkpoint_every); a resumed run continues from the step a checkpoint holds.
+  std::optional<int64_t> checkpoint_every_steps;
   std::optional<LrScheduleSpec> lr_schedule;
   std::optional<double> clip_grad_norm;   // torch.nn.utils.clip_grad_norm_ (max_norm)
   std::optional<double> clip_grad_value;  // torch.nn.utils.clip_grad_value_

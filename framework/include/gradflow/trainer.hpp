@@ -73,6 +73,9 @@ struct TrainOptions {
   // Called after every optimizer step with the steps taken so far (after on_batch); it may
   // evaluate the model (Trainer::evaluate), since the next batch sets training mode again.
   std::function<void(int64_t)> after_step;
+  // Asked after after_step: true ends the epoch there, before its last batch (train_epoch then
+  // returns with epoch_progress() inside the epoch; the next train_epoch continues it).
+  std::function<bool()> stop_after_step;
   // Null: a single process, exactly as before. Not owned.
   GradientSync* sync = nullptr;
   // Gradient clipping over each optimizer's parameters after backward (and after the
@@ -82,6 +85,16 @@ struct TrainOptions {
   // A training loss that is NaN or infinite throws (GraphError at the loss node, naming the
   // epoch and the step) before its backward; false (train.on_nonfinite: continue) trains on.
   bool stop_on_nonfinite = true;
+};
+
+// Where training is inside an epoch: the batches done and this rank's sums behind the epoch's
+// training loss and accuracy (what a checkpoint taken inside an epoch keeps).
+struct EpochProgress {
+  int64_t batches = 0;  // 0: at an epoch's start
+  double loss = 0.0;    // sum over batches of (this rank's weighted batch loss) x (global batch)
+  double correct = 0.0;
+  double samples = 0.0;
+  double no_accuracy = 0.0;  // > 0 when some rank's loss reports no accuracy
 };
 
 // The batch size a run uses: the requested one, at most the data set (0: the whole set).
@@ -94,8 +107,18 @@ class Trainer {
  public:
   Trainer(Model& model, TrainOptions options);
 
-  // Trains one epoch over `data`; `epoch` is 0-based and selects the shuffle.
+  // Trains one epoch over `data`; `epoch` is 0-based and selects the shuffle. It starts at
+  // epoch_progress()'s batch: 0, or where a stop (TrainOptions::stop_after_step) or
+  // set_epoch_progress left the epoch.
   Evaluation train_epoch(const Dataset& data, int64_t epoch);
+  // Where the epoch in progress is; `batches` 0 between epochs.
+  const EpochProgress& epoch_progress() const { return progress_; }
+  bool inside_epoch() const { return progress_.batches > 0; }
+  // A resumed run's position inside its epoch (a checkpoint's).
+  void set_epoch_progress(const EpochProgress& progress) { progress_ = progress; }
+  // The progress summed over every rank (collective under data parallelism): what rank 0's
+  // checkpoint keeps, so that the resumed epoch's loss counts every rank's batches.
+  EpochProgress global_epoch_progress();
   // Forward passes only, in order, over all of `data`. `after_forward`, when set, sees the
   // model after each batch's forward pass (eval's confusion matrix); under data parallelism,
   // this rank's batches only.
@@ -104,6 +127,8 @@ class Trainer {
 
   int64_t steps() const { return steps_; }
   void set_steps(int64_t steps) { steps_ = steps; }
+  // The options, to set callbacks that need the trainer itself.
+  TrainOptions& options() { return options_; }
 
  private:
   std::vector<int64_t> epoch_order(int64_t size, int64_t epoch) const;
@@ -114,6 +139,7 @@ class Trainer {
   Model& model_;
   TrainOptions options_;
   int64_t steps_ = 0;
+  EpochProgress progress_;
 };
 
 // Accumulates batch results into a sample-weighted mean.

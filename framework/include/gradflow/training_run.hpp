@@ -5,6 +5,7 @@
 // a metrics log, curves) is the observer's business: the run only reports.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -27,11 +28,15 @@ class TrainingObserver {
 
   // `--weights`: the parameters and buffers were loaded, with a fresh optimizer and schedule.
   virtual void started_from_weights(const std::filesystem::path& /*file*/) {}
+  // `--weights --partial`: what was loaded and what kept its initial value (before started_from_weights).
+  virtual void weights_matched(const PartialLoad& /*load*/) {}
   // `--resume`: the run continues after `state`'s epoch and step.
   virtual void resumed(const std::filesystem::path& /*file*/, const TrainingState& /*state*/) {}
   // The last thing before the first epoch (after loading and the data-parallel checks).
   struct RunStart {
     int64_t first_epoch = 0;  // epochs already done (a resumed run's)
+    int64_t first_step = 0;   // optimizer steps already taken (a resumed run's)
+    int64_t first_batch = 0;  // batches already done of epoch first_epoch + 1 (resumed inside it)
     int64_t epochs = 0;       // the run ends after this many
     int64_t batch_size = 0;   // samples per step, at most the training set
     bool resumed = false;
@@ -50,6 +55,17 @@ class TrainingObserver {
   // With early stopping, after the last epoch: the best epoch's weights are now the model's.
   // `stopped_early`: the run ended before its epochs were done.
   virtual void best_epoch_restored(int64_t /*epoch*/, double /*validation_loss*/, bool /*stopped_early*/) {}
+  // The run ends before its epochs are done: RunOptions::max_steps reached, or a stop was
+  // requested (TrainingRun::request_stop). The final checkpoint then holds this position (not
+  // early stopping's best weights), so that --resume continues the run.
+  struct RunStop {
+    int64_t step = 0;     // optimizer steps taken
+    int64_t epoch = 0;    // 1-based: the epoch it stopped in, or the one it stopped after
+    int64_t batch = 0;    // batches done of `epoch`; 0: it stopped at that epoch's end
+    int64_t batches = 0;  // batches in an epoch
+    bool requested = false;  // request_stop(), not max_steps
+  };
+  virtual void stopped(const RunStop& /*stop*/) {}
   // The final checkpoint (RunOptions::save) was written.
   virtual void saved(const std::filesystem::path& /*file*/) {}
 };
@@ -61,14 +77,21 @@ struct RunOptions {
   // The graph's train: section (Model::spec().train), or a changed copy: graph-runner's
   // --epochs and --batch-size override its epochs and batch_size.
   TrainSpec train;
-  // Where checkpoints go while the run goes (train.checkpoint_every) and at its end; empty:
-  // none are written.
+  // Where checkpoints go while the run goes (train.checkpoint_every, checkpoint_every_steps)
+  // and at its end; empty: none are written. The run refuses, before it trains, a path it
+  // could not write.
   std::filesystem::path save;
   // Start from a checkpoint's parameters and buffers with a fresh optimizer and schedule
   // (fine-tuning), or resume a checkpoint's run exactly (optimizer state, epoch, step,
   // schedule). At most one of the two.
   std::filesystem::path weights;
   std::filesystem::path resume;
+  // With `weights`: load the parameters and buffers whose name and shape match, keep the
+  // others at their initial values (TrainingObserver::weights_matched says which).
+  bool partial = false;
+  // The run stops after this many optimizer steps in all (a resumed run's included), inside
+  // an epoch or at its end, and saves where it is.
+  std::optional<int64_t> max_steps;
 };
 
 // Not reusable: construct one per run.
@@ -82,13 +105,31 @@ class TrainingRun {
   // trains, and writes RunOptions::save. Returns the state the final checkpoint holds.
   TrainingState run(TrainingObserver& observer);
 
+  // Asks the run to stop after the optimizer step in progress (or at the end of the epoch in
+  // progress, when it is evaluating), write its checkpoint as RunOptions::max_steps does, and
+  // return. Safe to call from a signal handler or another thread. Under data parallelism the
+  // ranks agree on the step: a request on any rank stops every rank after the same step.
+  void request_stop() noexcept { stop_requested_.store(true, std::memory_order_relaxed); }
+  // Whether run() ended because of request_stop().
+  bool stopped_on_request() const { return stopped_on_request_; }
+
  private:
+  struct Loop;  // one run's trainer, schedule and position (training_run.cpp)
+
   void check_ranks_agree(const TrainingState& resumed) const;
+  TrainingState load_start(Loop& loop, TrainingObserver& observer);
+  void after_step(Loop& loop, int64_t step);
+  bool stop_due(int64_t step);  // collective under data parallelism
+  void train_epochs(Loop& loop);
+  void save_position(Loop& loop, TrainingState state, bool final);
 
   Model& model_;
   const DataSets& data_;
   RunOptions options_;
   GradientSync* sync_;
+  std::atomic<bool> stop_requested_{false};
+  static_assert(std::atomic<bool>::is_always_lock_free, "request_stop must be async-signal-safe");
+  bool stopped_on_request_ = false;
 };
 
 }  // namespace gradflow

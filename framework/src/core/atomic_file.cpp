@@ -1,6 +1,7 @@
 #include "gradflow/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -88,6 +89,18 @@ void write_file_atomically(const std::filesystem::path& target, std::string_view
   AtomicFile out(target);
   out.write(contents);
   out.commit();
+}
+
+void check_writable(const std::filesystem::path& target, const std::string& what) {
+  const auto refuse = [&](const std::string& why) {
+    throw FileWriteError(fmt::format("cannot write {} {}: {}", what, target.string(), why));
+  };
+  std::error_code ec;
+  const std::filesystem::path dir = directory_of(target);
+  if (std::filesystem::is_directory(target, ec)) refuse("it is a directory");
+  if (!std::filesystem::is_directory(dir, ec)) refuse(fmt::format("the directory {} does not exist", dir.string()));
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) refuse(fmt::format("cannot create files in {}: {}", dir.string(), errno_text()));
+  if (std::filesystem::exists(target, ec) && ::access(target.c_str(), W_OK) != 0) refuse(errno_text());
 }
 
 }  // namespace gradflow

@@ -165,4 +165,48 @@ TrainingState load_checkpoint(const std::filesystem::path& path, Model& model, L
   return state;
 }
 
+namespace {
+
+// Every parameter and buffer, by the name a checkpoint stores it under.
+std::vector<std::pair<std::string, Tensor*>> weights_of(Model& model) {
+  std::vector<std::pair<std::string, Tensor*>> weights;
+  for (const ParamRef& p : model.parameters()) weights.emplace_back(p.name, p.value);
+  for (const Model::BufferRef& b : model.buffers()) weights.emplace_back(b.name, &b.buffer->value);
+  return weights;
+}
+
+bool is_state(const std::string& name, const Model& model) {
+  if (name.starts_with(kLoopTensorPrefix)) return true;
+  for (const OptimizerNode& opt : model.optimizers())
+    if (name.starts_with(optimizer_prefix(opt))) return true;
+  return false;
+}
+
+}  // namespace
+
+PartialLoad load_matching_weights(const std::filesystem::path& path, Model& model) {
+  const TensorFile file = read_safetensors(path);
+  PartialLoad load;
+  std::set<std::string> used;
+  for (const auto& [name, value] : weights_of(model)) {
+    const std::string what = fmt::format("{} {}", name, to_string(value->shape()));
+    const auto it = file.tensors.find(name);
+    if (it == file.tensors.end()) {
+      load.kept.push_back(what + ": not in the checkpoint");
+    } else if (it->second.shape() != value->shape()) {
+      load.kept.push_back(fmt::format("{}: the checkpoint's is {}", what, to_string(it->second.shape())));
+    } else {
+      *value = it->second;
+      load.loaded.push_back(name);
+    }
+    used.insert(name);
+  }
+  for (const auto& [name, tensor] : file.tensors) {
+    if (used.count(name)) continue;
+    if (is_state(name, model)) ++load.unused_state;
+    else load.unused.push_back(fmt::format("{} {}", name, to_string(tensor.shape())));
+  }
+  return load;
+}
+
 }  // namespace gradflow

@@ -28,7 +28,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 const std::vector<std::string> kTrainKeys = {"epochs",        "batch_size",     "shuffle",
                                              "checkpoint_every", "lr_schedule", "clip_grad_norm",
                                              "clip_grad_value", "early_stopping", "validate_every_steps",
-                                             "on_nonfinite"};
+                                             "checkpoint_every_steps", "on_nonfinite"};
 const std::vector<std::string> kKindNames = {"step", "multistep", "exponential", "cosine", "plateau"};
 const std::vector<std::string> kWarmupKeys = {"warmup_epochs", "warmup_start_factor"};
 
@@ -80,6 +80,7 @@ class TrainSectionReader {
     integer(train, "train", "batch_size", 1, spec.batch_size);
     int64_t every = 0;
     if (integer(train, "train", "checkpoint_every", 1, every)) spec.checkpoint_every = every;
+    if (integer(train, "train", "checkpoint_every_steps", 1, every)) spec.checkpoint_every_steps = every;
     if (integer(train, "train", "validate_every_steps", 1, every)) {
       spec.validate_every_steps = every;
       spec.validate_every_steps_where = locate(file_, train["validate_every_steps"]);
@@ -156,6 +157,7 @@ class TrainSectionReader {
     spec.kind = *kind;
     spec.where = locate(file_, schedule);
     check_schedule_keys(schedule, *kind);
+    read_interval(schedule, spec);
     const std::string where = "train.lr_schedule";
     const Range positive{0.0, true};
     const Range non_negative{0.0, false};
@@ -180,7 +182,7 @@ class TrainSectionReader {
   // Every key must be one the kind takes; a key of another kind names the kinds it belongs to.
   void check_schedule_keys(const YAML::Node& schedule, ScheduleKind kind) {
     std::vector<std::string> known = keys_of(kind);
-    known.insert(known.begin(), "kind");
+    known.insert(known.begin(), {"kind", "interval"});
     for (const auto& item : schedule) {
       const std::string key = item.first.as<std::string>();
       if (std::find(known.begin(), known.end(), key) != known.end()) continue;
@@ -198,6 +200,20 @@ class TrainSectionReader {
         error(item.first, fmt::format("unknown key in 'train.lr_schedule' '{}' ({}expected one of: {})", key,
                                       did_you_mean(key, known), fmt::join(known, ", ")));
     }
+  }
+
+  // interval: epoch (the default) or step; plateau watches a validation loss once an epoch.
+  void read_interval(const YAML::Node& schedule, LrScheduleSpec& spec) {
+    const YAML::Node v = schedule["interval"];
+    if (!v) return;
+    const auto name = scalar_as<std::string>(v).value_or("");
+    if (name == "epoch" || name == "step")
+      spec.interval = name == "step" ? ScheduleInterval::Step : ScheduleInterval::Epoch;
+    else
+      error(v, "train.lr_schedule.interval must be epoch or step, got " + describe(v));
+    if (spec.interval == ScheduleInterval::Step && spec.kind == ScheduleKind::Plateau)
+      error(v, "train.lr_schedule of kind plateau steps on the validation loss after each epoch: it takes no "
+               "'interval: step'");
   }
 
   std::vector<int64_t> read_milestones(const YAML::Node& schedule) {

@@ -2,10 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <stdexcept>
 
-#include "gradflow/safetensors.hpp"  // CheckpointError
+#include "state_reader.hpp"
 
 namespace gradflow {
 
@@ -50,39 +49,13 @@ std::vector<std::pair<std::string, Tensor*>> weights_of(Model& model) {
   return weights;
 }
 
-// Doubles are stored as their shortest exact decimal ({} in fmt), so they read back bit for bit.
-std::string exact(double value) { return fmt::format("{}", value); }
-
-// Reads checkpoint metadata for the loop's state, naming the file and the key when it does not fit.
-class StateReader {
- public:
-  StateReader(const TrainingState& state, const std::string& file) : state_(state), file_(file) {}
-
-  bool has(const std::string& key) const { return state_.metadata.count(key) != 0; }
-
-  template <class T>
-  T get(const std::string& key) const {
-    const auto it = state_.metadata.find(key);
-    T value{};
-    if (it == state_.metadata.end() ||
-        std::from_chars(it->second.data(), it->second.data() + it->second.size(), value).ec != std::errc{})
-      throw CheckpointError(fmt::format("{}: metadata '{}' is missing or not a number", file_, key));
-    return value;
-  }
-
-  [[noreturn]] void refuse(const std::string& what) const {
-    throw CheckpointError(fmt::format("{}: {}; resuming would not continue the same run", file_, what));
-  }
-
- private:
-  const TrainingState& state_;
-  const std::string& file_;
-};
-
 }  // namespace
 
-EpochSchedule::EpochSchedule(Model& model, const TrainSpec& spec, int64_t epochs) : model_(model) {
-  if (spec.lr_schedule) schedule_.emplace(*spec.lr_schedule, base_learning_rates(model), epochs);
+EpochSchedule::EpochSchedule(Model& model, const TrainSpec& spec, int64_t length) : model_(model) {
+  if (spec.lr_schedule) {
+    schedule_.emplace(*spec.lr_schedule, base_learning_rates(model), length);
+    per_step_ = spec.lr_schedule->interval == ScheduleInterval::Step;
+  }
   if (spec.early_stopping) stopping_.emplace(*spec.early_stopping);
 }
 
@@ -92,13 +65,19 @@ void EpochSchedule::begin_epoch() {
   for (size_t i = 0; i < lrs.size(); ++i) model_.optimizers()[i].impl->set_learning_rate(lrs[i]);
 }
 
+void EpochSchedule::end_step() {
+  if (!per_step_) return;
+  schedule_->step(std::nullopt);
+  begin_epoch();
+}
+
 std::optional<double> EpochSchedule::lr() const {
   if (model_.optimizers().empty()) return std::nullopt;
   return model_.optimizers().front().impl->learning_rate();
 }
 
 void EpochSchedule::end_epoch(int64_t epoch, std::optional<double> validation_loss) {
-  if (schedule_) schedule_->step(validation_loss);
+  if (schedule_ && !per_step_) schedule_->step(validation_loss);
   if (stopping_ && validation_loss && stopping_->observe(epoch, *validation_loss)) {
     best_weights_.clear();
     for (const auto& [name, value] : weights_of(model_)) best_weights_.push_back(*value);
@@ -127,6 +106,7 @@ void EpochSchedule::save(TrainingState& state) const {
   if (schedule_) {
     const LrSchedule::State s = schedule_->state();
     state.metadata["gradflow.lr_schedule.epochs"] = std::to_string(s.epochs_stepped);
+    if (per_step_) state.metadata["gradflow.lr_schedule.interval"] = "step";
     state.metadata["gradflow.lr_schedule.t_max"] = std::to_string(s.t_max);
     for (size_t i = 0; i < s.lrs.size(); ++i)
       state.metadata["gradflow.lr_schedule.lr." + model_.optimizers()[i].name] = exact(s.lrs[i]);
@@ -148,6 +128,9 @@ void EpochSchedule::restore(const TrainingState& state, const std::string& file)
   const StateReader read(state, file);
   if (schedule_) {
     if (!read.has("gradflow.lr_schedule.epochs")) read.refuse("the checkpoint was written without train.lr_schedule");
+    if (read.has("gradflow.lr_schedule.interval") != per_step_)
+      read.refuse(fmt::format("the checkpoint's train.lr_schedule counts {}, the graph's counts {}",
+                              per_step_ ? "epochs" : "steps", per_step_ ? "steps" : "epochs"));
     LrSchedule::State s;
     s.epochs_stepped = read.get<int64_t>("gradflow.lr_schedule.epochs");
     s.t_max = read.get<int64_t>("gradflow.lr_schedule.t_max");

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <utility>
 
 #include "gradflow/gradient_clipping.hpp"
 #include "numerics_guard.hpp"
@@ -47,33 +48,33 @@ std::vector<int64_t> Trainer::epoch_order(int64_t size, int64_t epoch) const {
 
 namespace {
 
-// This rank's part of the global sums behind an Evaluation: the batch losses weighted as the
-// single process weights them (loss of the global batch x its size), correct predictions and
-// samples. Summed over ranks once per epoch, not per step.
-struct ShardSums {
-  double loss = 0.0;  // sum over batches of (this rank's weighted batch loss) x (global batch)
-  double correct = 0.0;
-  double samples = 0.0;
-  double no_accuracy = 0.0;  // > 0 when some rank's loss reports no accuracy
+// This rank's part of the global sums behind an Evaluation (EpochProgress's): the batch
+// losses weighted as the single process weights them (loss of the global batch x its size),
+// correct predictions and samples. Summed over ranks once per epoch, not per step.
+void add_batch(EpochProgress& sums, double weighted_loss, std::optional<int64_t> correct_count, int64_t local,
+               int64_t global) {
+  sums.loss += weighted_loss * static_cast<double>(global);
+  sums.samples += static_cast<double>(local);
+  if (correct_count) sums.correct += static_cast<double>(*correct_count);
+  else sums.no_accuracy = 1.0;
+}
 
-  void add(double weighted_loss, std::optional<int64_t> correct_count, int64_t local, int64_t global) {
-    loss += weighted_loss * static_cast<double>(global);
-    samples += static_cast<double>(local);
-    if (correct_count) correct += static_cast<double>(*correct_count);
-    else no_accuracy = 1.0;
+EpochProgress summed(const EpochProgress& sums, GradientSync& sync) {
+  std::array<double, 4> all{sums.loss, sums.correct, sums.samples, sums.no_accuracy};
+  sync.sum(all);
+  return {sums.batches, all[0], all[1], all[2], all[3]};
+}
+
+Evaluation reduce(const EpochProgress& sums, GradientSync& sync) {
+  const EpochProgress all = summed(sums, sync);
+  Evaluation e;
+  e.samples = static_cast<int64_t>(all.samples);
+  if (e.samples > 0) {
+    e.loss = all.loss / all.samples;
+    if (all.no_accuracy == 0.0) e.accuracy = all.correct / all.samples;
   }
-  Evaluation reduce(GradientSync& sync) const {
-    std::array<double, 4> sums{loss, correct, samples, no_accuracy};
-    sync.sum(sums);
-    Evaluation e;
-    e.samples = static_cast<int64_t>(sums[2]);
-    if (e.samples > 0) {
-      e.loss = sums[0] / sums[2];
-      if (sums[3] == 0.0) e.accuracy = sums[1] / sums[2];
-    }
-    return e;
-  }
-};
+  return e;
+}
 
 // Rank r's contiguous slice of a global batch of `size`: [size*r/N, size*(r+1)/N).
 std::pair<int64_t, int64_t> shard_of(int64_t size, int rank, int ranks) {
@@ -115,10 +116,9 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
   GradientSync& sync = this->sync();
   const int64_t batch = batch_size_for(data);
   const int64_t batches = (data.size + batch - 1) / batch;
-  ShardSums sums;
   RunningEvaluation running;  // this rank's, for progress only
   std::span<const int64_t> all(order);
-  for (int64_t b = 0; b < batches; ++b) {
+  for (int64_t b = progress_.batches; b < batches; ++b) {
     // The last batch keeps the remainder, as PyTorch's DataLoader does by default.
     const int64_t begin = b * batch;
     const int64_t global = std::min(batch, data.size - begin);
@@ -134,7 +134,7 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
       if (options_.stop_on_nonfinite && !std::isfinite(loss))
         throw nonfinite_loss_error(model_, {epoch + 1, b + 1, batches, steps_});
       const auto correct = model_.correct_count();
-      sums.add(loss * weight, correct, hi - lo, global);
+      add_batch(progress_, loss * weight, correct, hi - lo, global);
       running.add(loss, correct, hi - lo);
       model_.backward();
     }
@@ -142,11 +142,15 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
     clip_gradients();
     model_.optimizer_step();
     ++steps_;
+    progress_.batches = b + 1;
     if (options_.on_batch) options_.on_batch(b + 1, batches, running.mean_loss());
     if (options_.after_step) options_.after_step(steps_);
+    if (b + 1 < batches && options_.stop_after_step && options_.stop_after_step()) return {};
   }
-  return sums.reduce(sync);
+  return reduce(std::exchange(progress_, {}), sync);
 }
+
+EpochProgress Trainer::global_epoch_progress() { return summed(progress_, sync()); }
 
 // Evaluation runs in larger batches than training (fewer passes), up to 1024 samples, but never
 // more than fit about 64 MiB of activations: a CNN's per-sample values are ~100x an MLP's.
@@ -161,7 +165,7 @@ Evaluation Trainer::evaluate(const Dataset& data, const BatchObserver& after_for
   if (data.empty()) return RunningEvaluation().result();
   const int64_t batch = evaluation_batch(batch_size_for(data), data.size, model_.value_bytes_per_sample());
   GradientSync& sync = this->sync();
-  ShardSums sums;
+  EpochProgress sums;
   std::vector<int64_t> order(static_cast<size_t>(data.size));
   std::iota(order.begin(), order.end(), int64_t{0});
   std::span<const int64_t> all(order);
@@ -174,9 +178,9 @@ Evaluation Trainer::evaluate(const Dataset& data, const BatchObserver& after_for
     model_.set_training(false);
     model_.forward();
     if (after_forward) after_forward(model_);
-    sums.add(model_.objective() * weight, model_.correct_count(), hi - lo, global);
+    add_batch(sums, model_.objective() * weight, model_.correct_count(), hi - lo, global);
   }
-  return sums.reduce(sync);
+  return reduce(sums, sync);
 }
 
 }  // namespace gradflow

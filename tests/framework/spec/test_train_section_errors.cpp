@@ -32,9 +32,10 @@ TEST_CASE("train.lr_schedule: an unknown, missing or misplaced kind", "[errors][
 TEST_CASE("train.lr_schedule: a key of another kind, or of none", "[errors][schedule]") {
   CHECK(errors_with("train:\n  lr_schedule: {kind: cosine, gamma: 0.5, t_maxx: 3}\n") ==
         Lines{"g.yaml:18:31: error: train.lr_schedule: 'gamma' does not apply to kind cosine (it is a key of step, "
-              "multistep, exponential; kind cosine takes: kind, t_max, eta_min, warmup_epochs, warmup_start_factor)",
+              "multistep, exponential; kind cosine takes: kind, interval, t_max, eta_min, warmup_epochs, "
+              "warmup_start_factor)",
               "g.yaml:18:43: error: unknown key in 'train.lr_schedule' 't_maxx' (did you mean 't_max'? expected one of: "
-              "kind, t_max, eta_min, warmup_epochs, warmup_start_factor)"});
+              "kind, interval, t_max, eta_min, warmup_epochs, warmup_start_factor)"});
 }
 
 TEST_CASE("train.lr_schedule: what each kind needs", "[errors][schedule]") {
@@ -69,7 +70,7 @@ TEST_CASE("train.lr_schedule: plateau has no warm-up, a factor below 1, and need
           "[errors][schedule]") {
   CHECK(errors_with("train:\n  lr_schedule: {kind: plateau, factor: 1.0, warmup_epochs: 2, patience: -2}\n") ==
         Lines{"g.yaml:18:45: error: train.lr_schedule: 'warmup_epochs' does not apply to kind plateau (it is a key of "
-              "step, multistep, exponential, cosine; kind plateau takes: kind, factor, patience, threshold)",
+              "step, multistep, exponential, cosine; kind plateau takes: kind, interval, factor, patience, threshold)",
               "g.yaml:18:40: error: train.lr_schedule.factor must be a number > 0 and < 1, got '1.0'",
               "g.yaml:18:73: error: train.lr_schedule.patience must be an integer >= 0, got '-2'",
               "g.yaml:18:16: error: train.lr_schedule of kind plateau " + kNeedsValidation});
@@ -110,4 +111,18 @@ TEST_CASE("a validation split or part satisfies early stopping and plateau", "[e
                     "  lr_schedule: {kind: plateau}\n")
             .empty());
   CHECK(errors_with("  validation:\n    x: [[0, 0]]\n    y: [[0]]\ntrain:\n  early_stopping: {patience: 2}\n").empty());
+}
+
+TEST_CASE("train.checkpoint_every_steps and train.lr_schedule.interval", "[errors][schedule]") {
+  CHECK(errors_with("train:\n  checkpoint_every_steps: 0\n") ==
+        Lines{"g.yaml:18:27: error: train.checkpoint_every_steps must be an integer >= 1, got '0'"});
+  CHECK(errors_with("train:\n  checkpoint_every_steps: often\n") ==
+        Lines{"g.yaml:18:27: error: train.checkpoint_every_steps must be an integer >= 1, got 'often'"});
+  CHECK(errors_with("train:\n  lr_schedule: {kind: cosine, interval: batch}\n") ==
+        Lines{"g.yaml:18:41: error: train.lr_schedule.interval must be epoch or step, got 'batch'"});
+  CHECK(errors_with("train:\n  lr_schedule: {kind: plateau, interval: step}\n") ==
+        Lines{"g.yaml:18:42: error: train.lr_schedule of kind plateau steps on the validation loss after each epoch: "
+              "it takes no 'interval: step'",
+              "g.yaml:18:16: error: train.lr_schedule of kind plateau " + kNeedsValidation});
+  CHECK(errors_with("train:\n  checkpoint_every_steps: 10\n  lr_schedule: {kind: cosine, interval: step}\n").empty());
 }
