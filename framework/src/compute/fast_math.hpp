@@ -56,7 +56,10 @@ template <class T>
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float er = p * (r * r) + r + 1.0f;
-  const auto bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+  // A NaN x gives a NaN er; its n must still convert to an integer (a NaN cast is undefined),
+  // so it takes 0 there: a select, which keeps the loop branch-free.
+  const float whole = n == n ? n : 0.0f;
+  const auto bits = static_cast<uint32_t>(static_cast<int32_t>(whole) + 127) << 23;
   return er * std::bit_cast<float>(bits);
 }
 
