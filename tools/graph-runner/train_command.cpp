@@ -90,7 +90,9 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
   model.scheduler().set_policy(parse_policy(args.scheduler));
   model.set_check_numerics(args.check_numerics);
   TrainingReport shown(model, session.data, report);
-  const StopSignals signals(run, !args.save.empty());
+  // Under mpirun, signals stay Open MPI's (TrainingRun::request_stop is single-process).
+  std::optional<StopSignals> signals;
+  if (mpi == nullptr) signals.emplace(run, !args.save.empty());
   run.run(shown);
 #ifdef GRADFLOW_WITH_MPI
   if (mpi_sync && mpi->rank() == 0 && mpi_sync->steps_synced())
@@ -98,7 +100,7 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
                mpi_sync->wait_seconds() * 1e3 / static_cast<double>(mpi_sync->steps_synced()), mpi_sync->steps_synced());
 #endif
   shown.finish();
-  return signals.exit_status(run, report.rank0, args.save);
+  return signals ? signals->exit_status(run, report.rank0, args.save) : 0;
 }
 
 // Under an MPI launcher the process trains as one rank, or refuses before it reads data or

@@ -107,8 +107,9 @@ class TrainingRun {
 
   // Asks the run to stop after the optimizer step in progress (or at the end of the epoch in
   // progress, when it is evaluating), write its checkpoint as RunOptions::max_steps does, and
-  // return. Safe to call from a signal handler or another thread. Under data parallelism the
-  // ranks agree on the step: a request on any rank stops every rank after the same step.
+  // return. Safe to call from a signal handler or another thread. A single process only: with
+  // a GradientSync (data parallelism) the request is not honoured, since the ranks could stop
+  // at different steps; use RunOptions::max_steps there, which every rank counts alike.
   void request_stop() noexcept { stop_requested_.store(true, std::memory_order_relaxed); }
   // Whether run() ended because of request_stop().
   bool stopped_on_request() const { return stopped_on_request_; }

@@ -111,10 +111,12 @@ TrainingState TrainingRun::load_start(Loop& loop, TrainingObserver& observer) {
 }
 
 bool TrainingRun::stop_due(int64_t step) {
-  double requested = stop_requested_.load(std::memory_order_relaxed) ? 1.0 : 0.0;
-  if (sync_) sync_->sum(std::span<double>(&requested, 1));
-  if (requested > 0.0) stopped_on_request_ = true;
-  return requested > 0.0 || (options_.max_steps && step >= *options_.max_steps);
+  // Under data parallelism a request is not honoured: the ranks would have to agree on it with
+  // a collective after every step, and the one tried (an allreduce of the flag) failed under
+  // load with MPI_ERR_TRUNCATE, not yet understood. max_steps is the same on every rank.
+  const bool requested = !sync_ && stop_requested_.load(std::memory_order_relaxed);
+  if (requested) stopped_on_request_ = true;
+  return requested || (options_.max_steps && step >= *options_.max_steps);
 }
 
 void TrainingRun::after_step(Loop& loop, int64_t step) {
