@@ -53,6 +53,9 @@ struct TrainSpec {
   // epochs); the end-of-epoch validation runs as well. Needs validation data.
   std::optional<int64_t> validate_every_steps;
   SourceLocation validate_every_steps_where;
+  // Optimizer steps between the step lines of --metrics (loss, lr, samples/s; the dashboard's
+  // curves per step); 0: epoch lines only.
+  int64_t log_every_steps = 10;
 };
 
 }  // namespace gradflow

@@ -76,13 +76,17 @@ TrainingState TrainingRun::run(TrainingObserver& observer) {
   Trainer* trainer_ptr = nullptr;
   int64_t epoch = state.epoch;
   auto start = Clock::now();
-  if (const auto every = train.validate_every_steps)
-    // Every rank evaluates: evaluation is collective under data parallelism.
-    steps.after_step = [&, every = *every](int64_t step) {
-      if (step % every != 0) return;
+  auto step_start = start;  // the end of the previous step, or the start of the epoch's training
+  steps.after_step = [&, every = train.validate_every_steps](int64_t step) {
+    observer.step_done({step, epoch + 1, trainer_ptr->last_batch_loss(), schedule.lr(),
+                        trainer_ptr->last_batch_samples(), seconds_since(step_start), seconds_since(start)});
+    if (every && step % *every == 0) {
+      // Every rank evaluates: evaluation is collective under data parallelism.
       const Evaluation v = trainer_ptr->evaluate(data_.validation);
       observer.step_validated(step, epoch + 1, v, seconds_since(start));
-    };
+    }
+    step_start = Clock::now();
+  };
   Trainer trainer(model_, steps);
   trainer_ptr = &trainer;
   trainer.set_steps(state.step);
@@ -99,6 +103,7 @@ TrainingState TrainingRun::run(TrainingObserver& observer) {
     schedule.begin_epoch();
     EpochMetrics m;
     m.lr = schedule.lr();
+    step_start = Clock::now();
     m.train = trainer.train_epoch(data_.train, epoch);
     if (!data_.validation.empty()) m.validation = trainer.evaluate(data_.validation);
     if (!data_.test.empty()) m.test = trainer.evaluate(data_.test);
