@@ -13,7 +13,6 @@ harness.
 """
 import http.client
 import json
-import os
 import re
 import signal
 import statistics
@@ -122,6 +121,12 @@ def one_run(runner, graph, work, env, dashboard, lines):
             time.sleep(0.1)
             text = metrics.read_text() if metrics.exists() else ""
             steps = [json.loads(l) for l in text.splitlines() if l.endswith("}") and "samples_per_s" in l]
+        # A short run can write its lines before the page's first answer: it keeps training
+        # until the page was served at least once.
+        while dashboard and (page is None or page.answers == 0) and proc.poll() is None and time.time() < deadline:
+            if page is None and port:
+                page = Page(port[0])
+            time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -137,9 +142,9 @@ def stats(samples):
     return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "samples": samples}
 
 
-def run(runner, smoke, notes):
+def run(runner, smoke, notes, env):
     """{"without": stats, "with": stats, "round_medians": {...}, "answers": n} in seconds per step,
-    or {"skipped": why}."""
+    or {"skipped": why}. `env`: gradflow's children's environment (run.py's child_env)."""
     if not Path(runner).exists():
         return {"skipped": f"{runner} not found"}
     plan = SMOKE if smoke else FULL
@@ -152,7 +157,6 @@ def run(runner, smoke, notes):
             return {"skipped": "no fortunes"}
         else:
             graph = transformer_graph(work)
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
         out = {"without": [], "with": [], "round_medians": {"without": [], "with": []}, "answers": 0,
                "threads": THREADS, "graph": graph.name}
         for _ in range(plan["rounds"]):

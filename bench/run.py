@@ -507,7 +507,7 @@ def main():
     res["steal_pct"]["sequence"] = steal.percent()
     print("running transformer with and without train --dashboard ...", file=sys.stderr, flush=True)
     steal = CpuSteal()
-    res["dashboard"] = dashboard_cost.run(a.graph_runner, a.smoke, b.notes)
+    res["dashboard"] = dashboard_cost.run(a.graph_runner, a.smoke, b.notes, child_env("gradflow"))
     res["steal_pct"]["dashboard"] = steal.percent()
     if a.smoke:
         res["xor_agreement"] = b.xor_agreement()
@@ -582,7 +582,7 @@ def finish_dashboard_only(a, b, res, started, judge):
     and JSON; smoke checks the harness alike."""
     print("running transformer with and without train --dashboard ...", file=sys.stderr, flush=True)
     steal = CpuSteal()
-    res["dashboard"] = dashboard_cost.run(a.graph_runner, a.smoke, b.notes)
+    res["dashboard"] = dashboard_cost.run(a.graph_runner, a.smoke, b.notes, child_env("gradflow"))
     res["steal_pct"]["dashboard"] = steal.percent()
     res["elapsed_s"] = time.time() - started
     res["machine"]["loadavg_at_end"] = os.getloadavg()

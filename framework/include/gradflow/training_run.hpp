@@ -52,7 +52,7 @@ class TrainingObserver {
   struct StepDone {
     int64_t step = 0;           // optimizer steps of the whole run so far (a resumed run's included)
     int64_t epoch = 0;          // 1-based: the epoch the step belongs to
-    double loss = 0.0;          // the batch's loss; under data parallelism this rank's share of it
+    double loss = 0.0;          // the batch's loss (under data parallelism, this rank's shard's)
     std::optional<double> lr;   // the first optimizer's learning rate in this step
     int64_t samples = 0;        // samples in the (global) batch
     double seconds = 0.0;       // the step's wall time, since the previous step (or the epoch's start)
