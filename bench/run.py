@@ -25,6 +25,7 @@ from pathlib import Path
 import peer_env  # bench/peer_env.py, next to this script
 import table  # bench/table.py: the table's rows as data, and their rendering
 import sequence  # bench/sequence.py: the transformer, attention and generate workloads
+import dashboard_cost  # bench/dashboard_cost.py: the transformer's step with and without train --dashboard
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -440,6 +441,8 @@ def main():
     p.add_argument("--out", type=Path, default=BENCH / "results.json")
     p.add_argument("--sequence-only", action="store_true",
                    help="only the sequence workloads (transformer, attention, generate; bench/sequence.py)")
+    p.add_argument("--dashboard-only", action="store_true",
+                   help="only the transformer's step with and without train --dashboard (bench/dashboard_cost.py)")
     a = p.parse_args()
     build = a.gradflow_bench.resolve().parent.parent
     a.libtorch_bench = a.libtorch_bench or a.gradflow_bench.resolve().parent / "libtorch-bench"
@@ -474,6 +477,8 @@ def main():
     res["steal_pct"] = {}
     if a.sequence_only:
         return finish_sequence_only(a, b, res, peer_line, started, judge)
+    if a.dashboard_only:
+        return finish_dashboard_only(a, b, res, started, judge)
     for w, gf_threads in TIMED:
         print(f"running {w} ...", file=sys.stderr, flush=True)
         steal = CpuSteal()
@@ -500,6 +505,10 @@ def main():
     steal = CpuSteal()
     res["sequence"] = sequence.run(b, figure_of)
     res["steal_pct"]["sequence"] = steal.percent()
+    print("running transformer with and without train --dashboard ...", file=sys.stderr, flush=True)
+    steal = CpuSteal()
+    res["dashboard"] = dashboard_cost.run(a.graph_runner, a.smoke, b.notes, child_env("gradflow"))
+    res["steal_pct"]["dashboard"] = steal.percent()
     if a.smoke:
         res["xor_agreement"] = b.xor_agreement()
     res["elapsed_s"] = time.time() - started
@@ -509,7 +518,7 @@ def main():
     blas_bad = b.blas_problems()
     res["blas"]["problems"] = blas_bad
 
-    rows = report(res, judge) + sequence.rows(res["sequence"], judge)
+    rows = report(res, judge) + sequence.rows(res["sequence"], judge) + dashboard_cost.rows(res, judge)
     res["table"] = rows
     print_table(rows)
     for n in b.notes:
@@ -535,6 +544,7 @@ def main():
     if a.smoke:  # harness checks only: every figure present and positive, xor losses agree
         figures = [s["median"] for w in res["workloads"].values() for side in w.values() for s in side.values()]
         figures += sequence.figures(res["sequence"])
+        figures += [res["dashboard"][side]["median"] for side in ("with", "without") if side in res["dashboard"]]
         bad = ([f for f in figures if not f > 0] or res["sequence"]["failed"]
                or (res["xor_agreement"] and not res["xor_agreement"]["ok"])
                or blas_bad)
@@ -564,6 +574,28 @@ def finish_sequence_only(a, b, res, peer_line, started, judge):
     print(f"wrote {a.out} ({res['elapsed_s']:.0f} s)")
     figures = sequence.figures(res["sequence"])
     if a.smoke and ([f for f in figures if not f > 0] or res["sequence"]["failed"] or res["blas"]["problems"]):
+        sys.exit("smoke: harness check failed")
+
+
+def finish_dashboard_only(a, b, res, started, judge):
+    """--dashboard-only: the transformer's step with and without train --dashboard, its table row
+    and JSON; smoke checks the harness alike."""
+    print("running transformer with and without train --dashboard ...", file=sys.stderr, flush=True)
+    steal = CpuSteal()
+    res["dashboard"] = dashboard_cost.run(a.graph_runner, a.smoke, b.notes, child_env("gradflow"))
+    res["steal_pct"]["dashboard"] = steal.percent()
+    res["elapsed_s"] = time.time() - started
+    res["machine"]["loadavg_at_end"] = os.getloadavg()
+    res["table"] = dashboard_cost.rows(res, judge)
+    print_table(res["table"])
+    for n in b.notes:
+        print("note: " + n)
+    print("load average (1, 5, 15 min) at start %.2f %.2f %.2f, at end %.2f %.2f %.2f on %d cpus" % (
+        *res["machine"]["loadavg_at_start"], *res["machine"]["loadavg_at_end"], os.cpu_count()))
+    a.out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"wrote {a.out} ({res['elapsed_s']:.0f} s)")
+    d = res["dashboard"]
+    if a.smoke and ("skipped" in d or not (d["with"]["median"] > 0 and d["without"]["median"] > 0)):
         sys.exit("smoke: harness check failed")
 
 

@@ -4,7 +4,8 @@
 #   --data      also the example data sets (sklearn's digits, Fashion-MNIST)
 #   --test      also what the tests check gradflow against: python3-onnx, python3-torch, node.js
 #               and ONNX Runtime's npm package onnxruntime-node, installed into
-#               tests/onnx/runtime/ (docs/onnx.md)
+#               tests/onnx/runtime/ (docs/onnx.md), and chromium, whose headless mode opens the
+#               dashboard's page (docs/dashboard.md)
 #   --peer      also PyTorch, the reference peer for the benchmark
 #   --sanitize  also clang 14 and its sanitizer/libFuzzer runtimes (scripts/sanitize.sh, fuzz.sh)
 #   --mpi       also Open MPI, for data-parallel training under mpirun (docs/distributed.md)
@@ -15,9 +16,11 @@ build_packages=(
   libboost-graph-dev libtbb-dev libyaml-cpp-dev catch2 libcli11-dev libfmt-dev
   nlohmann-json3-dev zlib1g-dev libopenblas-pthread-dev python3
   libonnx-dev libprotobuf-dev  # graph-runner export/import (gradflow_onnx, docs/onnx.md)
+  libcpp-httplib-dev libjs-chart.js  # graph-runner dashboard: its HTTP server and chart library
 )
 data_packages=(python3-sklearn dataset-fashion-mnist graphviz fortunes)  # graphviz: `graph-runner dot --svg`
 onnx_test_packages=(python3-onnx python3-torch python3-numpy)   # the ONNX tests' checker and peer
+browser_test_packages=(chromium)  # the dashboard's page in headless Chromium (tests/tools/dashboard_test.py)
 ort_version=1.30.0  # onnxruntime-node, pinned: the tests compare against this runtime
 ort_dir=$(cd "$(dirname "$0")/.." && pwd)/tests/onnx/runtime
 peer_packages=(python3-torch python3-numpy)
@@ -29,7 +32,7 @@ want_ort=0
 for arg in "$@"; do
   case "$arg" in
     --data) wanted+=("${data_packages[@]}") ;;
-    --test) wanted+=("${onnx_test_packages[@]}"); want_ort=1 ;;
+    --test) wanted+=("${onnx_test_packages[@]}" "${browser_test_packages[@]}"); want_ort=1 ;;
     --peer) wanted+=("${peer_packages[@]}") ;;
     --sanitize) wanted+=("${sanitize_packages[@]}") ;;
     --mpi) wanted+=("${mpi_packages[@]}") ;;

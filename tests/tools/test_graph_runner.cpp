@@ -75,13 +75,14 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one", "[e2e][che
   const std::string graph = source_path("graphs/two_tower.yaml");
   REQUIRE(run_graph_runner("train " + graph + " --epochs 40 --save " + (dir / "full.st") + " --metrics " + (dir / "full.jsonl")).status == 0);
   REQUIRE(run_graph_runner("train " + graph + " --epochs 15 --save " + (dir / "part.st") + " --metrics " + (dir / "resumed.jsonl")).status == 0);
-  {  // As if killed after logging epochs 16 and 17 (mid-write on a third) but before their
-     // checkpoint: the resumed run must log them once, not twice.
+  {  // As if killed after logging epochs 16 and 17 (their step lines too; mid-write on a third)
+     // but before their checkpoint: the resumed run must log them once, not twice.
     std::istringstream full_lines(read_file(dir / "full.jsonl"));
-    std::string line;
     std::ofstream log(dir / "resumed.jsonl", std::ios::app);
-    for (int epoch = 1; epoch <= 17 && std::getline(full_lines, line); ++epoch)
-      if (epoch > 15) log << line << "\n";
+    for (std::string line; std::getline(full_lines, line);) {
+      const int64_t epoch = nlohmann::json::parse(line)["epoch"];
+      if (epoch == 16 || epoch == 17) log << line << "\n";
+    }
     log << "{\"epoch\":18,\"lo";
   }
   const RunResult resumed = run_graph_runner("train " + graph + " --epochs 40 --resume " + (dir / "part.st") + " --save " +
@@ -100,7 +101,8 @@ TEST_CASE("a resumed run ends bit-identical to an uninterrupted one", "[e2e][che
     CHECK(std::equal(tensor.data(), tensor.data() + tensor.size(), other.data()));
   }
   CHECK(full.metadata.at("gradflow.step") == again.metadata.at("gradflow.step"));
-  // The metrics of every epoch match too (elapsed time aside).
+  // The metrics of every epoch and step line match too (elapsed time and speed aside): the resumed
+  // run's first step line covers the same 10 steps, since 15 epochs of 2 steps end a window.
   auto losses = [](const std::string& jsonl) {
     std::vector<std::string> out;
     std::istringstream lines(jsonl);
@@ -228,8 +230,62 @@ TEST_CASE("train --plot draws loss and accuracy curves; plot redraws them from -
   std::ofstream(dir / "bad.jsonl") << "{\"epoch\": 1, \"loss\": 0.5}\nnot json\n";
   const RunResult bad = run_graph_runner("plot " + (dir / "bad.jsonl") + " -o " + (dir / "bad.svg"));
   CHECK(bad.status == 1);
-  CHECK(bad.output.find(dir / "bad.jsonl" + ":2: expected a JSON object with 'epoch' and 'loss'") != std::string::npos);
+  CHECK(bad.output == "error: " + (dir / "bad.jsonl") + ":2: not JSON: a --metrics file holds one JSON object per line\n");
   CHECK_FALSE(std::filesystem::exists(dir / "bad.svg"));
+  std::ofstream(dir / "keys.jsonl") << "{\"epoch\": 1, \"loss\": 0.5}\n{\"epoch\": 2, \"loss\": \"low\"}\n";
+  CHECK(run_graph_runner("plot " + (dir / "keys.jsonl") + " -o " + (dir / "bad.svg")).output ==
+        "error: " + (dir / "keys.jsonl") + ":2: 'loss' must be a number, got \"low\"\n");
+}
+
+TEST_CASE("plot draws a run still being written, and one that holds only step lines", "[e2e][metrics]") {
+  TempDir dir("gradflow-plot-steps");
+  // and_perceptron: 30 epochs of 4 steps; a step line every 10 steps by default.
+  REQUIRE(run_graph_runner("train " + source_path("graphs/and_perceptron.yaml") + " --metrics " + (dir / "m.jsonl"))
+              .status == 0);
+  const std::string metrics = read_file(dir / "m.jsonl");
+  std::istringstream lines(metrics);
+  int epochs = 0, steps = 0;
+  std::string steps_only;
+  for (std::string line; std::getline(lines, line);) {
+    const auto json = nlohmann::json::parse(line);
+    if (json.contains("samples_per_s")) {
+      ++steps;
+      steps_only += line + "\n";
+      CHECK(json["step"].get<int64_t>() == 10 * steps);
+      CHECK(json["epoch"].get<int64_t>() == (10 * steps + 3) / 4);
+      for (const char* key : {"loss", "lr", "samples_per_s", "elapsed_s"}) CHECK(json[key].is_number());
+    } else {
+      ++epochs;
+    }
+  }
+  CHECK(epochs == 30);
+  CHECK(steps == 12);
+  // Unfinished: the first 12 lines and half of the 13th, as a run killed mid-write leaves it.
+  size_t cut = 0;
+  for (int i = 0; i < 12; ++i) cut = metrics.find('\n', cut) + 1;
+  std::ofstream(dir / "unfinished.jsonl") << metrics.substr(0, cut + 10);
+  const RunResult unfinished = run_graph_runner("plot " + (dir / "unfinished.jsonl") + " -o " + (dir / "u.svg"));
+  CHECK(unfinished.status == 0);
+  CHECK(unfinished.output.find("note: " + (dir / "unfinished.jsonl") +
+                               ": its last line is cut short (still being written?): left out\n") != std::string::npos);
+  const std::string partial = read_file(dir / "u.svg");
+  CHECK(partial.find("training: loss per step") != std::string::npos);
+  CHECK(partial.find("training: loss</text>") != std::string::npos);
+  // Only step lines: the per-step panel and the learning rate by step.
+  std::ofstream(dir / "steps.jsonl") << steps_only;
+  const RunResult only = run_graph_runner("plot " + (dir / "steps.jsonl") + " -o " + (dir / "s.svg"));
+  REQUIRE(only.status == 0);
+  const std::string svg = read_file(dir / "s.svg");
+  CHECK(svg.find("training: loss per step") != std::string::npos);
+  CHECK(svg.find("training: learning rate") != std::string::npos);
+  CHECK(svg.find("training: loss</text>") == std::string::npos);
+  CHECK(svg.find(">step</text>") != std::string::npos);
+  // Nothing whole yet: said so, nothing written.
+  std::ofstream(dir / "empty.jsonl") << "{\"epoch\": 1, \"lo";
+  const RunResult empty = run_graph_runner("plot " + (dir / "empty.jsonl") + " -o " + (dir / "e.svg"));
+  CHECK(empty.status == 1);
+  CHECK(empty.output.find("error: " + (dir / "empty.jsonl") + " holds no epochs or steps yet\n") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "e.svg"));
 }
 
 TEST_CASE("dot --svg renders the graph with Graphviz, or says Graphviz is missing", "[e2e]") {

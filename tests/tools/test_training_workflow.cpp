@@ -51,10 +51,15 @@ std::string write(const TempDir& dir, const std::string& name, const std::string
   return path;
 }
 
+// The epoch lines and the validations inside epochs of a --metrics file; not its step lines
+// (train.log_every_steps, the ones with samples_per_s).
 std::vector<nlohmann::json> metrics_lines(const std::string& path) {
   std::ifstream in(path);
   std::vector<nlohmann::json> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json json = nlohmann::json::parse(line);
+    if (!json.contains("samples_per_s")) lines.push_back(std::move(json));
+  }
   return lines;
 }
 

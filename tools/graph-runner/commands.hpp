@@ -31,5 +31,6 @@ Command add_dot(CLI::App& app);
 Command add_gradcheck(CLI::App& app);
 Command add_plot(CLI::App& app);
 Command add_generate(CLI::App& app);
+Command add_dashboard(CLI::App& app);  // dashboard/dashboard.cpp
 
 }  // namespace gradflow::runner

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "graph-runner 0.1.0");
   std::vector<Command> commands = {add_train(app),    add_eval(app), add_predict(app), add_validate(app),
                                    add_ops(app),      add_dot(app),  add_gradcheck(app), add_plot(app),
-                                   add_export(app),   add_import(app), add_generate(app)};
+                                   add_export(app),   add_import(app), add_generate(app), add_dashboard(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -10,6 +10,7 @@
 
 #include "command_line.hpp"
 #include "commands.hpp"
+#include "dashboard/dashboard.hpp"
 #include "session.hpp"
 #include "stop_signals.hpp"
 #include "training_report.hpp"
@@ -35,6 +36,7 @@ struct TrainArgs : CommonOptions {
   std::string scheduler = "auto";
   bool check_numerics = false;
   bool partial = false;
+  std::optional<int> dashboard;  // --dashboard [PORT]
 };
 
 // What the run would write, refused before the graph and its data load: an unwritable path
@@ -86,6 +88,12 @@ int train(const TrainArgs& args, [[maybe_unused]] MpiRuntime* mpi) {
     sync = std::move(owned);
   }
 #endif
+  std::optional<dashboard::TrainingDashboard> live;  // rank 0 serves it; the server stops with the run
+  if (args.dashboard && report.rank0) {
+    live.emplace(args.metrics, args.graph, *args.dashboard);
+    report.metrics = live->metrics();
+    fmt::print("dashboard: {} shows this run ({})\n", live->url(), live->metrics());
+  }
   TrainingRun run(model, session.data, options, sync.get());
   model.scheduler().set_policy(parse_policy(args.scheduler));
   model.set_check_numerics(args.check_numerics);
@@ -170,7 +178,15 @@ Command add_train(CLI::App& app) {
                     "with --weights: load the parameters and buffers whose name and shape match, keep the others "
                     "initial, and list both")
       ->needs(weights_option);
-  command->add_option("--metrics", args->metrics, "JSON lines, one per epoch");
+  command->add_option("--metrics", args->metrics,
+                      "JSON lines: one per epoch, and one every train.log_every_steps steps (default 10)");
+  command
+      ->add_option("--dashboard", args->dashboard,
+                   "serve live curves of this run at http://127.0.0.1:PORT/ while it trains (PORT: 6006; 0: any "
+                   "free port)")
+      ->expected(0, 1)
+      ->default_str("6006")
+      ->check(CLI::Range(0, 65535));
   command->add_option("--plot", args->plot, "SVG of the loss and accuracy curves, drawn after training");
   command->add_option("--scheduler", args->scheduler, "auto, sequential or parallel")
       ->check(CLI::IsMember({"auto", "sequential", "parallel"}))

@@ -59,6 +59,23 @@ nlohmann::json step_validation_json(int64_t step, int64_t epoch, const Evaluatio
   return line;
 }
 
+void StepWindow::add(const TrainingObserver::StepDone& s) {
+  ++steps;
+  samples += s.samples;
+  loss_sum += s.loss;
+  seconds += s.seconds;
+}
+
+nlohmann::json step_json(const TrainingObserver::StepDone& last, const StepWindow& window) {
+  nlohmann::json line{{"step", last.step},
+                      {"epoch", last.epoch},
+                      {"loss", window.mean_loss()},
+                      {"samples_per_s", window.samples_per_s()},
+                      {"elapsed_s", last.elapsed_s}};
+  if (last.lr) line["lr"] = *last.lr;
+  return line;
+}
+
 CurvePoint to_curve_point(const EpochMetrics& m) {
   CurvePoint p;
   p.epoch = static_cast<double>(m.epoch);
@@ -104,7 +121,7 @@ void ProgressBar::clear() {
 
 TrainingReport::TrainingReport(const Model& model, const DataSets& data, ReportOptions options)
     : model_(model), data_(data), options_(std::move(options)), rank0_(options_.rank0),
-      bar_(options_.progress_bar && rank0_) {}
+      bar_(options_.progress_bar && rank0_), log_every_steps_(model.spec().train.log_every_steps) {}
 
 void TrainingReport::started_from_weights(const std::filesystem::path& file) {
   if (rank0_) fmt::print("starting from the weights of {}\n", file.string());
@@ -149,10 +166,23 @@ void TrainingReport::epoch_started(int64_t epoch, int64_t epochs) {
 
 void TrainingReport::batch_done(int64_t done, int64_t total, double loss) { bar_.update(done, total, loss); }
 
+void TrainingReport::step_done(const StepDone& step) {
+  if (!rank0_ || log_every_steps_ == 0 || (!metrics_ && options_.plot.empty())) return;
+  window_.add(step);
+  if (step.step % log_every_steps_ != 0) return;
+  const nlohmann::json line = step_json(step, window_);
+  if (metrics_) metrics_->append_line(line.dump());
+  // As `plot` reads it back from the line: the same numbers.
+  curves_.step_loss.emplace_back(static_cast<double>(step.step), line["loss"].get<double>());
+  if (step.lr) curves_.step_lr.emplace_back(static_cast<double>(step.step), *step.lr);
+  window_ = {};
+}
+
 void TrainingReport::step_validated(int64_t step, int64_t epoch, const Evaluation& v, double elapsed_s) {
   bar_.clear();
   if (!rank0_) return;
   if (metrics_) metrics_->append_line(step_validation_json(step, epoch, v, elapsed_s).dump());
+  curves_.step_val_loss.emplace_back(static_cast<double>(step), v.loss);
   fmt::print("{}\n", format_step_validation(step, epoch, epochs_, v, elapsed_s));
 }
 
@@ -160,7 +190,7 @@ void TrainingReport::epoch_done(const EpochMetrics& m, int64_t step, bool stoppi
   bar_.clear();
   if (!rank0_) return;
   if (metrics_) metrics_->append_line(to_json(m, step).dump());
-  curves_.push_back(to_curve_point(m));
+  curves_.epochs.push_back(to_curve_point(m));
   if (worth_printing(m.epoch, first_epoch_, epochs_) || stopping)
     fmt::print("{}\n", format_epoch(m, epochs_, model_.spec().train.lr_schedule.has_value()));
 }

@@ -32,6 +32,19 @@ nlohmann::json step_validation_json(int64_t step, int64_t epoch, const Evaluatio
 // One point of the --plot curves.
 CurvePoint to_curve_point(const EpochMetrics& m);
 
+// train.log_every_steps: the steps since the last step line, and that line.
+struct StepWindow {
+  int64_t steps = 0, samples = 0;
+  double loss_sum = 0.0, seconds = 0.0;
+
+  void add(const TrainingObserver::StepDone& s);
+  double mean_loss() const { return steps ? loss_sum / static_cast<double>(steps) : 0.0; }
+  double samples_per_s() const { return seconds > 0.0 ? static_cast<double>(samples) / seconds : 0.0; }
+};
+// {"step", "epoch", "loss" (the window's mean), "lr", "samples_per_s", "elapsed_s"}: the step
+// line written after `last`, the window's last step.
+nlohmann::json step_json(const TrainingObserver::StepDone& last, const StepWindow& window);
+
 // Prints every epoch of a short run; about twenty evenly spaced lines of a long one.
 bool worth_printing(int64_t epoch, int64_t first, int64_t epochs);
 
@@ -69,6 +82,7 @@ class TrainingReport final : public TrainingObserver {
   void run_started(const RunStart& start) override;
   void epoch_started(int64_t epoch, int64_t epochs) override;
   void batch_done(int64_t done, int64_t total, double loss) override;
+  void step_done(const StepDone& step) override;
   void step_validated(int64_t step, int64_t epoch, const Evaluation& v, double elapsed_s) override;
   void epoch_done(const EpochMetrics& m, int64_t step, bool stopping) override;
   void best_epoch_restored(int64_t epoch, double validation_loss, bool stopped_early) override;
@@ -86,7 +100,9 @@ class TrainingReport final : public TrainingObserver {
   int64_t first_epoch_ = 0, epochs_ = 0, batch_size_ = 1;
   ProgressBar bar_;
   std::optional<MetricsLog> metrics_;
-  std::vector<CurvePoint> curves_;
+  Curves curves_;
+  int64_t log_every_steps_;  // 0: no step lines
+  StepWindow window_;
 };
 
 }  // namespace gradflow::runner

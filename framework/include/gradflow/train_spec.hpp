@@ -65,6 +65,9 @@ struct TrainSpec {
   // train.on_nonfinite: `stop` (default) ends the run with an error when a training loss is NaN
   // or infinite; `continue` trains on regardless.
   bool stop_on_nonfinite = true;
+  // Optimizer steps between the step lines of --metrics (loss, lr, samples/s; the dashboard's
+  // curves per step); 0: epoch lines only.
+  int64_t log_every_steps = 10;
 };
 
 }  // namespace gradflow

@@ -129,6 +129,10 @@ class Trainer {
   void set_steps(int64_t steps) { steps_ = steps; }
   // The options, to set callbacks that need the trainer itself.
   TrainOptions& options() { return options_; }
+  // The last training step's batch: its loss on this rank (under data parallelism, this rank's
+  // shard; a rank with no samples in it keeps its previous loss) and the global batch's samples.
+  double last_batch_loss() const { return last_batch_loss_; }
+  int64_t last_batch_samples() const { return last_batch_samples_; }
 
  private:
   std::vector<int64_t> epoch_order(int64_t size, int64_t epoch) const;
@@ -140,6 +144,8 @@ class Trainer {
   TrainOptions options_;
   int64_t steps_ = 0;
   EpochProgress progress_;
+  double last_batch_loss_ = 0.0;
+  int64_t last_batch_samples_ = 0;
 };
 
 // Accumulates batch results into a sample-weighted mean.

@@ -47,6 +47,19 @@ class TrainingObserver {
   virtual void epoch_started(int64_t /*epoch*/, int64_t /*epochs*/) {}  // epoch: 1-based
   // After each optimizer step: (batches done, batches in the epoch, running mean loss).
   virtual void batch_done(int64_t /*done*/, int64_t /*total*/, double /*loss*/) {}
+  // After each optimizer step (after batch_done, before a step validation): what a --metrics
+  // step line (train.log_every_steps) is made of.
+  struct StepDone {
+    int64_t step = 0;           // optimizer steps of the whole run so far (a resumed run's included)
+    int64_t epoch = 0;          // 1-based: the epoch the step belongs to
+    double loss = 0.0;          // the batch's loss (under data parallelism, this rank's shard's)
+    std::optional<double> lr;   // the first optimizer's learning rate in this step
+    int64_t samples = 0;        // samples in the (global) batch
+    double seconds = 0.0;       // the step's wall time, since the previous step (or the epoch's start)
+                                // ended; validations and the end-of-epoch evaluations are not in it
+    double elapsed_s = 0.0;     // since the start of this run, as EpochMetrics::elapsed_s
+  };
+  virtual void step_done(const StepDone& /*step*/) {}
   // train.validate_every_steps: a validation inside epoch `epoch` (1-based) after `step` steps.
   virtual void step_validated(int64_t /*step*/, int64_t /*epoch*/, const Evaluation& /*validation*/,
                               double /*elapsed_s*/) {}

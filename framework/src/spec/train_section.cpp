@@ -28,7 +28,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 const std::vector<std::string> kTrainKeys = {"epochs",        "batch_size",     "shuffle",
                                              "checkpoint_every", "lr_schedule", "clip_grad_norm",
                                              "clip_grad_value", "early_stopping", "validate_every_steps",
-                                             "checkpoint_every_steps", "on_nonfinite"};
+                                             "checkpoint_every_steps", "on_nonfinite", "log_every_steps"};
 const std::vector<std::string> kKindNames = {"step", "multistep", "exponential", "cosine", "plateau"};
 const std::vector<std::string> kWarmupKeys = {"warmup_epochs", "warmup_start_factor"};
 
@@ -85,6 +85,7 @@ class TrainSectionReader {
       spec.validate_every_steps = every;
       spec.validate_every_steps_where = locate(file_, train["validate_every_steps"]);
     }
+    integer(train, "train", "log_every_steps", 0, spec.log_every_steps);
     if (const YAML::Node v = train["shuffle"]) {
       if (auto value = scalar_as<bool>(v)) spec.shuffle = *value;
       else error(v, "train.shuffle must be true or false, got " + describe(v));

@@ -136,8 +136,10 @@ Evaluation Trainer::train_epoch(const Dataset& data, int64_t epoch) {
       const auto correct = model_.correct_count();
       add_batch(progress_, loss * weight, correct, hi - lo, global);
       running.add(loss, correct, hi - lo);
+      last_batch_loss_ = loss;
       model_.backward();
     }
+    last_batch_samples_ = global;
     sync.finish_step();
     clip_gradients();
     model_.optimizer_step();

@@ -85,6 +85,7 @@ struct TrainingRun::Loop {
   std::optional<TrainingObserver::RunStop> cut;  // max_steps or a stop request
   TrainingState state;
   Clock::time_point start = Clock::now();
+  Clock::time_point step_start = start;  // the end of the previous step, or of the epoch's start
 };
 
 TrainingState TrainingRun::load_start(Loop& loop, TrainingObserver& observer) {
@@ -121,12 +122,16 @@ bool TrainingRun::stop_due(int64_t step) {
 
 void TrainingRun::after_step(Loop& loop, int64_t step) {
   const TrainSpec& train = options_.train;
+  loop.observer.step_done({step, loop.epoch + 1, loop.trainer.last_batch_loss(), loop.schedule.lr(),
+                           loop.trainer.last_batch_samples(), seconds_since(loop.step_start),
+                           seconds_since(loop.start)});
   if (const auto every = train.validate_every_steps; every && step % *every == 0) {
     // Every rank evaluates: evaluation is collective under data parallelism.
     const Evaluation v = loop.trainer.evaluate(data_.validation);
     loop.observer.step_validated(step, loop.epoch + 1, v, seconds_since(loop.start));
   }
   loop.schedule.end_step();
+  loop.step_start = Clock::now();  // validations and checkpoints are not the next step's time
   const auto every = train.checkpoint_every_steps;
   if (!every || step % *every != 0 || options_.save.empty()) return;
   if (loop.batch_done == loop.batches) loop.save_after_epoch = true;  // with the epoch's own state
@@ -152,6 +157,7 @@ void TrainingRun::train_epochs(Loop& loop) {
     loop.schedule.begin_epoch();
     EpochMetrics m;
     m.lr = loop.schedule.lr();
+    loop.step_start = Clock::now();
     m.train = loop.trainer.train_epoch(data_.train, loop.epoch);
     const int64_t step = loop.trainer.steps();
     if (loop.trainer.inside_epoch()) {

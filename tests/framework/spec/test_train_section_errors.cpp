@@ -126,3 +126,19 @@ TEST_CASE("train.checkpoint_every_steps and train.lr_schedule.interval", "[error
               "g.yaml:18:16: error: train.lr_schedule of kind plateau " + kNeedsValidation});
   CHECK(errors_with("train:\n  checkpoint_every_steps: 10\n  lr_schedule: {kind: cosine, interval: step}\n").empty());
 }
+
+TEST_CASE("train.log_every_steps: an integer >= 0 (0: no step lines in --metrics)", "[errors][metrics]") {
+  CHECK(errors_with("train:\n  log_every_steps: 0\n").empty());
+  CHECK(errors_with("train:\n  log_every_steps: 25\n").empty());
+  CHECK(errors_with("train:\n  log_every_steps: -1\n") ==
+        Lines{"g.yaml:18:20: error: train.log_every_steps must be an integer >= 0, got '-1'"});
+  CHECK(errors_with("train:\n  log_every_steps: 2.5\n") ==
+        Lines{"g.yaml:18:20: error: train.log_every_steps must be an integer >= 0, got '2.5'"});
+  CHECK(errors_with("train:\n  log_every_steps: [10]\n") ==
+        Lines{"g.yaml:18:20: error: train.log_every_steps must be an integer >= 0, got a list"});
+  const Lines misspelt = errors_with("train:\n  log_every_step: 5\n");
+  REQUIRE(misspelt.size() == 1);
+  CHECK(misspelt[0].rfind("g.yaml:18:3: error: unknown key in 'train' 'log_every_step' (did you mean 'log_every_steps'? "
+                          "expected one of: ",
+                          0) == 0);
+}

@@ -2,6 +2,7 @@
 // order, resuming from inside a run, early stopping, and its refusals.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -106,6 +107,51 @@ TEST_CASE("a training run refuses a graph without an optimizer or without traini
   const DataSets empty;
   CHECK_THROWS_WITH(TrainingRun(*no_data.model, empty, RunOptions(no_data.model->spec().train)),
                     "g.yaml: error: the graph has no training data (data.train)");
+}
+
+}  // namespace
+}  // namespace gradflow::test
+
+namespace gradflow::test {
+namespace {
+
+class StepRecorder final : public TrainingObserver {
+ public:
+  std::vector<StepDone> steps;
+  std::vector<std::string> events;
+  void step_done(const StepDone& s) override {
+    steps.push_back(s);
+    events.push_back("step " + std::to_string(s.step));
+  }
+  void step_validated(int64_t step, int64_t, const Evaluation&, double) override {
+    events.push_back("validated " + std::to_string(step));
+  }
+  void epoch_done(const EpochMetrics& m, int64_t, bool) override { events.push_back("done " + std::to_string(m.epoch)); }
+};
+
+TEST_CASE("every optimizer step is reported: its number, epoch, batch loss, learning rate, samples and time") {
+  // kXor's four samples in batches of 3: a step of 3 samples, then one of 1, in each epoch.
+  const std::string yaml = replace(kValidated, "batch_size: 2", "batch_size: 3");
+  StepRecorder seen;
+  LoadedGraph graph = load(yaml);
+  TrainingRun run(*graph.model, graph.data, RunOptions(graph.model->spec().train));
+  run.run(seen);
+  CHECK(seen.events == std::vector<std::string>{"step 1", "step 2", "done 1", "step 3", "validated 3", "step 4",
+                                                "done 2", "step 5", "step 6", "validated 6", "done 3"});
+  REQUIRE(seen.steps.size() == 6);
+  for (size_t i = 0; i < seen.steps.size(); ++i) {
+    const auto& s = seen.steps[i];
+    CHECK(s.step == static_cast<int64_t>(i) + 1);
+    CHECK(s.epoch == static_cast<int64_t>(i) / 2 + 1);
+    CHECK(s.samples == (i % 2 == 0 ? 3 : 1));
+    CHECK(s.lr == Approx(0.5));
+    CHECK(std::isfinite(s.loss));
+    CHECK(s.loss > 0.0);
+    CHECK(s.seconds >= 0.0);
+    CHECK(s.elapsed_s >= s.seconds);
+    if (i > 0) CHECK(s.elapsed_s >= seen.steps[i - 1].elapsed_s);
+  }
+  CHECK(seen.steps[0].loss != seen.steps[1].loss);  // each batch's own loss, not a running mean
 }
 
 }  // namespace
