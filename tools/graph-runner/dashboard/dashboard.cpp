@@ -97,8 +97,8 @@ Command add_dashboard(CLI::App& app) {
                          args->server.host);
             std::fflush(stdout);
             std::thread waiter([&server, stop_signals] {
-              int signal = 0;
-              sigwait(&stop_signals, &signal);
+              int received = 0;
+              sigwait(&stop_signals, &received);
               server.stop();
             });
             server.serve();
