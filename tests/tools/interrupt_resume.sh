@@ -43,8 +43,10 @@ YAML
   fail "the uninterrupted run: $(cat "$dir/whole.out")"
 
 # Starts `train --save $1` in the background ($pid) and returns once it trains (the signal
-# handlers are in place before its first line).
+# handlers are in place before its first line). The log is removed first: the last run's
+# "training" line must not be taken for this one's before the new process has even started.
 start() {
+  rm -f "$dir/out"
   "$runner" train "$dir/g.yaml" --threads 1 --save "$1" > "$dir/out" 2>&1 &
   pid=$!
   until grep -q "^training 'steps'" "$dir/out" 2>/dev/null; do
