@@ -32,6 +32,7 @@ TIER = {layer: tier for tier, layers in enumerate(TIERS) for layer in layers}
 # Public headers that no src/LAYER/NAME.cpp implements: where each belongs.
 PUBLIC_HEADERS = {
     "batch_source.hpp": "graph",  # what Model::load_batch reads
+    "csv_idx_readers.hpp": "data",  # data/csv_reader.cpp, idx_reader.cpp, data_file_support.cpp
     "graph_file.hpp": "spec",     # parse_graph_file, load_graph (spec/graph_parser.cpp, load_graph.cpp)
     "mpi_launch.hpp": "distributed",  # distributed/launch.cpp
     "onnx.hpp": "graph",          # the operator's ONNX writer interface (the writer is onnx/)

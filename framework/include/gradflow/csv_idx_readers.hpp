@@ -38,7 +38,7 @@ struct CsvOptions {
 // Reads a numeric CSV file (gzipped or not, detected by its magic bytes) into a
 // [rows, selected_columns] tensor. Fields may be surrounded by spaces; numbers are parsed
 // locale-independently. Blank lines at the end are ignored; every row must have as many
-// fields as the first line. Column numbers in messages are 1-based, like spreadsheets.
+// fields as the first data row (a header line may have another number). Column numbers in messages are 1-based, like spreadsheets.
 Tensor read_csv(const std::filesystem::path& path, const CsvOptions& options = {});
 
 // Reads an IDX file (gzipped or not) into an [N, d1, ...] tensor of the raw values,
