@@ -97,16 +97,28 @@ TEST_CASE("train --weights --partial loads what matches and names every tensor i
                             "--partial: kept the initial head.bias [1]: not in the checkpoint\n"
                             "--partial: did not use the checkpoint's fc2.bias [1]\n"
                             "--partial: did not use the checkpoint's fc2.weight [1, 4]\n"
-                            "--partial: did not use the checkpoint's 8 optimizer and training-loop tensors (a fresh "
-                            "optimizer starts)\n"
+                            "--partial: did not use the checkpoint's optimizer state opt.fc1.bias.exp_avg [4] (a fresh optimizer starts)\n"
+                            "--partial: did not use the checkpoint's optimizer state opt.fc1.bias.exp_avg_sq [4] (a fresh optimizer starts)\n"
+                            "--partial: did not use the checkpoint's optimizer state opt.fc1.weight.exp_avg [4, 2] (a fresh optimizer starts)\n"
+                            "--partial: did not use the checkpoint's optimizer state opt.fc1.weight.exp_avg_sq [4, 2] (a fresh optimizer starts)\n"
+                            "--partial: did not use the checkpoint's optimizer state opt.fc2.bias.exp_avg [1] (a fresh optimizer starts)\n"
+                            "--partial: did not use the checkpoint's optimizer state opt.fc2.bias.exp_avg_sq [1] (a fresh optimizer starts)\n"
+                            "--partial: did not use the checkpoint's optimizer state opt.fc2.weight.exp_avg [1, 4] (a fresh optimizer starts)\n"
+                            "--partial: did not use the checkpoint's optimizer state opt.fc2.weight.exp_avg_sq [1, 4] (a fresh optimizer starts)\n"
                             "--partial: loaded 2 of 4 parameters and buffers\n"
                             "starting from the weights of " + (dir / "a.st") + "\n"));
   const std::string wider = write(dir, "wider.yaml", xor_graph(3, "fc2"));
   CHECK(has(partial_load(wider, dir / "a.st"), "--partial: kept the initial fc1.weight [3, 2]: the checkpoint's is [4, 2]\n"
                            "--partial: kept the initial fc1.bias [3]: the checkpoint's is [4]\n"
                            "--partial: kept the initial fc2.weight [1, 3]: the checkpoint's is [1, 4]\n"
-                           "--partial: did not use the checkpoint's 8 optimizer and training-loop tensors (a fresh "
-                           "optimizer starts)\n"
+                           "--partial: did not use the checkpoint's optimizer state opt.fc1.bias.exp_avg [4] (a fresh optimizer starts)\n"
+                           "--partial: did not use the checkpoint's optimizer state opt.fc1.bias.exp_avg_sq [4] (a fresh optimizer starts)\n"
+                           "--partial: did not use the checkpoint's optimizer state opt.fc1.weight.exp_avg [4, 2] (a fresh optimizer starts)\n"
+                           "--partial: did not use the checkpoint's optimizer state opt.fc1.weight.exp_avg_sq [4, 2] (a fresh optimizer starts)\n"
+                           "--partial: did not use the checkpoint's optimizer state opt.fc2.bias.exp_avg [1] (a fresh optimizer starts)\n"
+                           "--partial: did not use the checkpoint's optimizer state opt.fc2.bias.exp_avg_sq [1] (a fresh optimizer starts)\n"
+                           "--partial: did not use the checkpoint's optimizer state opt.fc2.weight.exp_avg [1, 4] (a fresh optimizer starts)\n"
+                           "--partial: did not use the checkpoint's optimizer state opt.fc2.weight.exp_avg_sq [1, 4] (a fresh optimizer starts)\n"
                            "--partial: loaded 1 of 4 parameters and buffers\n"));
   CHECK(run_graph_runner("train " + renamed + " --partial").status == 2);  // --partial needs --weights
 }

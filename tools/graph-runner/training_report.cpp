@@ -131,9 +131,8 @@ void TrainingReport::weights_matched(const PartialLoad& load) {
   if (!rank0_) return;
   for (const std::string& kept : load.kept) fmt::print("--partial: kept the initial {}\n", kept);
   for (const std::string& unused : load.unused) fmt::print("--partial: did not use the checkpoint's {}\n", unused);
-  if (load.unused_state > 0)
-    fmt::print("--partial: did not use the checkpoint's {} optimizer and training-loop tensors (a fresh optimizer "
-               "starts)\n", load.unused_state);
+  for (const std::string& state : load.unused_state)
+    fmt::print("--partial: did not use the checkpoint's optimizer state {} (a fresh optimizer starts)\n", state);
   fmt::print("--partial: loaded {} of {} parameters and buffers\n", load.loaded.size(),
              load.loaded.size() + load.kept.size());
 }

@@ -42,9 +42,9 @@ struct PartialLoad {
   // the initial value.
   std::vector<std::string> kept;
   std::vector<std::string> unused;  // "head.bias [10]": the file's tensors that nothing took
-  // Optimizer state and the training loop's tensors in the file: a --weights run starts a
-  // fresh optimizer, so these are never used.
-  int64_t unused_state = 0;
+  // "opt.state.fc1.weight.exp_avg [4, 2]": optimizer state and the training loop's tensors in
+  // the file; a --weights run starts a fresh optimizer, so these are never used.
+  std::vector<std::string> unused_state;
 };
 
 // Loads every parameter and buffer whose name and shape match the file's; the others keep

@@ -203,8 +203,8 @@ PartialLoad load_matching_weights(const std::filesystem::path& path, Model& mode
   }
   for (const auto& [name, tensor] : file.tensors) {
     if (used.count(name)) continue;
-    if (is_state(name, model)) ++load.unused_state;
-    else load.unused.push_back(fmt::format("{} {}", name, to_string(tensor.shape())));
+    (is_state(name, model) ? load.unused_state : load.unused)
+        .push_back(fmt::format("{} {}", name, to_string(tensor.shape())));
   }
   return load;
 }
