@@ -96,6 +96,7 @@ TEST_CASE("train --check-numerics names the data row when the first infinity cam
   write_file(dir / "data.csv", "1,2,3\n4,5,6\n7,8,9\n1e30,1,2\n");
   const RunResult r = run_graph_runner("train " + (dir / "g.yaml") + " --check-numerics --threads 1");
   CHECK(r.status == 1);
-  CHECK(r.output.find("error: input 'x' is infinite at value 1 of " + (dir / "data.csv") +
+  // FILE:LINE:COL is the data source's place in the graph file.
+  CHECK(r.output.find(dir / "g.yaml" + ":11:14: error: input 'x' is infinite at value 1 of " + (dir / "data.csv") +
                       ": row 4: the data holds it (after the source's scale and normalize)") != std::string::npos);
 }

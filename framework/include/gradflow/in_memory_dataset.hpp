@@ -24,6 +24,7 @@ struct ColumnOrigin {
   std::string unit = "row";  // what a position in the file is called: "row" (CSV) or "item" (IDX)
   int64_t first = 1;         // the number of sample 0 (a CSV's 1-based line, after a header)
   std::vector<int64_t> rows;
+  SourceLocation source;     // the data source's place in the graph file, for run-time errors
 
   std::string describe(int64_t sample) const;  // "digits.csv.gz: row 17"
 };

@@ -46,6 +46,7 @@ namespace detail {
 // (Outside Tensor: a nested class's member initializer is unusable until Tensor is complete.)
 struct AlignedFree {
   int64_t bytes = 0;
+  bool mapped = false;  // mmap'ed (large storage), so munmap
   void operator()(float* p) const noexcept;
 };
 }  // namespace detail
@@ -53,7 +54,9 @@ struct AlignedFree {
 class Tensor {
  public:
   Tensor() = default;
-  explicit Tensor(Shape shape);  // zero-filled
+  // Zero-filled. Large storage comes straight from the kernel as zero pages, which take no
+  // memory until written: building a model whose tensors are never used (validate) costs none.
+  explicit Tensor(Shape shape);
   Tensor(Shape shape, std::initializer_list<float> values);
   Tensor(Shape shape, std::span<const float> values);
   Tensor(const Tensor& other);

@@ -3,6 +3,7 @@
 
 #include "core/memory_budget.hpp"
 
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -37,14 +38,21 @@ Shape batched(int64_t batch, const Shape& sample_shape) {
   return shape;
 }
 
+namespace {
+// From this size on, storage is mapped from the kernel: page-aligned zero pages, committed
+// only when written.
+constexpr size_t kMappedBytes = size_t{1} << 20;
+}  // namespace
+
 void detail::AlignedFree::operator()(float* p) const noexcept {
-  std::free(p);
+  if (mapped) ::munmap(p, static_cast<size_t>(bytes));
+  else std::free(p);
   detail::refund_budget(bytes);
 }
 
 Tensor::Tensor(Shape shape) {
   resize(shape);
-  zero();
+  if (!storage_.get_deleter().mapped) zero();  // fresh mapped storage is zeroes already
 }
 
 Tensor::Tensor(Shape shape, std::span<const float> values) {
@@ -146,13 +154,15 @@ void Tensor::reserve(int64_t n, const Shape& shape) {
     constexpr size_t kAlign = 64;
     const size_t bytes = (static_cast<size_t>(n) * sizeof(float) + kAlign - 1) / kAlign * kAlign;
     detail::charge_budget(static_cast<int64_t>(bytes), shape);
-    auto* p = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
-    if (!p) {
+    const bool mapped = bytes >= kMappedBytes;
+    void* p = mapped ? ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                     : std::aligned_alloc(kAlign, bytes);
+    if (p == nullptr || p == MAP_FAILED) {
       detail::refund_budget(static_cast<int64_t>(bytes));
       throw std::bad_alloc();
     }
-    storage_.reset(p);  // the deleter refunds the old storage's bytes...
-    storage_.get_deleter().bytes = static_cast<int64_t>(bytes);  // ...and now owns the new ones
+    storage_.reset(static_cast<float*>(p));  // the deleter frees and refunds the old storage...
+    storage_.get_deleter() = {static_cast<int64_t>(bytes), mapped};  // ...and now owns the new one
     capacity_ = n;
   }
   size_ = n;

@@ -233,7 +233,7 @@ Dataset Dataset::select(std::span<const int64_t> indices) const {
   for (const auto& [name, column] : columns) subset.columns[name] = column.select(indices);
   for (const auto& [name, origin] : origins) {
     ColumnOrigin& picked = subset.origins[name];
-    picked = ColumnOrigin{origin.file, origin.unit, origin.first, {}};
+    picked = ColumnOrigin{origin.file, origin.unit, origin.first, {}, origin.source};
     for (int64_t i : indices) picked.rows.push_back(origin.rows.empty() ? i : origin.rows[static_cast<size_t>(i)]);
   }
   return subset;

@@ -217,10 +217,10 @@ std::optional<Column> read_file_source(const YAML::Node& mapping, const std::str
       auto options = source.csv_options();
       if (!options) return std::nullopt;
       raw.floats = read_csv(path, *options);
-      if (origin) *origin = ColumnOrigin{path.string(), "row", options->header ? 2 : 1, {}};
+      if (origin) *origin = ColumnOrigin{path.string(), "row", options->header ? 2 : 1, {}, locate(file, path_node)};
     } else {
       raw = read_idx_column(path);
-      if (origin) *origin = ColumnOrigin{path.string(), "item", 0, {}};
+      if (origin) *origin = ColumnOrigin{path.string(), "item", 0, {}, locate(file, path_node)};
     }
   } catch (const DataFileError& e) {
     return source.error(path_node, e.what() + where_looked(path, *relative)), std::nullopt;

@@ -23,6 +23,13 @@ std::string sample_place(const Dataset& data, const std::string& input, int64_t 
   return fmt::format("sample {} of the data set", sample + 1);
 }
 
+// Where the graph file names the input's data source (unknown for inline data and data sets
+// built in code).
+SourceLocation source_of(const Dataset& data, const std::string& input) {
+  const auto origin = data.origins.find(input);
+  return origin != data.origins.end() ? origin->second.source : SourceLocation{};
+}
+
 }  // namespace
 
 GraphError nonfinite_loss_error(const Model& model, const StepPosition& at) {
@@ -50,7 +57,8 @@ void require_finite_batch(const Model& model, const Dataset& data, std::span<con
       throw NodeError(fmt::format("input '{}' is {} at value {} of {}: the data holds it (after the source's scale "
                                   "and normalize)",
                                   v.name, nonfinite_name(v.data[i]), i % per_sample + 1,
-                                  sample_place(data, v.name, sample)));
+                                  sample_place(data, v.name, sample)),
+                      source_of(data, v.name));
     }
   }
 }
