@@ -19,7 +19,7 @@ with open(graph, "w") as f:
             "data:\n  train:\n    x: [[0, 0], [0, 1]]\n    y: [[0], [1]]\n")
 # The budget is lifted so that a small machine's limit (its physical memory) does not refuse
 # the graph first: what is measured is the memory validate touches.
-env = dict(os.environ, GRADFLOW_MEMORY_LIMIT="64GiB")
+env = dict(os.environ, GRADFLOW_MEMORY_LIMIT="64G")
 child = subprocess.Popen([runner, "validate", graph], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 output = child.stdout.read()
 _, status, usage = os.wait4(child.pid, 0)
