@@ -1,5 +1,6 @@
 // upsample: torch.nn.Upsample(scale_factor, mode, align_corners) over [C, H, W] samples, modes
 // nearest and bilinear. The arithmetic is compute/resample.cpp's.
+#include <array>
 #include <cmath>
 #include <memory>
 #include <stdexcept>
@@ -23,8 +24,8 @@ class Upsample final : public Operator, public OnnxExportable {
             "enlarge a [C, H, W] image by a scale factor, nearest or bilinear (torch.nn.Upsample)",
             1,
             1,
-            {bounded(attr("scale_factor", AttrType::Float, std::nullopt,
-                          "factor of both H and W; the output is floor(size · scale_factor)"),
+            {bounded(attr("scale_factor", AttrType::NumberPair, std::nullopt,
+                          "factor of H and W (one number for both, or [h, w]); the output is floor(size · factor)"),
                      0.0, true),
              with_choices(attr("mode", AttrType::String, AttrValue{std::string("nearest")},
                                "nearest: the input pixel at floor(output position / scale); bilinear: "
@@ -35,7 +36,9 @@ class Upsample final : public Operator, public OnnxExportable {
   }
 
   explicit Upsample(const Attributes& attrs) {
-    shape_.scale_height = shape_.scale_width = attrs.get_float("scale_factor");
+    const std::array<double, 2> scale = attrs.get_number_pair("scale_factor");
+    shape_.scale_height = scale[0];
+    shape_.scale_width = scale[1];
     shape_.mode = attrs.get_string("mode") == "bilinear" ? kernels::ResampleMode::Bilinear
                                                          : kernels::ResampleMode::Nearest;
     shape_.align_corners = attrs.get_bool("align_corners");
@@ -50,7 +53,7 @@ class Upsample final : public Operator, public OnnxExportable {
     shape_.width = in[2];
     const std::array<int64_t, 2> out{shape_.out_height(), shape_.out_width()};
     if (out[0] < 1 || out[1] < 1)
-      throw ShapeError("upsample: scale_factor " + number_text(shape_.scale_height) + " gives an empty output [H, W] " +
+      throw ShapeError("upsample: scale_factor " + scale_text() + " gives an empty output [H, W] " +
                        pair_text(out) + " from the input [H, W] " + pair_text({in[1], in[2]}));
     kernel_ = std::make_unique<kernels::Resample>(shape_);
     const Shape sample{in[0], out[0], out[1]};
@@ -98,12 +101,11 @@ class Upsample final : public Operator, public OnnxExportable {
   }
 
  private:
-  // A number as the graph file writes it: 2, 1.5.
-  static std::string number_text(double v) {
-    std::string s = std::to_string(v);
-    s.erase(s.find_last_not_of('0') + 1);
-    if (s.back() == '.') s.pop_back();
-    return s;
+  // The factors as the graph file writes them: 2 for both axes, [2, 1.5] for two.
+  std::string scale_text() const {
+    const auto number = [](double v) { return to_string(AttrValue{v}); };
+    if (shape_.scale_height == shape_.scale_width) return number(shape_.scale_height);
+    return "[" + number(shape_.scale_height) + ", " + number(shape_.scale_width) + "]";
   }
 
   kernels::ResampleShape shape_;

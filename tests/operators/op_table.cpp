@@ -118,6 +118,8 @@ std::vector<OpRow> rows() {
       {.op = "upsample", .variant = "nearest_fraction", .attrs = {{"scale_factor", 1.5}}, .inputs = {in({2, 2, 3, 4})}},
       {.op = "upsample", .variant = "bilinear",
        .attrs = {{"scale_factor", 1.5}, {"mode", std::string("bilinear")}}, .inputs = {in({2, 2, 3, 4})}},
+      {.op = "upsample", .variant = "pair", .attrs = {{"scale_factor", std::vector<double>{2.0, 1.5}}},
+       .inputs = {in({2, 2, 3, 4})}},
       {.op = "upsample", .variant = "bilinear_align_corners",
        .attrs = {{"scale_factor", 2.0}, {"mode", std::string("bilinear")}, {"align_corners", true}},
        .inputs = {in({2, 2, 3, 4})}},

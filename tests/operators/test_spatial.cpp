@@ -79,6 +79,9 @@ TEST_CASE("upsample: output floor(size · scale_factor)", "[spatial][upsample]")
   CHECK(shape_of("upsample", {{"scale_factor", 2.0}}, {3, 4, 5}) == Shape{3, 8, 10});
   CHECK(shape_of("upsample", {{"scale_factor", 1.5}}, {3, 3, 5}) == Shape{3, 4, 7});
   CHECK(shape_of("upsample", {{"scale_factor", 0.5}, {"mode", std::string("bilinear")}}, {3, 5, 4}) == Shape{3, 2, 2});
+  CHECK(shape_of("upsample", {{"scale_factor", std::vector<double>{2.0, 1.5}}}, {3, 3, 5}) == Shape{3, 6, 7});
+  CHECK(to_string(AttrType::NumberPair) == std::string("number or [h, w]"));
+  CHECK(to_string(AttrValue{std::vector<double>{2.0, 1.5}}) == "[2, 1.5]");
 }
 
 TEST_CASE("spatial operators: gradients match finite differences beyond torch's cases", "[spatial][gradcheck]") {

@@ -133,6 +133,21 @@ TEST_CASE("upsample: an empty output, align_corners with nearest", "[spatial][er
               "'bicubic'"});
 }
 
+TEST_CASE("upsample: scale_factor is a number > 0 or a list of 2", "[spatial][errors]") {
+  CHECK(errors_of(replace(kImageNet, "scale_factor: 2,", "scale_factor: [2, 1.5],")).empty());
+  const std::string at = "g.yaml:8:59: error: node 'big': attribute 'scale_factor' of op 'upsample' ";
+  CHECK(errors_of(replace(kImageNet, "scale_factor: 2,", "scale_factor: [2, x],")) ==
+        Lines{at + "must be a number or a list of 2 numbers, got [2, x]"});
+  CHECK(errors_of(replace(kImageNet, "scale_factor: 2,", "scale_factor: [2, 2, 2],")) ==
+        Lines{at + "must be a number or a list of 2 numbers, got [2, 2, 2]"});
+  CHECK(errors_of(replace(kImageNet, "scale_factor: 2,", "scale_factor: [2, 0],")) ==
+        Lines{at + "must have every value > 0, got [2, 0]"});
+  CHECK(errors_of(replace(kImageNet, "scale_factor: 2,", "scale_factor: 0,")) == Lines{at + "must be > 0, got '0'"});
+  CHECK(errors_of(replace(kImageNet, "scale_factor: 2,", "scale_factor: [0.1, 2],")) ==
+        Lines{kBig + "upsample: scale_factor [0.1, 2] gives an empty output [H, W] [0, 16] from the input [H, W] [8, 8]" +
+              kBigInput});
+}
+
 TEST_CASE("adaptive_avg_pool2d: an input that is not an image", "[spatial][errors]") {
   CHECK(errors_of(replace(kSequenceNet, "op: max_pool1d, inputs: [act], kernel_size: 2}",
                           "op: adaptive_avg_pool2d, inputs: [act], output_size: 2}")) ==

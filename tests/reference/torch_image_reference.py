@@ -65,6 +65,8 @@ def attr_value(value):
         return repr(value)
     if isinstance(value, str):
         return f'std::string("{value}")'
+    if isinstance(value[0], float):
+        return f"std::vector<double>{{{value[0]!r}, {value[1]!r}}}"
     return f"std::vector<int64_t>{{{value[0]}, {value[1]}}}"
 
 

@@ -63,6 +63,8 @@ UPSAMPLE = [
     ("bilinear_1_5", [1, 2, 3, 4], dict(scale_factor=1.5, mode="bilinear", align_corners=False)),
     ("bilinear_2_5_align", [1, 2, 3, 4], dict(scale_factor=2.5, mode="bilinear", align_corners=True)),
     ("bilinear_0_5", [1, 2, 6, 5], dict(scale_factor=0.5, mode="bilinear", align_corners=False)),
+    ("nearest_2x1_5", [1, 2, 3, 4], dict(scale_factor=(2.0, 1.5), mode="nearest")),
+    ("bilinear_1_5x3_align", [1, 2, 3, 4], dict(scale_factor=(1.5, 3.0), mode="bilinear", align_corners=True)),
 ]
 
 
