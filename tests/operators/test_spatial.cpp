@@ -6,6 +6,9 @@
 
 #include <tbb/global_control.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "image_cases.hpp"
 #include "torch_spatial_reference.hpp"
 
@@ -121,4 +124,30 @@ TEST_CASE("conv_transpose2d: bit-identical for 1 and 2 threads over several tile
   const auto one = run(1), two = run(2);
   REQUIRE(one.size() == two.size());
   for (size_t i = 0; i < one.size(); ++i) CHECK(bit_identical(one[i], two[i]));
+}
+
+TEST_CASE("conv1d and conv_transpose2d: torch's default init bounds, from their fan_in", "[spatial][init]") {
+  // torch reads axis 1 of the weight as the input: conv1d [out, C/g, k] has fan_in C/g·k,
+  // conv_transpose2d [C, out/g, kh, kw] has fan_in out/g·kh·kw. Both draw U(±1/√fan_in).
+  auto check_bound = [](const std::string& op, const Overrides& attrs, const Shape& input, double fan_in) {
+    INFO(op);
+    auto made = make_op(op, attrs);
+    prepare(*made, {Tensor(input)}, 9);
+    const double bound = 1.0 / std::sqrt(fan_in);
+    for (Parameter& p : made->parameters()) {
+      INFO(p.name);
+      double sum_sq = 0.0, max_abs = 0.0;
+      for (float v : p.value.values()) {
+        sum_sq += static_cast<double>(v) * v;
+        max_abs = std::max(max_abs, std::abs(static_cast<double>(v)));
+      }
+      CHECK(max_abs <= bound);
+      if (p.name == "weight")
+        CHECK(std::sqrt(sum_sq / static_cast<double>(p.value.size())) == Approx(bound / std::sqrt(3.0)).epsilon(0.06));
+    }
+  };
+  check_bound("conv1d", {{"out_channels", int64_t{64}}, {"kernel_size", int64_t{3}}, {"groups", int64_t{2}}}, {1, 32, 9},
+              16.0 * 3.0);
+  check_bound("conv_transpose2d", {{"out_channels", int64_t{8}}, {"kernel_size", int64_t{3}}, {"groups", int64_t{2}}},
+              {1, 64, 4, 4}, 4.0 * 9.0);
 }
