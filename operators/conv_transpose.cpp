@@ -13,6 +13,7 @@
 #include "image_util.hpp"
 #include "init.hpp"
 #include "schema_util.hpp"
+#include "spatial_util.hpp"
 
 namespace gradflow::ops {
 
@@ -115,16 +116,13 @@ class ConvTranspose2d final : public Operator, public OnnxExportable {
   bool export_onnx(OnnxNodeWriter& w) const override {
     std::vector<std::string> inputs{w.inputs()[0], w.parameter(params_[0])};
     if (has_bias_) inputs.push_back(w.parameter(params_[1]));
-    const auto& k = adjoint_.kernel;
-    const auto& s = adjoint_.stride;
-    const auto& p = adjoint_.padding;
-    const auto& d = adjoint_.dilation;
+    const Spatial image = Spatial::Image;
     w.add_node("ConvTranspose", inputs, {w.output()},
-               {{"kernel_shape", std::vector<int64_t>{k[0], k[1]}},
-                {"strides", std::vector<int64_t>{s[0], s[1]}},
-                {"pads", std::vector<int64_t>{p[0], p[1], p[0], p[1]}},
-                {"dilations", std::vector<int64_t>{d[0], d[1]}},
-                {"output_padding", std::vector<int64_t>{output_padding_[0], output_padding_[1]}},
+               {{"kernel_shape", onnx_axes(adjoint_.kernel, image)},
+                {"strides", onnx_axes(adjoint_.stride, image)},
+                {"pads", onnx_pads(adjoint_.padding, image)},
+                {"dilations", onnx_axes(adjoint_.dilation, image)},
+                {"output_padding", onnx_axes(output_padding_, image)},
                 {"group", adjoint_.groups}});
     return true;
   }

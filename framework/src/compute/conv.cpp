@@ -129,13 +129,17 @@ void Conv2d::forward(const float* x, int64_t batch, const float* weight, const f
 }
 
 void Conv2d::forward_sample(const float* x, const float* weight, const float* bias, float* y) {
-  const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   const float* col = x;
   if (!direct_) {
     float* buffer = columns_.get();
     im2col(s_, x, buffer);
     col = buffer;
   }
+  product(col, weight, bias, y);
+}
+
+void Conv2d::product(const float* col, const float* weight, const float* bias, float* y) const {
+  const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   for (int64_t g = 0; g < s_.groups; ++g) {
     float* yg = y + g * go * positions;
     if (bias)  // the product adds onto the bias (beta 1), as torch's addmm does
@@ -146,7 +150,7 @@ void Conv2d::forward_sample(const float* x, const float* weight, const float* bi
 }
 
 void Conv2d::backward(const float* x, int64_t batch, const float* weight, const float* gy, float* gx, float* gw,
-                      float* gb) {
+                      float* gb, float* y) {
   const int64_t weight_size = s_.out_channels * s_.group_rows();
   if (batch <= 0) {
     std::fill(gw, gw + weight_size, 0.0f);
@@ -161,14 +165,14 @@ void Conv2d::backward(const float* x, int64_t batch, const float* weight, const 
   for_tiles(tiles, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
       backward_tile(x, t * tile, std::min(batch, (t + 1) * tile), weight, gy, gx,
-                    t == 0 ? gw : partials_.data() + (t - 1) * weight_size);
+                    t == 0 ? gw : partials_.data() + (t - 1) * weight_size, y);
   });
   reduce_partials(tiles, gw);
   if (gb) channel_sums(gy, batch, s_.out_channels, s_.positions(), gb);
 }
 
 void Conv2d::backward_tile(const float* x, int64_t begin, int64_t end, const float* weight, const float* gy,
-                           float* gx, float* gw_partial) {
+                           float* gx, float* gw_partial, float* y) {
   const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   const int64_t in_size = s_.channels * s_.height * s_.width, out_size = s_.out_channels * positions;
   float* buffer = direct_ ? nullptr : columns_.get();
@@ -184,6 +188,7 @@ void Conv2d::backward_tile(const float* x, int64_t begin, int64_t end, const flo
     for (int64_t g = 0; g < s_.groups; ++g)
       sgemm(false, true, go, k, positions, gyn + g * go * positions, positions, col + g * k * positions, positions,
             n == begin ? 0.0f : 1.0f, gw_partial + g * go * k, k);
+    if (y) product(col, weight, nullptr, y + n * out_size);  // before gx's product reuses the buffer
     if (gx) input_gradient_sample(weight, gyn, gx + n * in_size, buffer);
   }
 }
@@ -246,9 +251,9 @@ void ConvTranspose2d::forward(const float* x, int64_t batch, const float* weight
 
 void ConvTranspose2d::backward(const float* x, int64_t batch, const float* weight, const float* gy, float* gx,
                                float* gw, float* gb) {
-  // The adjoint conv reads gy as its input and x as its output gradient.
-  conv_.backward(gy, batch, weight, x, nullptr, gw, nullptr);
-  if (gx) conv_.forward(gy, batch, weight, nullptr, gx);
+  // The adjoint conv reads gy as its input and x as its output gradient; its forward of gy,
+  // from the same im2col columns, is gx.
+  conv_.backward(gy, batch, weight, x, nullptr, gw, nullptr, gx);
   if (gb) channel_sums(gy, batch, s_.channels, s_.height * s_.width, gb);
 }
 

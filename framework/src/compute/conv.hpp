@@ -34,9 +34,11 @@ class Conv2d {
   // y [batch, out, OH, OW] = conv(x [batch, C, H, W], weight) + bias (bias may be null).
   void forward(const float* x, int64_t batch, const float* weight, const float* bias, float* y);
   // Assigns gw [out, C/g, kh, kw], gb [out] (when not null) and gx [batch, C, H, W] (when not
-  // null) from gy [batch, out, OH, OW]. Sums over the batch run in a fixed order.
+  // null) from gy [batch, out, OH, OW]. Sums over the batch run in a fixed order. When y is not
+  // null it also assigns y = conv(x) without bias from the same im2col columns, as forward
+  // would (conv_transpose2d's backward: its input gradient beside its weight gradient).
   void backward(const float* x, int64_t batch, const float* weight, const float* gy, float* gx, float* gw,
-                float* gb);
+                float* gb, float* y = nullptr);
 
   // Assigns gx [batch, C, H, W] from gy [batch, out, OH, OW] alone (the data path of
   // backward, without the weight gradient): conv_transpose2d's forward pass.
@@ -52,8 +54,10 @@ class Conv2d {
   // kernel that reads the input as it is needs none).
   void reserve_buffers();
   void forward_sample(const float* x, const float* weight, const float* bias, float* y);
+  // y of one sample from its im2col columns (or its input, when direct).
+  void product(const float* col, const float* weight, const float* bias, float* y) const;
   void backward_tile(const float* x, int64_t begin, int64_t end, const float* weight, const float* gy, float* gx,
-                     float* gw_partial);
+                     float* gw_partial, float* y);
   // gx of one sample from its gy, through `buffer` (the thread's im2col buffer; null when direct).
   void input_gradient_sample(const float* weight, const float* gy, float* gx, float* buffer);
   void reduce_partials(int64_t tiles, float* gw) const;
