@@ -134,6 +134,29 @@ expect("an opset too old for layer_norm", [runner, "export", ln_graph, "--weight
        f"{ln_graph}:7:5: error: node 'odd' (op layer_norm): its ONNX form, LayerNormalization, needs opset 17 or "
        "later; --opset 16 was asked", path("ln.onnx"))
 
+# export: adaptive_avg_pool2d with an output_size that does not divide the input: its windows
+# overlap, and no ONNX pooling computes them.
+adaptive_graph = path("adaptive.yaml")
+open(adaptive_graph, "w").write(f"""graph: a
+inputs:
+  x: {{shape: [1, 5, 5]}}
+  y: {{shape: [1]}}
+nodes:
+  - {{name: pool, op: adaptive_avg_pool2d, inputs: [x], output_size: 3}}
+  - {{name: flat, op: flatten, inputs: [pool]}}
+  - {{name: fc, op: linear, inputs: [flat], units: 1}}
+  - {{name: loss, op: mse, inputs: [fc, y]}}
+  - {{name: opt, op: sgd, inputs: [loss], lr: 0.1}}
+data:
+  train: {{x: [{list(range(25))}], y: [[1]]}}
+""")
+run([runner, "train", adaptive_graph, "--epochs", "0", "--save", path("adaptive.safetensors")])
+expect("adaptive_avg_pool2d with overlapping windows", [runner, "export", adaptive_graph, "--weights",
+                                                        path("adaptive.safetensors"), "-o", path("adaptive.onnx")],
+       f"{adaptive_graph}:6:5: error: node 'pool' (op adaptive_avg_pool2d): output_size [3, 3] does not divide the "
+       "input [H, W] [5, 5]: its windows overlap or differ in size, which no ONNX pooling computes; an output_size "
+       "that divides the input exports as AveragePool", path("adaptive.onnx"))
+
 # Tensors whose dims claim far more values than their bytes hold (issue 30: a 408-byte model, the
 # fuzz corpus's oom_claimed_dims.onnx, claimed [2, 536870902] and cost 4 GB before it was
 # refused): each is refused from the bytes present, before anything the size of the claim is

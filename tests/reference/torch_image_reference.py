@@ -56,11 +56,17 @@ POOL = [
 
 
 def attr_value(value):
-    """An attribute as the C++ test's Overrides hold it (an IntPair is a list of 2)."""
+    """An attribute as the C++ test's Overrides hold it (an IntPair is a list of 2, a number a double)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return f"int64_t{{{value}}}"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return f'std::string("{value}")'
+    if isinstance(value[0], float):
+        return f"std::vector<double>{{{value[0]!r}, {value[1]!r}}}"
     return f"std::vector<int64_t>{{{value[0]}, {value[1]}}}"
 
 

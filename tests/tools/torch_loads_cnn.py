@@ -40,26 +40,27 @@ class DigitsCnn(torch.nn.Module):
         return self.logits(self.drop(x))
 
 
-def main(runner, source, work):
-    graph = os.path.join(source, "graphs", "digits_cnn.yaml")
-    checkpoint = os.path.join(work, "digits_cnn.st")
+def main(runner, source, work, name="digits_cnn", model=None, sample_shape=(1, 8, 8)):
+    """Checks graphs/<name>.yaml against `model` (DigitsCnn by default), fed samples of `sample_shape`."""
+    graph = os.path.join(source, "graphs", f"{name}.yaml")
+    checkpoint = os.path.join(work, f"{name}.st")
     subprocess.run([runner, "train", graph, "--epochs", "2", "--save", checkpoint], check=True, stdout=subprocess.DEVNULL)
     with gzip.open(DIGITS, "rt") as f:
         rows = [[float(v) for v in line.split(",")] for line in f.read().splitlines()[:40]]
     pixels = [[v * 0.0625 for v in row[:64]] for row in rows]
-    inputs = os.path.join(work, "images.csv")
+    inputs = os.path.join(work, f"{name}_images.csv")
     with open(inputs, "w") as f:
         f.write("".join(",".join(repr(v) for v in p) + "\n" for p in pixels))
     out = subprocess.run([runner, "predict", graph, "--weights", checkpoint, "--input", inputs], check=True,
                          capture_output=True, text=True).stdout.splitlines()
     ours = torch.tensor([[float(v) for v in line.split(",")] for line in out[1:]])
 
-    model = DigitsCnn()
+    model = model if model is not None else DigitsCnn()
     model.load_state_dict(state_dict_of(checkpoint, {"opt"}), strict=True)
     model.eval()
     assert model.bn1.num_batches_tracked.dtype == torch.int64 and int(model.bn1.num_batches_tracked) > 0
     with torch.no_grad():
-        theirs = model(torch.tensor(pixels).reshape(-1, 1, 8, 8))
+        theirs = model(torch.tensor(pixels).reshape(-1, *sample_shape))
     worst = (ours - theirs).abs().max().item()
     print(f"{len(pixels)} images: largest logit difference {worst:.3g}")
     if worst > 1e-4:

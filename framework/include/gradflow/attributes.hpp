@@ -13,11 +13,13 @@ namespace gradflow {
 
 // IntPair: one integer (both sides) or a list [h, w], stored as a list of 2 (kernel_size,
 // stride, padding of the image operators). IntList: a list of integers of any length.
-enum class AttrType { Int, Float, Bool, String, StringList, IntPair, IntList };
+// NumberPair: one number (both sides) or a list [h, w] of numbers, stored as a list of 2
+// doubles (upsample's scale_factor).
+enum class AttrType { Int, Float, Bool, String, StringList, IntPair, IntList, NumberPair };
 const char* to_string(AttrType type);
 
-using AttrValue =
-    std::variant<int64_t, double, bool, std::string, std::vector<std::string>, std::vector<int64_t>>;
+using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<std::string>, std::vector<int64_t>,
+                               std::vector<double>>;
 std::string to_string(const AttrValue& value);
 
 struct AttrSpec {
@@ -57,6 +59,8 @@ class Attributes {
   // The same, or nothing for an empty list: the default of a pair that defaults to another
   // attribute (pooling's stride, whose default_text is "kernel_size").
   std::optional<std::array<int64_t, 2>> get_optional_pair(const std::string& name) const;
+  // A NumberPair as {h, w}; a bare number (tests that set attributes directly) counts for both.
+  std::array<double, 2> get_number_pair(const std::string& name) const;
 
  private:
   const AttrValue& at(const std::string& name) const;

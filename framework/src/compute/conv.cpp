@@ -129,13 +129,17 @@ void Conv2d::forward(const float* x, int64_t batch, const float* weight, const f
 }
 
 void Conv2d::forward_sample(const float* x, const float* weight, const float* bias, float* y) {
-  const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   const float* col = x;
   if (!direct_) {
     float* buffer = columns_.get();
     im2col(s_, x, buffer);
     col = buffer;
   }
+  product(col, weight, bias, y);
+}
+
+void Conv2d::product(const float* col, const float* weight, const float* bias, float* y) const {
+  const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   for (int64_t g = 0; g < s_.groups; ++g) {
     float* yg = y + g * go * positions;
     if (bias)  // the product adds onto the bias (beta 1), as torch's addmm does
@@ -146,7 +150,7 @@ void Conv2d::forward_sample(const float* x, const float* weight, const float* bi
 }
 
 void Conv2d::backward(const float* x, int64_t batch, const float* weight, const float* gy, float* gx, float* gw,
-                      float* gb) {
+                      float* gb, float* y) {
   const int64_t weight_size = s_.out_channels * s_.group_rows();
   if (batch <= 0) {
     std::fill(gw, gw + weight_size, 0.0f);
@@ -161,14 +165,14 @@ void Conv2d::backward(const float* x, int64_t batch, const float* weight, const 
   for_tiles(tiles, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t)
       backward_tile(x, t * tile, std::min(batch, (t + 1) * tile), weight, gy, gx,
-                    t == 0 ? gw : partials_.data() + (t - 1) * weight_size);
+                    t == 0 ? gw : partials_.data() + (t - 1) * weight_size, y);
   });
   reduce_partials(tiles, gw);
-  if (gb) bias_grad(gy, batch, gb);
+  if (gb) channel_sums(gy, batch, s_.out_channels, s_.positions(), gb);
 }
 
 void Conv2d::backward_tile(const float* x, int64_t begin, int64_t end, const float* weight, const float* gy,
-                           float* gx, float* gw_partial) {
+                           float* gx, float* gw_partial, float* y) {
   const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   const int64_t in_size = s_.channels * s_.height * s_.width, out_size = s_.out_channels * positions;
   float* buffer = direct_ ? nullptr : columns_.get();
@@ -184,17 +188,31 @@ void Conv2d::backward_tile(const float* x, int64_t begin, int64_t end, const flo
     for (int64_t g = 0; g < s_.groups; ++g)
       sgemm(false, true, go, k, positions, gyn + g * go * positions, positions, col + g * k * positions, positions,
             n == begin ? 0.0f : 1.0f, gw_partial + g * go * k, k);
-    if (!gx) continue;
-    // dcol_g [k, P] = W_gᵀ [k, go] · gy_g [go, P]; a direct conv's dcol is gx itself.
-    float* gxn = gx + n * in_size;
-    float* dcol = direct_ ? gxn : buffer;
-    for (int64_t g = 0; g < s_.groups; ++g)
-      sgemm(true, false, k, positions, go, weight + g * go * k, k, gyn + g * go * positions, positions, 0.0f,
-            dcol + g * k * positions, positions);
-    if (direct_) continue;
-    std::fill(gxn, gxn + in_size, 0.0f);
-    col2im(s_, buffer, gxn);
+    if (y) product(col, weight, nullptr, y + n * out_size);  // before gx's product reuses the buffer
+    if (gx) input_gradient_sample(weight, gyn, gx + n * in_size, buffer);
   }
+}
+
+void Conv2d::input_gradient_sample(const float* weight, const float* gy, float* gx, float* buffer) {
+  const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
+  // dcol_g [k, P] = W_gᵀ [k, go] · gy_g [go, P]; a direct conv's dcol is gx itself.
+  float* dcol = direct_ ? gx : buffer;
+  for (int64_t g = 0; g < s_.groups; ++g)
+    sgemm(true, false, k, positions, go, weight + g * go * k, k, gy + g * go * positions, positions, 0.0f,
+          dcol + g * k * positions, positions);
+  if (direct_) return;
+  std::fill(gx, gx + s_.channels * s_.height * s_.width, 0.0f);
+  col2im(s_, buffer, gx);
+}
+
+void Conv2d::input_gradient(const float* weight, const float* gy, int64_t batch, float* gx) {
+  if (batch <= 0) return;
+  reserve_buffers();
+  const int64_t in_size = s_.channels * s_.height * s_.width, out_size = s_.out_channels * s_.positions();
+  for_tiles(batch, tile_, [&](int64_t begin, int64_t end) {
+    float* buffer = direct_ ? nullptr : columns_.get();
+    for (int64_t n = begin; n < end; ++n) input_gradient_sample(weight, gy + n * out_size, gx + n * in_size, buffer);
+  });
 }
 
 void Conv2d::reduce_partials(int64_t tiles, float* gw) const {
@@ -205,8 +223,7 @@ void Conv2d::reduce_partials(int64_t tiles, float* gw) const {
             [&](int64_t begin, int64_t end) { add_partials(partials, tiles - 1, size, gw, begin, end); });
 }
 
-void Conv2d::bias_grad(const float* gy, int64_t batch, float* gb) const {
-  const int64_t positions = s_.positions(), channels = s_.out_channels;
+void channel_sums(const float* gy, int64_t batch, int64_t channels, int64_t positions, float* gb) {
   // Each channel sums one plane per sample in float lanes and the samples in double, in order:
   // vectorised, and the batch total of a 28x28 output keeps float precision.
   for_tiles(channels, kBiasChannelTile, [&](int64_t begin, int64_t end) {
@@ -216,6 +233,28 @@ void Conv2d::bias_grad(const float* gy, int64_t batch, float* gb) const {
       gb[o] = static_cast<float>(total);
     }
   });
+}
+
+void ConvTranspose2d::forward(const float* x, int64_t batch, const float* weight, const float* bias, float* y) {
+  conv_.input_gradient(weight, x, batch, y);
+  if (!bias) return;
+  const int64_t channels = s_.channels, positions = s_.height * s_.width;
+  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, positions));
+  for_tiles(batch * channels, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      float* plane = y + p * positions;
+      const float b = bias[p % channels];
+      for (int64_t i = 0; i < positions; ++i) plane[i] += b;
+    }
+  });
+}
+
+void ConvTranspose2d::backward(const float* x, int64_t batch, const float* weight, const float* gy, float* gx,
+                               float* gw, float* gb) {
+  // The adjoint conv reads gy as its input and x as its output gradient; its forward of gy,
+  // from the same im2col columns, is gx.
+  conv_.backward(gy, batch, weight, x, nullptr, gw, nullptr, gx);
+  if (gb) channel_sums(gy, batch, s_.channels, s_.height * s_.width, gb);
 }
 
 }  // namespace gradflow::kernels

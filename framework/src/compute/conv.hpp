@@ -34,9 +34,15 @@ class Conv2d {
   // y [batch, out, OH, OW] = conv(x [batch, C, H, W], weight) + bias (bias may be null).
   void forward(const float* x, int64_t batch, const float* weight, const float* bias, float* y);
   // Assigns gw [out, C/g, kh, kw], gb [out] (when not null) and gx [batch, C, H, W] (when not
-  // null) from gy [batch, out, OH, OW]. Sums over the batch run in a fixed order.
+  // null) from gy [batch, out, OH, OW]. Sums over the batch run in a fixed order. When y is not
+  // null it also assigns y = conv(x) without bias from the same im2col columns, as forward
+  // would (conv_transpose2d's backward: its input gradient beside its weight gradient).
   void backward(const float* x, int64_t batch, const float* weight, const float* gy, float* gx, float* gw,
-                float* gb);
+                float* gb, float* y = nullptr);
+
+  // Assigns gx [batch, C, H, W] from gy [batch, out, OH, OW] alone (the data path of
+  // backward, without the weight gradient): conv_transpose2d's forward pass.
+  void input_gradient(const float* weight, const float* gy, int64_t batch, float* gx);
 
   // Samples per parallel tile of the forward pass: fixed by the shape alone, never the thread
   // count. The backward pass's tiles (one weight-gradient partial sum each) are at least this
@@ -48,10 +54,13 @@ class Conv2d {
   // kernel that reads the input as it is needs none).
   void reserve_buffers();
   void forward_sample(const float* x, const float* weight, const float* bias, float* y);
+  // y of one sample from its im2col columns (or its input, when direct).
+  void product(const float* col, const float* weight, const float* bias, float* y) const;
   void backward_tile(const float* x, int64_t begin, int64_t end, const float* weight, const float* gy, float* gx,
-                     float* gw_partial);
+                     float* gw_partial, float* y);
+  // gx of one sample from its gy, through `buffer` (the thread's im2col buffer; null when direct).
+  void input_gradient_sample(const float* weight, const float* gy, float* gx, float* buffer);
   void reduce_partials(int64_t tiles, float* gw) const;
-  void bias_grad(const float* gy, int64_t batch, float* gb) const;
 
   ConvShape s_;
   bool direct_;      // 1x1 kernel, stride 1, no padding: the input already is its im2col
@@ -59,6 +68,32 @@ class Conv2d {
   int64_t tile_;
   ThreadScratch columns_{"conv2d"};  // im2col columns, one buffer per thread slot
   std::vector<float> partials_;              // weight gradients of tiles 1.. (tile 0 writes gw itself)
+};
+
+// gb[o] = Σ over the batch and the plane of y [batch, channels, positions] of channel o: a bias
+// gradient, each channel summed by one thread in a fixed order.
+void channel_sums(const float* gy, int64_t batch, int64_t channels, int64_t positions, float* gb);
+
+// torch.nn.ConvTranspose2d as the adjoint of a convolution: `adjoint` is the Conv2d that maps
+// the transpose's output [out, OH, OW] back to its input [C, H, W] (its channels are the
+// transpose's out_channels, its out_channels the transpose's C), and the weight
+// [C, out/groups, kh, kw] is that conv's weight as it stands. The forward pass is that conv's
+// input gradient (gemm, then col2im), the input gradient its forward pass, the weight gradient
+// its weight gradient with input and output exchanged: the same fixed tiles, bit-identical for
+// any thread count.
+class ConvTranspose2d {
+ public:
+  explicit ConvTranspose2d(const ConvShape& adjoint) : conv_(adjoint), s_(adjoint) {}
+
+  // y [batch, out, OH, OW] from x [batch, C, H, W], plus bias [out] when not null.
+  void forward(const float* x, int64_t batch, const float* weight, const float* bias, float* y);
+  // Assigns gw, gb (when not null) and gx (when not null) from gy [batch, out, OH, OW].
+  void backward(const float* x, int64_t batch, const float* weight, const float* gy, float* gx, float* gw,
+                float* gb);
+
+ private:
+  Conv2d conv_;
+  ConvShape s_;
 };
 
 }  // namespace gradflow::kernels

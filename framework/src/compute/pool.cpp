@@ -42,12 +42,31 @@ void for_each_window(const PoolShape& s, const Fn& fn) {
 // Runs body(plane) for every plane (one channel of one sample) of the batch, in tiles fixed
 // by the shape.
 template <class Body>
-void for_planes(const PoolShape& s, int64_t batch, const Body& body) {
-  const int64_t area = std::max<int64_t>(1, s.height * s.width);
-  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / area);
-  for_tiles(batch * s.channels, grain, [&](int64_t begin, int64_t end) {
+void for_planes(int64_t planes, int64_t area, const Body& body) {
+  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, area));
+  for_tiles(planes, grain, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) body(p);
   });
+}
+
+template <class Body>
+void for_planes(const PoolShape& s, int64_t batch, const Body& body) {
+  for_planes(batch * s.channels, s.height * s.width, body);
+}
+
+// torch's adaptive window of output i along an axis: [floor(i·in/out), ceil((i+1)·in/out)).
+int64_t adaptive_start(int64_t i, int64_t out, int64_t in) { return (i * in) / out; }
+int64_t adaptive_end(int64_t i, int64_t out, int64_t in) { return ((i + 1) * in + out - 1) / out; }
+
+// Calls fn(output index within the plane, h0, h1, w0, w1) for every adaptive window, row-major.
+template <class Fn>
+void for_each_adaptive_window(const AdaptiveShape& s, const Fn& fn) {
+  for (int64_t oh = 0; oh < s.out_height; ++oh) {
+    const int64_t h0 = adaptive_start(oh, s.out_height, s.height), h1 = adaptive_end(oh, s.out_height, s.height);
+    for (int64_t ow = 0; ow < s.out_width; ++ow)
+      fn(oh * s.out_width + ow, h0, h1, adaptive_start(ow, s.out_width, s.width),
+         adaptive_end(ow, s.out_width, s.width));
+  }
 }
 
 float avg_divisor(const PoolShape& s, const Window& w) {
@@ -176,6 +195,35 @@ void global_avg_pool_backward(const float* gy, int64_t planes, int64_t area, flo
   const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, area));
   for_tiles(planes, grain, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) std::fill(gx + p * area, gx + (p + 1) * area, gy[p] / static_cast<float>(area));
+  });
+}
+
+void adaptive_avg_pool_forward(const AdaptiveShape& s, const float* x, int64_t batch, float* y) {
+  const int64_t area = s.height * s.width, out_area = s.out_height * s.out_width;
+  for_planes(batch * s.channels, area, [&](int64_t p) {
+    const float* in = x + p * area;
+    float* out = y + p * out_area;
+    for_each_adaptive_window(s, [&](int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+      float sum = 0.0f;
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t c = w0; c < w1; ++c) sum += in[h * s.width + c];
+      // torch divides by the window's height, then by its width.
+      out[o] = sum / static_cast<float>(h1 - h0) / static_cast<float>(w1 - w0);
+    });
+  });
+}
+
+void adaptive_avg_pool_backward(const AdaptiveShape& s, const float* gy, int64_t batch, float* gx) {
+  const int64_t area = s.height * s.width, out_area = s.out_height * s.out_width;
+  for_planes(batch * s.channels, area, [&](int64_t p) {
+    float* g = gx + p * area;
+    const float* go = gy + p * out_area;
+    std::fill(g, g + area, 0.0f);
+    for_each_adaptive_window(s, [&](int64_t o, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+      const float share = go[o] / static_cast<float>(h1 - h0) / static_cast<float>(w1 - w0);
+      for (int64_t h = h0; h < h1; ++h)
+        for (int64_t c = w0; c < w1; ++c) g[h * s.width + c] += share;
+    });
   });
 }
 

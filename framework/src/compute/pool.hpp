@@ -32,4 +32,15 @@ void avg_pool_backward(const PoolShape& s, const float* gy, int64_t batch, float
 void global_avg_pool_forward(const float* x, int64_t planes, int64_t area, float* y);
 void global_avg_pool_backward(const float* gy, int64_t planes, int64_t area, float* gx);
 
+// Adaptive average pooling (torch.nn.AdaptiveAvgPool2d) of [C, H, W] samples to [C, OH, OW]:
+// output i of an axis of `in` averages the inputs [floor(i·in/out), ceil((i+1)·in/out)),
+// torch's start and end indices, so windows overlap when out does not divide in.
+struct AdaptiveShape {
+  int64_t channels = 1, height = 1, width = 1;
+  int64_t out_height = 1, out_width = 1;
+};
+
+void adaptive_avg_pool_forward(const AdaptiveShape& s, const float* x, int64_t batch, float* y);
+void adaptive_avg_pool_backward(const AdaptiveShape& s, const float* gy, int64_t batch, float* gx);
+
 }  // namespace gradflow::kernels

@@ -15,6 +15,7 @@ const char* to_string(AttrType type) {
     case AttrType::StringList: return "list of names";
     case AttrType::IntPair: return "integer or [h, w]";
     case AttrType::IntList: return "list of integers";
+    case AttrType::NumberPair: return "number or [h, w]";
   }
   return "?";
 }
@@ -29,6 +30,9 @@ std::string to_string(const AttrValue& value) {
       return "[" + fmt::format("{}", fmt::join(v, ", ")) + "]";
     }
     std::string operator()(const std::vector<int64_t>& v) const {
+      return "[" + fmt::format("{}", fmt::join(v, ", ")) + "]";
+    }
+    std::string operator()(const std::vector<double>& v) const {
       return "[" + fmt::format("{}", fmt::join(v, ", ")) + "]";
     }
   };
@@ -76,6 +80,16 @@ std::optional<std::array<int64_t, 2>> Attributes::get_optional_pair(const std::s
   const auto* list = std::get_if<std::vector<int64_t>>(&at(name));
   if (list && list->empty()) return std::nullopt;
   return get_pair(name);
+}
+
+std::array<double, 2> Attributes::get_number_pair(const std::string& name) const {
+  const AttrValue& v = at(name);
+  if (const auto* d = std::get_if<double>(&v)) return {*d, *d};
+  if (const auto* i = std::get_if<int64_t>(&v)) return {static_cast<double>(*i), static_cast<double>(*i)};
+  const auto& list = std::get<std::vector<double>>(v);
+  if (list.size() != 2)
+    throw std::invalid_argument("attribute '" + name + "' is not a pair: " + to_string(v));
+  return {list[0], list[1]};
 }
 
 }  // namespace gradflow

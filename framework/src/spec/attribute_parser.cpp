@@ -129,6 +129,7 @@ class AttributeReader {
       }
       case AttrType::IntPair: return parse_ints(value, attr, 2);
       case AttrType::IntList: return parse_ints(value, attr, 0);
+      case AttrType::NumberPair: return parse_number_pair(value, attr);
     }
     return std::nullopt;
   }
@@ -155,6 +156,27 @@ class AttributeReader {
       if (!in_range(static_cast<double>(v), attr))
         return fail(value, attr, range_text(attr, value.IsSequence()), list_text(value));
     return AttrValue{ints};
+  }
+
+  // A NumberPair: one finite number for both sides, or a list of two, each within the spec's range.
+  std::optional<AttrValue> parse_number_pair(const YAML::Node& value, const AttrSpec& attr) {
+    const char* what = "must be a number or a list of 2 numbers";
+    std::vector<double> numbers;
+    if (value.IsScalar()) {
+      auto v = scalar_as<double>(value);
+      if (!v || !std::isfinite(*v)) return fail(value, attr, what);
+      numbers.assign(2, *v);
+    } else {
+      if (!value.IsSequence() || value.size() != 2) return fail(value, attr, what, list_text(value));
+      for (const YAML::Node& item : value) {
+        auto v = scalar_as<double>(item);
+        if (!v || !std::isfinite(*v)) return fail(value, attr, what, list_text(value));
+        numbers.push_back(*v);
+      }
+    }
+    for (double v : numbers)
+      if (!in_range(v, attr)) return fail(value, attr, range_text(attr, value.IsSequence()), list_text(value));
+    return AttrValue{numbers};
   }
 
   const std::string& label_;
