@@ -88,6 +88,33 @@ std::vector<OpRow> rows() {
       // The example plugins (plugins/).
       {.op = "swish", .inputs = {in({2, 6})}},
       {.op = "scale", .attrs = {{"init", 0.5}}, .inputs = {in({2, 3, 6})}},
+      // Shape and structure operators (issue 24, section 2e of the graph format).
+      {.op = "transpose", .attrs = {{"perm", ints({2, 0, 1})}}, .inputs = {in({2, 3, 4, 5})}},
+      {.op = "transpose", .variant = "2d", .attrs = {{"perm", ints({1, 0})}}, .inputs = {in({2, 4, 3})}},
+      {.op = "reshape", .variant = "zero", .attrs = {{"shape", ints({0, -1, 2})}}, .inputs = {in({2, 3, 4})}},
+      {.op = "flatten", .variant = "axes", .attrs = {{"start_axis", int64_t{1}}, {"end_axis", int64_t{2}}},
+       .inputs = {in({2, 2, 3, 4})}},
+      {.op = "squeeze", .attrs = {{"axes", ints({-1})}}, .inputs = {in({2, 3, 1})}},
+      {.op = "squeeze", .variant = "all", .inputs = {in({2, 1, 3, 1})}},
+      {.op = "unsqueeze", .attrs = {{"axes", ints({0, 2})}}, .inputs = {in({2, 3, 4})}},
+      {.op = "concat", .variant = "axis0", .attrs = {{"axis", int64_t{0}}}, .inputs = {in({2, 1, 4}), in({2, 3, 4})}},
+      {.op = "slice", .attrs = {{"axis", int64_t{0}}, {"start", int64_t{1}}, {"end", int64_t{-1}}, {"step", int64_t{2}}},
+       .inputs = {in({2, 7, 3})}},
+      {.op = "slice", .variant = "last", .attrs = {{"axis", int64_t{-1}}, {"start", int64_t{-3}}}, .inputs = {in({2, 5})}},
+      {.op = "pad", .attrs = {{"pads", ints({1, 2, 0, 1})}, {"value", 0.5}}, .inputs = {in({2, 3, 4})}},
+      {.op = "pad", .variant = "reflect", .attrs = {{"pads", ints({2, 1, 1, 3})}, {"mode", std::string("reflect")}},
+       .inputs = {in({2, 2, 4, 5})}},
+      {.op = "pad", .variant = "replicate", .attrs = {{"pads", ints({1, 2, 2, 0})}, {"mode", std::string("replicate")}},
+       .inputs = {in({2, 2, 4, 5})}},
+      {.op = "reduce_sum", .attrs = {{"axes", ints({0, 2})}}, .inputs = {in({2, 3, 4, 5})}},
+      {.op = "reduce_mean", .attrs = {{"axes", ints({-1})}, {"keepdims", true}}, .inputs = {in({2, 3, 4})}},
+      {.op = "reduce_mean", .variant = "all", .inputs = {in({2, 3, 4})}},
+      {.op = "reduce_max", .attrs = {{"axes", ints({1})}}, .inputs = {in({2, 3, 4}, Values::Distinct)}},
+      {.op = "matmul", .inputs = {in({2, 3, 4}), in({2, 4, 5})}},
+      {.op = "matmul", .variant = "broadcast", .inputs = {in({2, 2, 1, 3, 4}), in({2, 3, 4, 2})}},
+      {.op = "matmul", .variant = "vector", .inputs = {in({2, 4}), in({2, 3, 4, 5})}},
+      {.op = "parameter", .attrs = {{"shape", ints({3, 4})}, {"init", std::string("normal")}}},
+      {.op = "constant", .attrs = {{"shape", ints({2, 3})}, {"value", 1.5}}},
   };
 }
 

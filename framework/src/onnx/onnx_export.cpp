@@ -40,6 +40,19 @@ class NodeWriter final : public OnnxNodeWriter {
   NodeWriter(onnx::GraphProto& graph, std::set<std::string>& used, int opset)
       : graph_(graph), used_(used), opset_(opset) {}
 
+  // The batch: Shape of the first graph input, its first value; written once, at first use.
+  std::string batch_size() override {
+    if (!batch_size_.empty()) return batch_size_;
+    if (graph_.input_size() == 0)
+      throw std::runtime_error("its value is repeated over the batch, and the exported graph has no input to take "
+                               "the batch size from");
+    const std::string shape = unique_name("input_shape");
+    add_node("Shape", {graph_.input(0).name()}, {shape}, {});
+    batch_size_ = unique_name("batch_size");
+    add_node("Slice", {shape, int64_constant("zero", {0}, {1}), int64_constant("one", {1}, {1})}, {batch_size_}, {});
+    return batch_size_;
+  }
+
   void start(const Model& model, const ComputeNode& node) {
     node_ = node.name;
     inputs_.clear();
@@ -124,6 +137,7 @@ class NodeWriter final : public OnnxNodeWriter {
   std::vector<Shape> input_shapes_;
   Shape output_shape_;
   int count_ = 0;
+  std::string batch_size_;
 };
 
 std::string no_mapping_message(const ComputeNode& node, const Registry& registry) {
