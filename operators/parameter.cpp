@@ -4,6 +4,7 @@
 // output buffer the framework sizes before every pass.
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -126,17 +127,26 @@ class ConstantOp final : public Operator, public OnnxExportable {
  public:
   static OpSchema schema() {
     return {"constant", OpKind::Layer, "a fixed tensor of the given shape, the same for every sample; never trained", 0,
-            0, {shape_attr("tensor"), attr("value", AttrType::Float, std::nullopt, "the value of every element")}};
+            0,
+            {shape_attr("tensor"),
+             attr("value", AttrType::FloatList, std::nullopt,
+                  "a number for every element, or a nested list of the tensor's shape")}};
   }
-  explicit ConstantOp(const Attributes& attrs)
-      : shape_(attrs.get_ints("shape")), value_(static_cast<float>(attrs.get_float("value"))) {}
+  explicit ConstantOp(const Attributes& attrs) : shape_(attrs.get_ints("shape")), value_(attrs.get_float_list("value")) {
+    if (!value_.shape.empty() && value_.shape != shape_)
+      throw std::invalid_argument("constant: value has shape " + to_string(value_.shape) + ", but shape is " +
+                                  to_string(shape_));
+  }
 
   // Stored as the buffer `<node>.value` when it has more than one element, as a checkpoint
   // of the torch twin's registered buffer would hold it.
   Shape infer_shape(std::span<const Shape> input_shapes) override {
     check_no_inputs(input_shapes, "constant");
     Tensor value(shape_);
-    value.fill(value_);
+    if (value_.shape.empty())
+      value.fill(static_cast<float>(value_.values[0]));
+    else
+      std::transform(value_.values.begin(), value_.values.end(), value.data(), [](double v) { return static_cast<float>(v); });
     buffers_.clear();
     tensor_ = value;
     if (numel(shape_) > 1) buffers_.push_back({"value", std::move(value)});
@@ -160,7 +170,7 @@ class ConstantOp final : public Operator, public OnnxExportable {
 
  private:
   Shape shape_;
-  float value_;
+  FloatList value_;
   Tensor tensor_;  // the value when it is a single element (no buffer)
   std::vector<Buffer> buffers_;
   BatchedShape output_shape_;

@@ -115,6 +115,7 @@ std::vector<OpRow> rows() {
       {.op = "matmul", .variant = "vector", .inputs = {in({2, 4}), in({2, 3, 4, 5})}},
       {.op = "parameter", .attrs = {{"shape", ints({3, 4})}, {"init", std::string("normal")}}},
       {.op = "constant", .attrs = {{"shape", ints({2, 3})}, {"value", 1.5}}},
+      {.op = "constant", .variant = "list", .attrs = {{"shape", ints({2, 2})}, {"value", FloatList{{1, -2, 3.5, 4}, {2, 2}}}}},
   };
 }
 

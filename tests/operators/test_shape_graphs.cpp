@@ -81,3 +81,16 @@ TEST_CASE("shape operators in a graph: each error names the file, line, node and
   CHECK(errors_with("{name: cls, op: parameter, shape: [1, 3]", "{name: cls, op: parameter, inputs: [x], shape: [1, 3]") ==
         Lines{"g.yaml:10:40: error: node 'cls': op 'parameter' takes exactly 0 inputs, got 1"});
 }
+
+TEST_CASE("constant: value is a number or a list nested as the shape, else an exact error", "[shape_ops][errors]") {
+  const std::string pos = "{name: pos, op: parameter, inputs: [], shape: [5, 3], init: normal}";
+  CHECK(errors_with(pos, "{name: pos, op: constant, shape: [5, 3], value: 0.5}").empty());
+  CHECK(errors_with(pos, "{name: pos, op: constant, shape: [5, 3], value: [[1, 2, 3], [4, 5, 6], [7, 8, 9], "
+                         "[1, 2, 3], [4, 5, 6]]}")
+            .empty());
+  CHECK(errors_with(pos, "{name: pos, op: constant, shape: [2, 2], value: [[1, 2], [3]]}") ==
+        Lines{"g.yaml:12:53: error: node 'pos': attribute 'value' of op 'constant' must be a number or a list of numbers "
+              "nested evenly (every row as long), got [[1, 2], [3]]"});
+  CHECK(errors_with(pos, "{name: pos, op: constant, shape: [5, 3], value: [1, 2]}") ==
+        Lines{"g.yaml:12:5: error: node 'pos' (op constant): constant: value has shape [2], but shape is [5, 3]"});
+}

@@ -153,6 +153,17 @@ TEST_CASE("constant: its value for every sample, a buffer when it has several el
   CHECK(scalar->buffers().empty());
 }
 
+TEST_CASE("constant: a nested list of its shape gives every element", "[shape_ops]") {
+  auto op = make_op("constant", {{"shape", Ints{2, 3}}, {"value", FloatList{{1, 2, 3, 4, 5, 6.5}, {2, 3}}}});
+  op->infer_shape({});
+  Tensor out({2, 2, 3});
+  op->forward({}, out);
+  CHECK(std::vector<float>(out.values().begin(), out.values().end()) ==
+        std::vector<float>{1, 2, 3, 4, 5, 6.5f, 1, 2, 3, 4, 5, 6.5f});
+  CHECK_THROWS_WITH(make_op("constant", {{"shape", Ints{6}}, {"value", FloatList{{1, 2, 3, 4, 5, 6}, {2, 3}}}}),
+                    "constant: value has shape [2, 3], but shape is [6]");
+}
+
 TEST_CASE("shape operators: gradients match finite differences", "[shape_ops][gradcheck]") {
   for (const TorchCase& c : torch_cases()) {
     if (c.ties) continue;  // amax is not differentiable at ties; the op table checks it on distinct values
