@@ -71,13 +71,16 @@ void write_case(const OpRow& row, const std::filesystem::path& path) {
   const Shape out = sample_of(run.output.shape());
   Shape four = run.output.shape();
   four[0] = 4;
+  // A node without inputs (parameter) repeats its value over the batch, which predict and the
+  // exported model take from a graph input: a second output reads one.
+  const std::string beside = row.inputs.empty() ? "  - {name: beside, op: add, inputs: [out, t]}\n" : "";
   std::ofstream file(path);
   file << "graph: op_" << row_name(row) << "\nseed: 5\n";
   if (e.origin != "built-in") file << "plugins: [" << e.origin << "]\n";
   file << "inputs:\n" << inputs.str() << "  t: {shape: " << shape_text(out) << "}\nnodes:\n" << nodes.str()
        << node << "}\n  - {name: loss, op: mse, inputs: [out, t]}\n  - {name: opt, op: sgd, inputs: [loss], lr: 0.1}\n"
-       << "data:\n  train:\n" << data.str() << "    t: " << samples_text(input_values({four}, 99)) << "\n"
-       << "train: {epochs: 3, batch_size: 4}\noutputs: [out]\n";
+       << beside << "data:\n  train:\n" << data.str() << "    t: " << samples_text(input_values({four}, 99)) << "\n"
+       << "train: {epochs: 3, batch_size: 4}\noutputs: [out" << (beside.empty() ? "" : ", beside") << "]\n";
   if (!file) throw std::runtime_error("cannot write " + path.string());
 }
 

@@ -14,12 +14,21 @@ namespace gradflow {
 // IntPair: one integer (both sides) or a list [h, w], stored as a list of 2 (kernel_size,
 // stride, padding of the image operators). IntList: a list of integers of any length.
 // NumberPair: one number (both sides) or a list [h, w] of numbers, stored as a list of 2
-// doubles (upsample's scale_factor).
-enum class AttrType { Int, Float, Bool, String, StringList, IntPair, IntList, NumberPair };
+// doubles (upsample's scale_factor). FloatList: a number or a list of numbers, nested to any
+// depth (constant's value), stored flattened in row-major order, with the sizes of its nesting levels.
+enum class AttrType { Int, Float, Bool, String, StringList, IntPair, IntList, NumberPair, FloatList };
 const char* to_string(AttrType type);
 
+// A FloatList's numbers, flattened, and its nesting: `shape` is {} for a bare number, {2, 3}
+// for [[1, 2, 3], [4, 5, 6]].
+struct FloatList {
+  std::vector<double> values;
+  std::vector<int64_t> shape;
+  bool operator==(const FloatList&) const = default;
+};
+
 using AttrValue = std::variant<int64_t, double, bool, std::string, std::vector<std::string>, std::vector<int64_t>,
-                               std::vector<double>>;
+                               std::vector<double>, FloatList>;
 std::string to_string(const AttrValue& value);
 
 struct AttrSpec {
@@ -54,6 +63,8 @@ class Attributes {
   const std::string& get_string(const std::string& name) const;
   const std::vector<std::string>& get_strings(const std::string& name) const;
   const std::vector<int64_t>& get_ints(const std::string& name) const;
+  // A FloatList; a bare number (tests that set attributes directly) is one value of shape {}.
+  FloatList get_float_list(const std::string& name) const;
   // An IntPair as {h, w}; a bare Int (tests that set attributes directly) counts for both.
   std::array<int64_t, 2> get_pair(const std::string& name) const;
   // The same, or nothing for an empty list: the default of a pair that defaults to another

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -55,6 +56,10 @@ class OnnxNodeWriter {
   // An int64 constant (Reshape's shape, axes); returns its name.
   virtual std::string int64_constant(std::string_view hint, const std::vector<int64_t>& values,
                                      const Shape& shape) = 0;
+  // The name of an int64 tensor [1] holding the batch size, for nodes without inputs (parameter,
+  // constant) whose value is repeated over the batch; taken from the model's first graph input.
+  // Throws std::runtime_error when the model has no graph input to take it from.
+  virtual std::string batch_size() { throw std::runtime_error("this ONNX writer knows no batch size"); }
 };
 
 }  // namespace gradflow

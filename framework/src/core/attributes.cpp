@@ -16,6 +16,7 @@ const char* to_string(AttrType type) {
     case AttrType::IntPair: return "integer or [h, w]";
     case AttrType::IntList: return "list of integers";
     case AttrType::NumberPair: return "number or [h, w]";
+    case AttrType::FloatList: return "number or (nested) list of numbers";
   }
   return "?";
 }
@@ -34,6 +35,17 @@ std::string to_string(const AttrValue& value) {
     }
     std::string operator()(const std::vector<double>& v) const {
       return "[" + fmt::format("{}", fmt::join(v, ", ")) + "]";
+    }
+    // Nested as written: [[1, 2], [3, 4]].
+    std::string operator()(const FloatList& v) const {
+      size_t next = 0;
+      return nested(v, 0, next);
+    }
+    static std::string nested(const FloatList& v, size_t level, size_t& next) {
+      if (level == v.shape.size()) return next < v.values.size() ? fmt::format("{}", v.values[next++]) : "?";
+      std::string text = "[";
+      for (int64_t i = 0; i < v.shape[level]; ++i) text += (i ? ", " : "") + nested(v, level + 1, next);
+      return text + "]";
     }
   };
   return std::visit(Printer{}, value);
@@ -65,6 +77,12 @@ const std::vector<std::string>& Attributes::get_strings(const std::string& name)
 
 const std::vector<int64_t>& Attributes::get_ints(const std::string& name) const {
   return std::get<std::vector<int64_t>>(at(name));
+}
+
+FloatList Attributes::get_float_list(const std::string& name) const {
+  const AttrValue& v = at(name);
+  if (const auto* list = std::get_if<FloatList>(&v)) return *list;
+  return FloatList{{get_float(name)}, {}};
 }
 
 std::array<int64_t, 2> Attributes::get_pair(const std::string& name) const {

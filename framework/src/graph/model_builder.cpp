@@ -191,8 +191,11 @@ class ModelBuilder {
       for (size_t i = 0; i < node.inputs.size(); ++i)
         inputs += fmt::format("{}'{}' {}", i == 0 ? "" : (i + 1 == node.inputs.size() ? " and " : ", "),
                               spec.inputs[i], to_string(shapes[i]));
-      error(spec.where, fmt::format("{}: {}; its input{} {} {}", node.label(), e.what(),
-                                    node.inputs.size() == 1 ? "" : "s", node.inputs.size() == 1 ? "is" : "are", inputs));
+      if (node.inputs.empty())  // parameter, constant
+        error(spec.where, fmt::format("{}: {}", node.label(), e.what()));
+      else
+        error(spec.where, fmt::format("{}: {}; its input{} {} {}", node.label(), e.what(),
+                                      node.inputs.size() == 1 ? "" : "s", node.inputs.size() == 1 ? "is" : "are", inputs));
       node.impl.reset();
       return false;
     }

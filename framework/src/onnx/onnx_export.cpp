@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
@@ -40,7 +41,27 @@ class NodeWriter final : public OnnxNodeWriter {
   NodeWriter(onnx::GraphProto& graph, std::set<std::string>& used, int opset)
       : graph_(graph), used_(used), opset_(opset) {}
 
+  // The batch: Shape of the first graph input, its first value; written once, at first use. An
+  // output that needs no graph input (a parameter alone) takes the model's first input for it.
+  std::string batch_size() override {
+    if (!batch_size_.empty()) return batch_size_;
+    if (graph_.input_size() == 0) {
+      const auto& values = model_->values();
+      const auto first = std::find_if(values.begin(), values.end(), [](const Value& v) { return v.producer < 0; });
+      if (first == values.end())
+        throw std::runtime_error("its value is repeated over the batch, and the graph has no input to take the "
+                                 "batch size from");
+      set_batched_type(*graph_.add_input(), first->name, first->sample_shape);
+    }
+    const std::string shape = unique_name("input_shape");
+    add_node("Shape", {graph_.input(0).name()}, {shape}, {});
+    batch_size_ = unique_name("batch_size");
+    add_node("Slice", {shape, int64_constant("zero", {0}, {1}), int64_constant("one", {1}, {1})}, {batch_size_}, {});
+    return batch_size_;
+  }
+
   void start(const Model& model, const ComputeNode& node) {
+    model_ = &model;
     node_ = node.name;
     inputs_.clear();
     input_shapes_.clear();
@@ -124,6 +145,8 @@ class NodeWriter final : public OnnxNodeWriter {
   std::vector<Shape> input_shapes_;
   Shape output_shape_;
   int count_ = 0;
+  std::string batch_size_;
+  const Model* model_ = nullptr;
 };
 
 std::string no_mapping_message(const ComputeNode& node, const Registry& registry) {

@@ -39,6 +39,15 @@ std::string list_text(const YAML::Node& value) {
   return fmt::format("[{}]", fmt::join(items, ", "));
 }
 
+// Nested lists of scalars as written, "[[1, 2], [3]]"; anything else as describe() says it.
+std::string nested_text(const YAML::Node& value) {
+  if (value.IsScalar()) return value.Scalar();
+  if (!value.IsSequence()) return describe(value);
+  std::vector<std::string> items;
+  for (const YAML::Node& item : value) items.push_back(nested_text(item));
+  return fmt::format("[{}]", fmt::join(items, ", "));
+}
+
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -130,6 +139,13 @@ class AttributeReader {
       case AttrType::IntPair: return parse_ints(value, attr, 2);
       case AttrType::IntList: return parse_ints(value, attr, 0);
       case AttrType::NumberPair: return parse_number_pair(value, attr);
+      case AttrType::FloatList: {
+        FloatList list;
+        if (!flatten_numbers(value, 0, list))
+          return fail(value, attr, "must be a number or a list of numbers nested evenly (every row as long)",
+                      value.IsSequence() ? nested_text(value) : describe(value));
+        return AttrValue{list};
+      }
     }
     return std::nullopt;
   }
@@ -177,6 +193,29 @@ class AttributeReader {
     for (double v : numbers)
       if (!in_range(v, attr)) return fail(value, attr, range_text(attr, value.IsSequence()), list_text(value));
     return AttrValue{numbers};
+  }
+
+  // Appends the numbers of `value` at nesting `level` to `list`, recording each level's size
+  // the first time it is met; false when an entry is not a finite number, a list is empty, or
+  // two lists of one level differ in size.
+  static bool flatten_numbers(const YAML::Node& value, size_t level, FloatList& list) {
+    if (!value.IsSequence()) {
+      auto v = scalar_as<double>(value);
+      if (!v || !std::isfinite(*v) || level != list.shape.size()) return false;
+      list.values.push_back(*v);
+      return true;
+    }
+    const auto size = static_cast<int64_t>(value.size());
+    if (size == 0) return false;
+    if (level == list.shape.size()) {
+      if (!list.values.empty()) return false;  // a list where an earlier row held a number
+      list.shape.push_back(size);
+    } else if (list.shape[level] != size) {
+      return false;
+    }
+    for (const YAML::Node& item : value)
+      if (!flatten_numbers(item, level + 1, list)) return false;
+    return true;
   }
 
   const std::string& label_;

@@ -38,8 +38,9 @@ TEST_CASE("unknown op lists the known ones and the closest", "[errors]") {
   // Sorted: the list's start, and names from each family (it grows with every operator added).
   CHECK_THAT(errors[0], Catch::StartsWith("g.yaml:8:20: error: node 'h1': unknown op 'sigmod' (did you mean 'sigmoid'? "
                                           "known ops: adam, adamw, add, "));
-  CHECK_THAT(errors[0], Catch::Contains(", bce, bce_with_logits, concat, conv2d, cross_entropy, "));
-  CHECK_THAT(errors[0], Catch::EndsWith(", tanh)"));
+  CHECK_THAT(errors[0], Catch::Contains(", bce, bce_with_logits, "));
+  CHECK_THAT(errors[0], Catch::Contains(", concat, ") && Catch::Contains(", conv2d, ") && Catch::Contains(", cross_entropy, "));
+  CHECK_THAT(errors[0], Catch::Contains(", tanh") && Catch::EndsWith(")"));
 }
 
 // What "did you mean" offers for an op name written in another case, with a typo, or as PyTorch's class.
