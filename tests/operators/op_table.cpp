@@ -88,6 +88,16 @@ std::vector<OpRow> rows() {
       // The example plugins (plugins/).
       {.op = "swish", .inputs = {in({2, 6})}},
       {.op = "scale", .attrs = {{"init", 0.5}}, .inputs = {in({2, 3, 6})}},
+      // Recurrent layers (issue #25).
+      {.op = "lstm", .attrs = {{"hidden_size", int64_t{3}}}, .inputs = {in({2, 4, 3})}},
+      {.op = "lstm", .variant = "stacked_last",
+       .attrs = {{"hidden_size", int64_t{3}}, {"num_layers", int64_t{2}}, {"bidirectional", true}, {"dropout", 0.3},
+                 {"output", std::string("last")}},
+       .inputs = {in({2, 4, 3})}},
+      {.op = "gru", .attrs = {{"hidden_size", int64_t{3}}}, .inputs = {in({2, 4, 3})}},
+      {.op = "gru", .variant = "stacked_nobias",
+       .attrs = {{"hidden_size", int64_t{3}}, {"num_layers", int64_t{2}}, {"bidirectional", true}, {"bias", false}},
+       .inputs = {in({2, 4, 3})}},
   };
 }
 
