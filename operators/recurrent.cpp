@@ -66,7 +66,7 @@ class Recurrent final : public Operator, public OnnxExportable {
     for (int64_t l = 0; l < shape_.layers; ++l)
       for (int64_t d = 0; d < shape_.directions; ++d) {
         const std::string suffix = "_l" + std::to_string(l) + (d == 1 ? "_reverse" : "");
-        add_parameter("weight_ih" + suffix, {gh, shape_.layer_input(l)});
+        add_parameter("weight_ih" + suffix, {gh, shape_.input_width(l)});
         add_parameter("weight_hh" + suffix, {gh, shape_.hidden});
         if (shape_.bias) {
           add_parameter("bias_ih" + suffix, {gh});
@@ -111,7 +111,7 @@ class Recurrent final : public Operator, public OnnxExportable {
     double macs = 0.0;
     for (int64_t l = 0; l < shape_.layers; ++l)
       macs += static_cast<double>(shape_.directions * shape_.seq * shape_.gates() * shape_.hidden *
-                                  (shape_.layer_input(l) + shape_.hidden));
+                                  (shape_.input_width(l) + shape_.hidden));
     return 2.0 * macs;
   }
 
@@ -183,7 +183,7 @@ bool Recurrent::export_onnx(OnnxNodeWriter& w) const {
   std::string y_h;
   for (int64_t l = 0; l < shape_.layers; ++l) {
     const std::string layer = "l" + std::to_string(l);
-    std::vector<std::string> inputs{x, w.constant("W_" + layer, onnx_gates(l, 0, shape_.layer_input(l))),
+    std::vector<std::string> inputs{x, w.constant("W_" + layer, onnx_gates(l, 0, shape_.input_width(l))),
                                     w.constant("R_" + layer, onnx_gates(l, 1, h))};
     if (shape_.bias) {
       const Tensor b_ih = onnx_gates(l, 2, 1), b_hh = onnx_gates(l, 3, 1);

@@ -3,6 +3,7 @@
 // (seed, node, step), and the exact errors of bad graphs. The plain rows (gradients, threads,
 // allocations, ONNX) are in the operator table.
 #include <catch2/catch.hpp>
+#include <tbb/global_control.h>
 
 #include <cmath>
 #include <functional>
@@ -119,6 +120,32 @@ TEST_CASE("recurrent dropout: fixed by (seed, step), new each step, off in evalu
   CHECK_FALSE(bit_identical(a, c));
   CHECK_FALSE(bit_identical(a, reference));
   CHECK(bit_identical(eval, reference));
+}
+
+// Large enough that the gemms and the gate passes split into several tiles (the table's rows do not).
+TEST_CASE("lstm and gru are bit-identical at 1 and 2 threads", "[recurrent][threads]") {
+  const Tensor x = random_tensor({300, 6, 16}, 21, -1.0, 1.0);
+  for (const std::string op_name : {"lstm", "gru"}) {
+    INFO(op_name);
+    auto results_at = [&](size_t threads) {
+      tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+      auto op = recurrent(op_name, {6, 16}, 64, 2, true, true, false, 0.3);
+      op->begin_pass(pass_context("rnn", true, 2));
+      Tensor out, gx;
+      const std::vector<const Tensor*> in{&x};
+      op->forward(in, out);
+      const Tensor r = random_tensor(out.shape(), 22, -1.0, 1.0);
+      std::vector<Tensor*> g{&gx};
+      size_gradients(in, g);
+      op->backward(in, out, r, g);
+      std::vector<Tensor> all{out, gx};
+      for (const Parameter& p : op->parameters()) all.push_back(p.grad);
+      return all;
+    };
+    const std::vector<Tensor> one = results_at(1), two = results_at(2);
+    REQUIRE(one.size() == two.size());
+    for (size_t k = 0; k < one.size(); ++k) CHECK(bit_identical(one[k], two[k]));
+  }
 }
 
 namespace {

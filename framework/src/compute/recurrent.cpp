@@ -51,7 +51,7 @@ void RecurrentNet::size_workspaces(const RecurrentShape& s, int64_t batch, bool 
   }
 }
 
-const float* RecurrentNet::layer_input(const RecurrentShape& /*s*/, int64_t layer) const {
+const float* RecurrentNet::layer_input(int64_t layer) const {
   if (layer == 0) return input_.data();
   const auto l = static_cast<size_t>(layer);
   return dropout_applied_ ? dropped_[l].data() : outputs_[l - 1].data();
@@ -62,7 +62,7 @@ void RecurrentNet::forward_direction(const RecurrentShape& s, int64_t batch, int
   Direction& d = directions_[static_cast<size_t>(layer * s.directions + direction)];
   const int64_t rows = s.seq * batch, gh = s.gates() * s.hidden, h = s.hidden, block = batch * h;
   // The input side of all T steps at once.
-  gemm(false, true, rows, gh, s.layer_input(layer), 1.0f, layer_input(s, layer), w.w_ih, 0.0f, d.gates.data());
+  gemm(false, true, rows, gh, s.input_width(layer), 1.0f, layer_input(layer), w.w_ih, 0.0f, d.gates.data());
   if (w.b_ih) add_bias_rows(w.b_ih, d.gates.data(), rows, gh);
   float* hidden = d.hidden.data();
   const float* zeros = hidden + (direction == 0 ? 0 : s.seq) * block;
@@ -162,7 +162,7 @@ void RecurrentNet::backward_direction(const RecurrentShape& s, int64_t batch, in
     if (step > 0) gemm(false, false, batch, h, gh, 1.0f, b.dgates_hh, w.w_hh, gru ? 1.0f : 0.0f, d.dh.data());
   }
   // Weight gradients over all steps at once.
-  gemm(true, false, gh, s.layer_input(layer), rows, 1.0f, d.dgates.data(), layer_input(s, layer), 0.0f, w.grad_w_ih);
+  gemm(true, false, gh, s.input_width(layer), rows, 1.0f, d.dgates.data(), layer_input(layer), 0.0f, w.grad_w_ih);
   const float* h_prev_all = hidden + previous_block(0, direction) * block;
   gemm(true, false, gh, h, rows, 1.0f, dgates_hh, h_prev_all, 0.0f, w.grad_w_hh);
   if (w.grad_b_ih) sum_columns(d.dgates.data(), rows, gh, w.grad_b_ih);
@@ -191,10 +191,10 @@ void RecurrentNet::backward(const RecurrentShape& s, int64_t batch, std::span<co
     if (l == 0 && !dx) break;
     // The input's gradient, the directions' parts summed in a fixed order.
     Tensor& din = dinputs_[static_cast<size_t>(l)];
-    din.resize({rows, s.layer_input(l)});
+    din.resize({rows, s.input_width(l)});
     for (int64_t d = 0; d < s.directions; ++d) {
       const RecurrentWeights& w = weights[static_cast<size_t>(l * s.directions + d)];
-      gemm(false, false, rows, s.layer_input(l), gh, 1.0f,
+      gemm(false, false, rows, s.input_width(l), gh, 1.0f,
            directions_[static_cast<size_t>(l * s.directions + d)].dgates.data(), w.w_ih, d == 0 ? 0.0f : 1.0f,
            din.data());
     }

@@ -25,7 +25,7 @@ struct RecurrentShape {
   int64_t seq = 1, input = 1, hidden = 1, layers = 1, directions = 1;
   bool bias = true;
   int64_t gates() const { return gate_count(cell); }
-  int64_t layer_input(int64_t layer) const { return layer == 0 ? input : directions * hidden; }
+  int64_t input_width(int64_t layer) const { return layer == 0 ? input : directions * hidden; }
   int64_t output_width() const { return directions * hidden; }
 };
 
@@ -77,7 +77,8 @@ class RecurrentNet {
   };
 
   void size_workspaces(const RecurrentShape& s, int64_t batch, bool training_dropout);
-  const float* layer_input(const RecurrentShape& s, int64_t layer) const;
+  // The input of `layer`, time-major [T·B, I_layer].
+  const float* layer_input(int64_t layer) const;
   void forward_direction(const RecurrentShape& s, int64_t batch, int64_t layer, int64_t direction,
                          const RecurrentWeights& w);
   void backward_direction(const RecurrentShape& s, int64_t batch, int64_t layer, int64_t direction,
