@@ -30,7 +30,7 @@ struct StepForward {
 // later step in; the kernel adds the layer output's gradient dout. It writes the gradients of
 // the gate pre-activations (input side dgates; GRU: recurrent side dgates_hh, whose n block is
 // r·dn) and, for the previous step, dc (LSTM, in place) and dh's direct part (GRU: z·dh; LSTM:
-// nothing, the recurrent gemm assigns dh).
+// none, dh is left holding h's total gradient, which the recurrent gemm then overwrites).
 struct StepBackward {
   const float* gates = nullptr;
   const float* state = nullptr;
