@@ -96,10 +96,13 @@ void lstm_rows_backward(const StepBackward& s, int64_t hidden, int64_t b0, int64
       dc[j] += dh[j] * o * (1.0f - tc * tc);
     }
     for (int64_t j = 0; j < hidden; ++j) {
-      const float i = gi[j], f = gf[j], cell = gg[j];
+      const float i = gi[j], cell = gg[j];
       dgi[j] = dc[j] * cell * i * (1.0f - i);
-      dgf[j] = dc[j] * c_prev[j] * f * (1.0f - f);
       dgg[j] = dc[j] * i * (1.0f - cell * cell);
+    }
+    for (int64_t j = 0; j < hidden; ++j) {
+      const float f = gf[j];
+      dgf[j] = dc[j] * c_prev[j] * f * (1.0f - f);
       dc[j] *= f;
     }
   }
@@ -126,14 +129,15 @@ void gru_rows_backward(const StepBackward& s, int64_t hidden, int64_t b0, int64_
     float* __restrict dhz = dg_hh + hidden;
     float* __restrict dhn = dg_hh + 2 * hidden;
     for (int64_t j = 0; j < hidden; ++j) dh[j] += dout[j];  // the total gradient of h
+    for (int64_t j = 0; j < hidden; ++j) dgn[j] = dh[j] * (1.0f - gz[j]) * (1.0f - gn[j] * gn[j]);
+    for (int64_t j = 0; j < hidden; ++j) dgz[j] = dh[j] * (h_prev[j] - gn[j]) * gz[j] * (1.0f - gz[j]);
+    std::copy_n(dgz, hidden, dhz);
     for (int64_t j = 0; j < hidden; ++j) {
-      const float r = gr[j], z = gz[j], n = gn[j];
-      const float dn_pre = dh[j] * (1.0f - z) * (1.0f - n * n);
-      dgn[j] = dn_pre;
-      dhn[j] = dn_pre * r;
-      dgr[j] = dhr[j] = dn_pre * hn[j] * r * (1.0f - r);
-      dgz[j] = dhz[j] = dh[j] * (h_prev[j] - n) * z * (1.0f - z);
+      const float r = gr[j];
+      dhn[j] = dgn[j] * r;
+      dgr[j] = dgn[j] * hn[j] * r * (1.0f - r);
     }
+    std::copy_n(dgr, hidden, dhr);
     for (int64_t j = 0; j < hidden; ++j) dh[j] *= gz[j];
   }
 }
