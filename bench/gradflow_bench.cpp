@@ -272,7 +272,7 @@ int main(int argc, char** argv) {
   bool trace = false;
   int64_t seq = 128, prompt = 1, length = 64;
   app.add_option("workload", workload,
-                 "xor | mnist | cnn | conv | large | wide | sgemm | transformer | attention | generate")->required();
+                 "xor | mnist | cnn | conv | large | wide | sgemm | transformer | attention | generate | lstm")->required();
   app.add_option("--seq", seq, "attention: the sequence length T (a graph attention_tT.yaml)");
   app.add_option("--prompt", prompt, "generate: prompt length in bytes (1 to 128)")->check(CLI::Range(1, 128));
   app.add_option("--length", length, "generate: bytes to sample")->check(CLI::PositiveNumber);
@@ -280,7 +280,7 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps)->check(CLI::PositiveNumber);
   app.add_option("--batch", batch, "default: the workload's");
   app.add_option("--steps", steps, "steps per repetition (xor, cnn, conv, large, wide, sgemm)");
-  app.add_option("--samples", samples, "training-set size (mnist, cnn; transformer: windows, default 18117)");
+  app.add_option("--samples", samples, "training-set size (mnist, cnn; transformer, lstm: windows, default 18117)");
   app.add_option("--graphs", graphs, "directory of the bench graphs");
   app.add_flag("--trace", trace, "xor: also print the initial weights and first losses");
   CLI11_PARSE(app, argc, argv);
@@ -346,10 +346,11 @@ int main(int argc, char** argv) {
       out["steps"] = n;
       out["samples"] = times;
       out["final_loss"] = loss;
-    } else if (workload == "transformer") {
-      // Training steps of graphs/fortunes_transformer.yaml's network (bench/graphs/transformer.yaml)
-      // on synthetic bytes, shuffled batch-32 windows: the calls of an epoch; seconds per step.
-      auto model = load("transformer.yaml");
+    } else if (workload == "transformer" || workload == "lstm") {
+      // Training steps of graphs/fortunes_transformer.yaml's network (bench/graphs/transformer.yaml),
+      // or graphs/fortunes_lstm.yaml's (bench/graphs/lstm.yaml), on synthetic bytes, shuffled
+      // batch-32 windows: the calls of an epoch; seconds per step.
+      auto model = load(workload == "lstm" ? "lstm.yaml" : "transformer.yaml");
       batch = batch ? batch : 32;
       const auto data = synthetic_bytes(samples == 60000 ? 18117 : samples, 128);
       const int64_t n = steps ? steps : 20;

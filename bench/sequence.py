@@ -1,7 +1,8 @@
-"""The sequence workloads of issue 16 for bench/run.py: the byte-level transformer's training
+"""The sequence workloads of issues 16 and 25 for bench/run.py: the byte-level transformer's training
 step (bench/graphs/transformer.yaml, graphs/fortunes_transformer.yaml's network), one causal
 attention layer forward and backward at T 128 and T 512 (bench/graphs/attention_t*.yaml), and
-sampling speed (`generate`) at three prompt lengths. gradflow at 1 and 2 threads against
+sampling speed (`generate`) at three prompt lengths; the byte-level LSTM language model's training step
+(bench/graphs/lstm.yaml, graphs/fortunes_lstm.yaml's network). gradflow at 1 and 2 threads against
 PyTorch eager at its better of 1 and 2 (the LibTorch twin has none of these). A gradflow side
 that fails (an operator not built yet) is noted and its rows show n/a; the peer's figures are
 still taken.
@@ -18,6 +19,7 @@ FULL = {
     "generate_p1": ({"--prompt": 1, "--length": 64}, {"--prompt": 1, "--length": 64}, 3),
     "generate_p64": ({"--prompt": 64, "--length": 64}, {"--prompt": 64, "--length": 64}, 3),
     "generate_p128": ({"--prompt": 128, "--length": 64}, {"--prompt": 128, "--length": 64}, 3),
+    "lstm": ({"--steps": 5}, {"--steps": 5}, 3),
 }
 _TINY = {"--samples": 64, "--batch": 2, "--steps": 2}
 SMOKE = {
@@ -28,10 +30,12 @@ SMOKE = {
     "generate_p1": ({"--prompt": 1, "--length": 4}, {"--prompt": 1, "--length": 4}, 1),
     "generate_p64": ({"--prompt": 64, "--length": 4}, {"--prompt": 64, "--length": 4}, 1),
     "generate_p128": ({"--prompt": 128, "--length": 4}, {"--prompt": 128, "--length": 4}, 1),
+    "lstm": (_TINY, _TINY, 2),
 }
 DRIVER = {"transformer_memory": "transformer", "attention_t128": "attention", "attention_t512": "attention",
           "generate_p1": "generate", "generate_p64": "generate", "generate_p128": "generate"}
-TIMED = ("transformer", "attention_t128", "attention_t512", "generate_p1", "generate_p64", "generate_p128")
+TIMED = ("transformer", "attention_t128", "attention_t512", "generate_p1", "generate_p64", "generate_p128",
+         "lstm")
 TRANSFORMER_FLOPS = 23.35e9 / 32  # a step's per window: torch_bench.py's transformer_step_flops(1)
 
 
@@ -90,6 +94,9 @@ ROWS = [
         note=NO_CACHE),
     Row("13 generate, prompt 128, gf 2t", "bytes/s", ("generate_p128", 2), "highest", "gf/peer",
         note=NO_CACHE),
+    # Issue 25: graphs/fortunes_lstm.yaml's step (bench/graphs/lstm.yaml) against torch's own CPU LSTM.
+    Row("15 lstm LM b32 step, gf 1t", "ms/step", ("lstm", 1), "fastest", "best peer", 1.5, 1e3),
+    Row("15 lstm LM b32 step, gf 2t", "ms/step", ("lstm", 2), "fastest", "best peer", 1.5, 1e3),
 ]
 
 

@@ -189,7 +189,7 @@ def mlp_step_flops(batch, widths):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("workload", choices=["xor", "mnist", "cnn", "conv", "large", "wide", "sgemm", "first_step",
-                                              "transformer", "attention", "generate"])
+                                              "transformer", "attention", "generate", "lstm"])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--batch", type=int, default=0)
@@ -266,16 +266,22 @@ def main():
             run(n)
             times.append((time.perf_counter() - start) / n)
         out.update(batch=batch, metric="s_per_step", steps=n, samples=times, final_loss=loss)
-    elif a.workload == "transformer":
+    elif a.workload in ("transformer", "lstm"):
         # As gradflow_bench.cpp's transformer: `steps` shuffled batch-32 steps a repetition (the
         # calls of an epoch: gather the windows, forward, loss read, backward, AdamW) after 3
         # warm-up steps, over `samples` windows of synthetic bytes (default the 18,117 windows
-        # of the fortunes training part); seconds per step.
+        # of the fortunes training part); seconds per step. lstm: the same steps of
+        # bench/twins/fortunes_lstm_torch.py's ByteLSTM (torch's own CPU LSTM kernel) with Adam 2e-3.
         batch, T = a.batch or 32, 128
         n = a.samples if a.samples != 60000 else 18117
         corpus = synthetic_bytes(n, T)
-        model = ByteTransformer().train()
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+        if a.workload == "lstm":
+            from fortunes_lstm_torch import ByteLSTM
+            model = ByteLSTM().train()
+            opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+        else:
+            model = ByteTransformer().train()
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
         gen = torch.Generator().manual_seed(1)
         steps = a.steps or 20
         loss = 0.0
@@ -298,7 +304,7 @@ def main():
             run(steps)
             times.append((time.perf_counter() - start) / steps)
         out.update(batch=batch, metric="s_per_step", steps=steps, samples=times, final_loss=loss,
-                   flops_per_step=transformer_step_flops(batch))
+                   flops_per_step=transformer_step_flops(batch) if a.workload == "transformer" else None)
     elif a.workload == "attention":
         # One causal attention layer, forward and backward (projections, input gradient), mse and
         # SGD (bench/graphs/attention_t*.yaml); fixed batch; seconds per step.

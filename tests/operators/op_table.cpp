@@ -151,6 +151,16 @@ std::vector<OpRow> rows() {
       {.op = "parameter", .attrs = {{"shape", ints({3, 4})}, {"init", std::string("normal")}}},
       {.op = "constant", .attrs = {{"shape", ints({2, 3})}, {"value", 1.5}}},
       {.op = "constant", .variant = "list", .attrs = {{"shape", ints({2, 2})}, {"value", FloatList{{1, -2, 3.5, 4}, {2, 2}}}}},
+      // Recurrent layers (issue #25).
+      {.op = "lstm", .attrs = {{"hidden_size", int64_t{3}}}, .inputs = {in({2, 4, 3})}},
+      {.op = "lstm", .variant = "stacked_last",
+       .attrs = {{"hidden_size", int64_t{3}}, {"num_layers", int64_t{2}}, {"bidirectional", true}, {"dropout", 0.3},
+                 {"output", std::string("last")}},
+       .inputs = {in({2, 4, 3})}},
+      {.op = "gru", .attrs = {{"hidden_size", int64_t{3}}}, .inputs = {in({2, 4, 3})}},
+      {.op = "gru", .variant = "stacked_nobias",
+       .attrs = {{"hidden_size", int64_t{3}}, {"num_layers", int64_t{2}}, {"bidirectional", true}, {"bias", false}},
+       .inputs = {in({2, 4, 3})}},
   };
 }
 
