@@ -2,7 +2,7 @@
 dynamic batch): an MLP (Gemm), a linear over a sequence (MatMul + Add) with Flatten, per-sample
 Reshapes, an eval-mode CNN (Conv, MaxPool, AveragePool, GlobalAveragePool), a 1-D CNN (Conv,
 pools, a Pad folded into AveragePool) and a decoder (ConvTranspose, Resize, GlobalAveragePool
-feeding a Conv). Each is imported, run by
+feeding a Conv), and ONNX's opset-9 Upsample (hand-built, against numpy). Each is imported, run by
 `graph-runner predict` and compared with torch's outputs (1e-5), exported again and run in
 ONNX Runtime; then the imported MLP trains a few epochs after a loss, an optimizer and data
 are added.
@@ -162,6 +162,26 @@ def check_names():
     print(f"ok   {count} unnamed Relus import, named relu, relu_2, ... (relu_7 kept for the node named so)")
 
 
+def check_upsample9():
+    """ONNX's older Upsample (opset 9, scales as an input) by [1, 1, 2, 3], nearest: each pixel
+    repeated, as numpy's repeat gives it."""
+    scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1, 1, 2, 3])
+    graph = helper.make_graph([helper.make_node("Upsample", ["x", "scales"], ["y"], name="up", mode="nearest")], "up9",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2, 6, 12])], [scales])
+    model_file, graph_file = os.path.join(work, "upsample9.onnx"), os.path.join(work, "upsample9.yaml")
+    weights = os.path.join(work, "upsample9.safetensors")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 9)]), model_file)
+    run([runner, "import", model_file, "-o", graph_file, "--weights", weights])
+    x = np.random.default_rng(2).uniform(-2, 2, size=(5, 2, 3, 4)).astype(np.float32)
+    inputs = os.path.join(work, "upsample9_x.csv")
+    np.savetxt(inputs, x.reshape(5, -1), delimiter=",", fmt="%.9g")
+    expected = np.repeat(np.repeat(x, 2, axis=2), 3, axis=3).reshape(5, -1).astype(np.float64)
+    header, ours = read_csv(run([runner, "predict", graph_file, "--weights", weights, "--input", inputs]))
+    worst = compare("upsample9: predict vs numpy", (header, expected), (header, ours))
+    print(f"ok   upsample9: Upsample (opset 9) imports as upsample, predict repeats each pixel (worst error {worst:.2g})")
+
+
 mlp = check("mlp", Mlp(), [10])
 check("sequence", Sequence(), [4, 6])
 check("reshapes", Reshapes(), [24])
@@ -170,6 +190,7 @@ if "conv2d" in run([runner, "ops"]):
     check("cnn", Cnn(), [1, 12, 12])
     check("signal", Signal(), [2, 21])
     check("decoder", Decoder(), [3, 5, 6])
+    check_upsample9()
 else:  # the image operators (issue 13) have not landed in this tree
     print("skip cnn: this gradflow has no conv2d")
 fine_tune(*mlp)
