@@ -10,7 +10,6 @@ awk '/^```sh$/ { inside = 1; next } /^```$/ { inside = 0; next } inside { print 
 [[ -s $work/doc.sh ]] || { echo "FAIL: no sh blocks in $doc"; exit 1; }
 ln -s "$src/graphs" "$work/graphs"
 mkdir -p "$work/tests/onnx"
-ln -s "$src/tests/onnx/start_from.py" "$work/tests/onnx/start_from.py"
 ln -s "${GRADFLOW_ORT_MODULES:-$src/tests/onnx/runtime/node_modules}" "$work/tests/onnx/runtime"
 [[ -d $work/tests/onnx/runtime/onnxruntime-node ]] || { echo "FAIL: onnxruntime-node is not installed: run scripts/setup.sh --data"; exit 1; }
 # The doc's NODE_PATH is tests/onnx/runtime/node_modules of the source folder.

@@ -42,14 +42,41 @@ std::string read_bytes(const std::string& path) {
   return bytes;
 }
 
+// An error gradflow finds in the imported graph, told at the ONNX node it comes from: the
+// graph file, whose lines it names, is never written.
+GraphError at_onnx_nodes(const GraphError& error, const onnx_io::ImportedModel& imported,
+                         const std::string& graph_file, const std::string& model_file) {
+  std::vector<Diagnostic> diagnostics;
+  for (const Diagnostic& d : error.diagnostics()) {
+    if (d.where.file != graph_file) {
+      diagnostics.push_back(d);
+      continue;
+    }
+    auto origin = imported.origins.find(d.where.line);
+    diagnostics.push_back({SourceLocation{model_file, 0, 0},
+                           origin == imported.origins.end()
+                               ? "the graph import makes of it is refused: " + d.message
+                               : fmt::format("{}: gradflow refuses the node import makes of it: {}", origin->second,
+                                             d.message)});
+  }
+  return GraphError(std::move(diagnostics));
+}
+
 // The graph written must load as it is with the weights written: checked before anything is
 // written, so that a bad conversion never leaves a half-written pair of files.
-void check_loads(const onnx_io::ImportedModel& imported, const std::string& graph_file) {
-  LoadedGraph loaded = load_graph_text(imported.graph_text, graph_file, default_registry());
+void check_loads(const onnx_io::ImportedModel& imported, const std::string& graph_file,
+                 const std::string& model_file) {
+  LoadedGraph loaded = [&] {
+    try {
+      return load_graph_text(imported.graph_text, graph_file, default_registry());
+    } catch (const GraphError& e) {
+      throw at_onnx_nodes(e, imported, graph_file, model_file);
+    }
+  }();
   for (const ParamRef& p : loaded.model->parameters()) {
     auto it = imported.weights.tensors.find(p.name);
     if (it == imported.weights.tensors.end() || it->second.shape() != p.value->shape())
-      throw file_error(graph_file, fmt::format("import made no weight of shape {} for parameter '{}'",
+      throw file_error(model_file, fmt::format("import made no weight of shape {} for parameter '{}'",
                                                to_string(p.value->shape()), p.name));
   }
 }
@@ -59,7 +86,7 @@ int run_import(const ImportArgs& args) {
   const std::string graph_name = std::filesystem::path(args.output).stem().string();
   const onnx_io::ImportedModel imported =
       onnx_io::import_model(read_bytes(args.model), args.model, graph_name, args.weights);
-  check_loads(imported, args.output);
+  check_loads(imported, args.output, args.model);
   write_safetensors(args.weights, imported.weights);
   AtomicFile graph(args.output);
   graph.write(imported.graph_text);

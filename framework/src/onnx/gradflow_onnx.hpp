@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "gradflow/model.hpp"
@@ -28,6 +29,10 @@ void export_model(const Model& model, const Registry& registry, const std::files
 struct ImportedModel {
   std::string graph_text;
   TensorFile weights;
+  // Line of graph_text -> the ONNX node that line's node comes from ("node '/fc/Gemm' (op_type
+  // Gemm)"): an error gradflow finds in the graph is reported at that node, since the graph
+  // file is never written when it has one.
+  std::map<int, std::string> origins;
 };
 
 // Reads an ONNX model from bytes (`source` names it in messages). Anything that is not a

@@ -190,14 +190,54 @@ void flatten(Importer& im, const onnx::NodeProto& node) {
   reshape_to(im, node, from, {numel(from)});
 }
 
-// Reshape by a constant shape that keeps the batch axis first (0 or -1 there).
+// The sample shape an ONNX Reshape `target` (batch axis included) gives each sample of shape
+// `from`, when it provably keeps every sample apart: the batch axis is 0 (copied), or -1 with
+// the rest holding exactly one sample's values. Anything else (a fixed batch, -1 that would
+// move values between samples, two -1, sizes that do not multiply out) is refused: importing it
+// as a per-sample reshape would predict something else than the model.
+Shape reshape_target(Importer& im, const onnx::NodeProto& node, const Shape& from, const std::vector<int64_t>& target) {
+  const std::string what = fmt::format("the target shape [{}] of an input [batch, {}]", fmt::join(target, ", "),
+                                       fmt::join(from, ", "));
+  if (target.empty() || (target[0] != 0 && target[0] != -1))
+    im.fail(node, what + ": only a target that keeps the batch axis (0 or -1 first) is supported");
+  if (target.size() == 1) im.fail(node, what + ": a sample needs at least one axis after the batch axis");
+  const bool zero_copies = int_attribute(node, "allowzero", 0) == 0;
+  const int64_t values = numel(from);
+  Shape sample;
+  int inferred = -1;  // the sample axis given as -1
+  int64_t known = 1;
+  for (size_t k = 1; k < target.size(); ++k) {
+    int64_t d = target[k];
+    if (d == 0 && zero_copies) {
+      if (k > from.size()) im.fail(node, what + fmt::format(": 0 at axis {} copies an axis the input lacks", k));
+      d = from[k - 1];
+    }
+    if (d == -1) {
+      if (target[0] == -1 || inferred >= 0) im.fail(node, what + ": more than one -1");
+      inferred = static_cast<int>(sample.size());
+    } else if (d < 1) {
+      im.fail(node, what + fmt::format(": size {} at axis {}", d, k));
+    } else if (__builtin_mul_overflow(known, d, &known)) {  // a hostile target: no sample holds that many
+      im.fail(node, what + fmt::format(": the sizes multiply past the largest size ({})", INT64_MAX));
+    }
+    sample.push_back(d);
+  }
+  if (inferred >= 0) {
+    if (values % known != 0)
+      im.fail(node, what + fmt::format(": a sample has {} values, which the other sizes ({}) do not divide", values,
+                                       known));
+    sample[inferred] = values / known;
+  } else if (known != values) {
+    im.fail(node, what + fmt::format(": a sample has {} values, the sizes after the batch axis multiply to {}{}",
+                                     values, known, target[0] == -1 ? " (so the batch size would change)" : ""));
+  }
+  return sample;
+}
+
+// Reshape by a constant shape that keeps every sample apart (reshape_target).
 void reshape(Importer& im, const onnx::NodeProto& node) {
   const Shape from = sample_of(im, node, 0);
-  const std::vector<int64_t> shape = im.int_constant(node, 1);
-  if (shape.empty() || (shape[0] != 0 && shape[0] != -1))
-    im.fail(node, "only a constant shape that keeps the batch axis (0 or -1 first) is supported");
-  if (auto out = im.sample_shape(node.output(0))) return reshape_to(im, node, from, *out);
-  im.fail(node, "the output shape is unknown (ONNX shape inference could not give it)");
+  reshape_to(im, node, from, reshape_target(im, node, from, im.int_constant(node, 1)));
 }
 
 }  // namespace
@@ -221,6 +261,7 @@ const std::map<std::string, Converter>& converters() {
       {"Tanh", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "tanh"); }},
     };
     add_image_converters(t);
+    add_resize_converters(t);
     return t;
   }();
   return table;

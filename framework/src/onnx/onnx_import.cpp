@@ -46,6 +46,12 @@ std::string node_base_name(const onnx::NodeProto& node) {
   return tidy_name(name);
 }
 
+std::string element_type_name(int elem) {
+  return onnx::TensorProto::DataType_IsValid(elem)
+             ? onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(elem))
+             : fmt::format("element type {}", elem);
+}
+
 std::vector<int64_t> dims_of(const onnx::TypeProto& type) {
   std::vector<int64_t> dims;
   if (!type.has_tensor_type() || !type.tensor_type().has_shape()) return dims;
@@ -60,7 +66,11 @@ Importer::Importer(const onnx::ModelProto& model, std::string source) : model_(m
   read_shapes();
   read_inputs();
   for (const auto& node : model_.graph().node())
-    for (const auto& in : node.input()) ++readers_[in];
+    for (const auto& in : node.input()) {
+      ++readers_[in];
+      auto& readers = reader_nodes_[in];
+      if (readers.empty() || readers.back() != &node) readers.push_back(&node);
+    }
   for (const auto& out : model_.graph().output()) ++readers_[out.name()];
 }
 
@@ -78,7 +88,9 @@ void Importer::read_inputs() {
       throw file_error(source_, fmt::format("input '{}' is not a tensor", v.name()));
     const int elem = v.type().tensor_type().elem_type();
     if (elem != onnx::TensorProto::FLOAT)
-      throw file_error(source_, fmt::format("input '{}' is not float32; gradflow's inputs are", v.name()));
+      throw file_error(source_, fmt::format("input '{}' is {}, not float32; gradflow's graph inputs are float32 "
+                                            "tensors (token ids too), so import reads float32 inputs only",
+                                            v.name(), element_type_name(elem)));
     const std::vector<int64_t> dims = dims_of(v.type());
     if (dims.empty())
       throw file_error(source_, fmt::format("input '{}' has no shape [batch, ...]; import needs its sample shape",
@@ -95,10 +107,15 @@ void Importer::read_inputs() {
   if (inputs_.empty()) throw file_error(source_, "the model has no input");
 }
 
-std::string Importer::unique(std::string base) {
-  std::string name = base;
-  for (int k = 2; names_.count(name); ++k) name = fmt::format("{}_{}", base, k);
-  names_.insert(name);
+// `base`, else `base_K` with the smallest free K >= 2 (names are never released, so every K below
+// the one last given for `base` is still taken: the search resumes there, and naming n unnamed
+// nodes of one op is linear, not quadratic).
+std::string Importer::unique(const std::string& base) {
+  if (names_.insert(base).second) return base;
+  int& k = next_suffix_.try_emplace(base, 2).first->second;
+  std::string name = fmt::format("{}_{}", base, k);
+  while (!names_.insert(name).second) name = fmt::format("{}_{}", base, ++k);
+  ++k;
   return name;
 }
 
@@ -156,7 +173,8 @@ GfNode& Importer::add(const onnx::NodeProto& node, const std::string& op, std::v
   if (node.output_size() < 1 || node.output(0).empty()) fail(node, "it has no output");
   std::string base = preferred.empty() ? node_base_name(node) : preferred;
   if (base.empty()) base = op;
-  GfNode gf{unique(base), op, std::move(inputs), {}, {}};
+  GfNode gf{unique(base), op, std::move(inputs), {}, {},
+            fmt::format("node '{}' (op_type {})", node.name(), node.op_type())};
   values_[node.output(0)] = gf.name;
   producers_[node.output(0)] = nodes_.size();
   nodes_.push_back(std::move(gf));
@@ -170,6 +188,22 @@ GfNode* Importer::foldable_linear(const std::string& onnx_value) {
   return gf.op == "linear" && gf.bias_target == onnx_value ? &gf : nullptr;
 }
 
+const std::vector<const onnx::NodeProto*>& Importer::readers_of(const std::string& onnx_value) const {
+  static const std::vector<const onnx::NodeProto*> none;
+  auto it = reader_nodes_.find(onnx_value);
+  return it == reader_nodes_.end() ? none : it->second;
+}
+
+bool Importer::is_graph_output(const std::string& onnx_value) const {
+  const auto& outputs = model_.graph().output();
+  return std::any_of(outputs.begin(), outputs.end(), [&](const auto& o) { return o.name() == onnx_value; });
+}
+
+const std::vector<int64_t>* Importer::folded_pad(const std::string& onnx_value) const {
+  auto it = folded_pads_.find(onnx_value);
+  return it == folded_pads_.end() ? nullptr : &it->second;
+}
+
 int64_t Importer::opset() const {
   for (const auto& op : model_.opset_import())
     if (op.domain().empty() || op.domain() == "ai.onnx") return op.version();
@@ -178,21 +212,35 @@ int64_t Importer::opset() const {
 
 bool Importer::has_op(const std::string& gradflow_op) const { return default_registry().find(gradflow_op) != nullptr; }
 
+// An op_type without a converter: gradflow may have the operator (lstm for LSTM) and lack only
+// its import, or not have it at all.
+std::string Importer::unsupported_op(const std::string& op_type) const {
+  std::string lower;
+  for (char c : op_type) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (has_op(lower))
+    return fmt::format("{} is not supported yet: gradflow has the operator '{}', but import does not convert "
+                       "it; import supports {}",
+                       op_type, lower, supported_import_ops());
+  return fmt::format("gradflow has no such operator; import supports {}", supported_import_ops());
+}
+
 void Importer::convert() {
   const auto& table = converters();
   for (const auto& node : model_.graph().node()) {
     if (!node.domain().empty() && node.domain() != "ai.onnx")
       fail(node, fmt::format("operators of domain '{}' are not supported; import supports the default domain's {}",
                              node.domain(), supported_import_ops()));
-    if (node.output_size() < 1 || node.output(0).empty()) fail(node, "it has no output");
+    // The op first: ONNX's LSTM and GRU node tests leave output 0 unnamed, and what the user
+    // needs to hear then is that the op does not import, not that the node has no output.
     auto it = table.find(node.op_type());
-    if (it == table.end())
-      fail(node, fmt::format("gradflow has no such operator; import supports {}", supported_import_ops()));
+    if (it == table.end()) fail(node, unsupported_op(node.op_type()));
+    if (node.output_size() < 1 || node.output(0).empty()) fail(node, "it has no output");
     it->second(*this, node);
   }
 }
 
-std::string Importer::graph_text(const std::string& graph_name, const std::string& weights_name) const {
+std::string Importer::graph_text(const std::string& graph_name, const std::string& weights_name,
+                                 std::map<int, std::string>& origins) const {
   std::string text = fmt::format(
       "# Imported from {} by graph-runner import; its weights are in {}:\n"
       "#   graph-runner predict THIS_FILE --weights {} --input X.csv\n"
@@ -202,7 +250,9 @@ std::string Importer::graph_text(const std::string& graph_name, const std::strin
   text += fmt::format("graph: {}\n\ninputs:\n", graph_name);
   for (const auto& [name, shape] : inputs_) text += fmt::format("  {}: {{shape: [{}]}}\n", name, fmt::join(shape, ", "));
   text += "\nnodes:\n";
+  int line = static_cast<int>(std::count(text.begin(), text.end(), '\n'));
   for (const GfNode& n : nodes_) {
+    origins[++line] = n.origin;
     text += fmt::format("  - {{name: {}, op: {}, inputs: [{}]", n.name, n.op, fmt::join(n.inputs, ", "));
     for (const std::string& a : n.attributes) text += ", " + a;
     text += "}\n";
@@ -269,7 +319,10 @@ ImportedModel import_model(const std::string& bytes, const std::string& source, 
   const onnx::ModelProto model = parse_model(bytes, source);
   Importer importer(model, source);
   importer.convert();
-  return {importer.graph_text(graph_name, weights_name), importer.weights()};
+  ImportedModel imported;
+  imported.graph_text = importer.graph_text(graph_name, weights_name, imported.origins);
+  imported.weights = importer.weights();
+  return imported;
 }
 
 }  // namespace gradflow::onnx_io

@@ -22,6 +22,7 @@ struct GfNode {
   std::vector<std::string> inputs;
   std::vector<std::string> attributes;
   std::string bias_target;  // linear from MatMul without bias: the ONNX value an Add may fold into
+  std::string origin;       // "node '/fc/Gemm' (op_type Gemm)": the ONNX node it comes from
 };
 
 class Importer {
@@ -30,7 +31,9 @@ class Importer {
 
   // Converts every node; throws GraphError naming the source on the first unsupported one.
   void convert();
-  std::string graph_text(const std::string& graph_name, const std::string& weights_name) const;
+  // The graph file's text; `origins` gets the ONNX node each node line comes from.
+  std::string graph_text(const std::string& graph_name, const std::string& weights_name,
+                         std::map<int, std::string>& origins) const;
   const TensorFile& weights() const { return weights_; }
 
   // ---- for the converters ----
@@ -53,6 +56,12 @@ class Importer {
   void set_sample_shape(const std::string& onnx_value, Shape shape) { own_shapes_[onnx_value] = std::move(shape); }
   void add_constant(const std::string& name, const onnx::TensorProto* tensor) { constants_[name] = tensor; }
   void store_weight(const std::string& name, Tensor value) { weights_.tensors[name] = std::move(value); }
+  // The ONNX nodes that read `onnx_value`, and whether it is an output of the model.
+  const std::vector<const onnx::NodeProto*>& readers_of(const std::string& onnx_value) const;
+  bool is_graph_output(const std::string& onnx_value) const;
+  // A Pad's spatial padding that the AveragePool reading `onnx_value` takes over, or null.
+  void fold_pad(const std::string& onnx_value, std::vector<int64_t> pads) { folded_pads_[onnx_value] = std::move(pads); }
+  const std::vector<int64_t>* folded_pad(const std::string& onnx_value) const;
   // The node producing `onnx_value` when it is a bias-less linear whose output only one node reads.
   GfNode* foldable_linear(const std::string& onnx_value);
   bool has_op(const std::string& gradflow_op) const;
@@ -62,7 +71,8 @@ class Importer {
  private:
   void read_inputs();
   void read_shapes();
-  std::string unique(std::string base);
+  std::string unique(const std::string& base);
+  std::string unsupported_op(const std::string& op_type) const;
 
   const onnx::ModelProto& model_;
   std::string source_;
@@ -70,18 +80,22 @@ class Importer {
   std::map<std::string, std::string> values_;      // ONNX value -> gradflow value
   std::map<std::string, size_t> producers_;        // ONNX value -> index in nodes_
   std::map<std::string, int> readers_;             // ONNX value -> nodes and outputs reading it
+  std::map<std::string, std::vector<const onnx::NodeProto*>> reader_nodes_;  // ONNX value -> nodes reading it
+  std::map<std::string, std::vector<int64_t>> folded_pads_;                  // Pad output -> spatial padding
   std::map<std::string, std::vector<int64_t>> dims_;  // ONNX value -> dims, -1 where unknown
   std::map<std::string, Shape> own_shapes_;          // ONNX value -> gradflow's sample shape
   std::vector<std::pair<std::string, Shape>> inputs_;
   std::vector<GfNode> nodes_;
   std::set<std::string> names_;
+  std::map<std::string, int> next_suffix_;  // base -> the K to try next for base_K
   TensorFile weights_;
 };
 
 using Converter = std::function<void(Importer&, const onnx::NodeProto&)>;
-// ONNX op_type -> its converter (import_ops.cpp, import_image_ops.cpp).
+// ONNX op_type -> its converter (import_ops.cpp, import_image_ops.cpp, import_resize.cpp).
 const std::map<std::string, Converter>& converters();
 void add_image_converters(std::map<std::string, Converter>& table);
+void add_resize_converters(std::map<std::string, Converter>& table);
 
 // Helpers the converters share.
 const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const std::string& name);
