@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "elementwise.hpp"
@@ -36,7 +37,7 @@ struct ClampFn {
                               optional_bound("max", "the upper bound (none: unbounded above)")});
   }
   explicit ClampFn(const Attributes& attrs) : lo(bound(attrs, "min", -kInf)), hi(bound(attrs, "max", kInf)) {
-    if (lo == -kInf && hi == kInf) throw ShapeError("clamp needs min, max or both");
+    if (lo == -kInf && hi == kInf) throw std::invalid_argument("clamp needs min, max or both");
   }
   // A bound not given defaults to NaN, which `graph-runner ops` shows as "none".
   static AttrSpec optional_bound(const char* name, const char* help) {
