@@ -176,3 +176,18 @@ TEST_CASE("elementwise: shapes that do not broadcast, an axis out of range, a cl
         Lines{"g.yaml:6:5: error: node 'm': op 'pow' needs attribute 'exponent' (number)"});
   CHECK(errors_of(replace(kGraph, "[2, 1]", "[4]")).empty());
 }
+
+TEST_CASE("an operand stretched to an empty output gets a zero gradient", "[elementwise]") {
+  auto op = make_op("mul");
+  const std::vector<Tensor> inputs{Tensor({2, 0, 3}), Tensor({2, 1, 3}, {1, 2, 3, 4, 5, 6})};
+  CHECK(prepare(*op, inputs) == Shape{0, 3});
+  Tensor y;
+  op->forward(pointers(inputs), y);
+  CHECK(y.size() == 0);
+  Tensor da, db({2, 1, 3});
+  db.fill(std::nanf(""));  // whatever the buffer held before
+  std::vector<Tensor*> grads{&da, &db};
+  size_gradients(pointers(inputs), grads);
+  op->backward(pointers(inputs), y, y, grads);
+  CHECK(std::vector<float>(db.values().begin(), db.values().end()) == std::vector<float>(6, 0.0f));
+}

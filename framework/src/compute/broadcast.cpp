@@ -26,6 +26,7 @@ BroadcastPlan::BroadcastPlan(const Shape& out, const Shape& a, const Shape& b) {
   extent_ = {1};
   stride_a_ = {numel(a)};
   stride_b_ = {numel(b)};
+  b_sample_size_ = numel(b);
   for (size_t d = 0; d < out.size(); ++d) {
     if (out[d] == 1) continue;  // an axis of size 1 moves no operand
     // An axis laid out, in both operands, as a continuation of the one before merges with it.
@@ -46,6 +47,7 @@ BroadcastPlan::BroadcastPlan(const Shape& out, const Shape& a, const Shape& b) {
 
 void BroadcastPlan::set_batch(int64_t batch) {
   extent_[0] = batch * sample_extent0_;
+  b_size_ = batch * b_sample_size_;
   size_ = 1;
   for (int64_t e : extent_) size_ *= e;
 }
@@ -62,7 +64,10 @@ GRADFLOW_CPU_DISPATCH void add_run(const float* __restrict full, float* __restri
 // of `reduced`) and the rest, visited in row-major order, which adds each contribution to its
 // element in increasing output order.
 void BroadcastPlan::sum_to_b(const float* full, float* reduced) const {
-  if (size_ == 0) return;
+  if (size_ == 0) {  // an empty output: an operand stretched to it gets no gradient
+    std::fill(reduced, reduced + b_size_, 0.0f);
+    return;
+  }
   const int axes = static_cast<int>(extent_.size());
   int kept = 0;
   while (kept < axes && stride_b_[kept] != 0) ++kept;

@@ -59,7 +59,8 @@ class BroadcastPlan {
  private:
   std::vector<int64_t> extent_, stride_a_, stride_b_;  // collapsed axes, batch first
   int64_t sample_extent0_ = 1;  // the sample part of axis 0 when the batch merged into it
-  int64_t size_ = 0;
+  int64_t b_sample_size_ = 0;
+  int64_t size_ = 0, b_size_ = 0;  // output and operand b elements, batch included
 };
 
 // Calls body.template operator()<SA, SB>() with the plan's inner strides as constants (0 or 1),
