@@ -1,107 +1,18 @@
-// Activations. The elementwise ones share one operator template parameterised by a functor
-// that gives the value and the derivative; softmax couples a row and has its own class.
+// Activations. The elementwise ones share one operator template (elementwise.hpp) parameterised
+// by a functor that gives the value and the derivative; softmax couples a row and has its own class.
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "families.hpp"
 #include "compute/fast_math.hpp"
+#include "elementwise.hpp"
+#include "families.hpp"
 #include "gradflow/kernels.hpp"
 #include "schema_util.hpp"
 
 namespace gradflow::ops {
 
 namespace {
-
-// The ONNX operator of the same meaning applied to the node's input.
-bool export_unary(OnnxNodeWriter& w, const char* op_type, const std::vector<OnnxAttribute>& attributes = {}) {
-  w.add_node(op_type, {w.inputs()[0]}, {w.output()}, attributes);
-  return true;
-}
-
-OpSchema activation_schema(std::string name, std::string summary,
-                           std::vector<AttrSpec> attributes = {}) {
-  return {std::move(name), OpKind::Layer, std::move(summary), 1, 1, std::move(attributes)};
-}
-
-// The elementwise loops, compiled per instruction set (GRADFLOW_CPU_DISPATCH_TEMPLATE, kernels.hpp);
-// distinct (__restrict) buffers let them vectorise.
-template <class Fn>
-GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_values(const Fn& fn, const float* __restrict x, float* __restrict y,
-                                                 int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) y[i] = fn.value(x[i]);
-}
-
-template <class Fn>
-GRADFLOW_CPU_DISPATCH_TEMPLATE void apply_derivatives(const Fn& fn, const float* __restrict x,
-                                                      const float* __restrict y, const float* __restrict dy,
-                                                      float* __restrict dx, int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) dx[i] = dy[i] * fn.derivative(x[i], y[i]);
-}
-
-// Fn provides: static OpSchema schema(); Fn(const Attributes&); float value(float x) const;
-// float derivative(float x, float y) const, where y = value(x) (sigmoid and tanh are
-// cheapest from y, relu from x); bool export_onnx(OnnxNodeWriter&) const, its ONNX nodes;
-// optionally static constexpr bool kDecisions = true when every value is 0 or 1. A function
-// with forms chosen by an attribute (gelu) instead provides visit(body), which calls body with
-// the chosen form's functor: the choice is made once per call, and each form's loop is
-// branch-free, so it vectorises.
-template <class Fn>
-class Elementwise final : public Operator, public OnnxExportable {
- public:
-  static OpSchema schema() {
-    OpSchema schema = Fn::schema();
-    if constexpr (requires { Fn::kDecisions; }) schema.outputs_decisions = Fn::kDecisions;
-    return schema;
-  }
-  explicit Elementwise(const Attributes& attrs) : fn_(attrs) {}
-
-  Shape infer_shape(std::span<const Shape> input_shapes) override {
-    const Shape& shape = single_input(input_shapes, Fn::kName);
-    sample_size_ = numel(shape);
-    return shape;
-  }
-
-  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
-    const Tensor& x = *inputs[0];
-    output.resize(x.shape());
-    const float* in = x.data();
-    float* out = output.data();
-    with_form([&](const auto& form) {
-      kernels::for_tiles(x.size(), kernels::kElementwiseGrain,
-                         [&](int64_t begin, int64_t end) { apply_values(form, in, out, begin, end); });
-    });
-  }
-
-  void backward(std::span<const Tensor* const> inputs, const Tensor& output,
-                const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
-    Tensor* gx = grad_inputs[0];
-    if (!gx) return;
-    const Tensor& x = *inputs[0];
-    const float* in = x.data();
-    const float* out = output.data();
-    const float* g = grad_output.data();
-    float* dx = gx->data();
-    with_form([&](const auto& form) {
-      kernels::for_tiles(x.size(), kernels::kElementwiseGrain,
-                         [&](int64_t begin, int64_t end) { apply_derivatives(form, in, out, g, dx, begin, end); });
-    });
-  }
-
-  double flops_per_sample() const override { return static_cast<double>(sample_size_); }
-
-  bool export_onnx(OnnxNodeWriter& writer) const override { return fn_.export_onnx(writer); }
-
- private:
-  template <class Body>
-  void with_form(const Body& body) const {
-    if constexpr (requires { fn_.visit(body); }) fn_.visit(body);
-    else body(fn_);
-  }
-
-  Fn fn_;
-  int64_t sample_size_ = 0;
-};
 
 struct SigmoidFn {
   static constexpr const char* kName = "sigmoid";
@@ -251,65 +162,102 @@ struct GeluFn {
   bool tanh_form;
 };
 
-// Softmax over the last axis, stabilised by subtracting the row maximum.
+// softmax and log_softmax over one axis of the sample (default the last), stabilised by
+// subtracting the maximum along it; torch 1.13's order of operations.
+template <bool Log>
 class Softmax final : public Operator, public OnnxExportable {
  public:
+  static constexpr const char* kName = Log ? "log_softmax" : "softmax";
   static OpSchema schema() {
-    return activation_schema("softmax", "exp(x)/sum(exp(x)) over the last axis");
+    return activation_schema(kName, Log ? "x - log(sum(exp(x))) over one axis (default the last)"
+                                        : "exp(x)/sum(exp(x)) over one axis (default the last)",
+                             {attr("axis", AttrType::Int, AttrValue{int64_t{-1}},
+                                   "the sample axis it normalises over; negative counts from the end")});
   }
-  explicit Softmax(const Attributes&) {}
+  explicit Softmax(const Attributes& attrs) : axis_(attrs.get_int("axis")) {}
 
   Shape infer_shape(std::span<const Shape> input_shapes) override {
-    const Shape& shape = single_input(input_shapes, "softmax");
+    const Shape& shape = single_input(input_shapes, kName);
+    const int64_t rank = static_cast<int64_t>(shape.size());
+    if (axis_ < -rank || axis_ >= rank)
+      throw ShapeError(std::string(kName) + ": axis " + std::to_string(axis_) + " is out of range for a sample of shape " +
+                       to_string(shape) + " (axes -" + std::to_string(rank) + " to " + std::to_string(rank - 1) + ")");
+    const int64_t axis = axis_ < 0 ? axis_ + rank : axis_;
+    extent_ = shape[static_cast<size_t>(axis)];
+    inner_ = 1;
+    for (int64_t d = axis + 1; d < rank; ++d) inner_ *= shape[static_cast<size_t>(d)];
+    last_axis_ = axis == rank - 1;
     sample_size_ = numel(shape);
     return shape;
   }
 
   double flops_per_sample() const override { return 4.0 * static_cast<double>(sample_size_); }
 
-  bool export_onnx(OnnxNodeWriter& w) const override { return export_unary(w, "Softmax", {{"axis", int64_t{-1}}}); }
+  // ONNX axes count the batch. Before opset 13, Softmax flattened the axes from `axis` on,
+  // which is this meaning only for the last axis.
+  bool export_onnx(OnnxNodeWriter& w) const override {
+    if (w.opset() < 13 && !last_axis_) return false;
+    return export_unary(w, Log ? "LogSoftmax" : "Softmax", {{"axis", axis_ < 0 ? axis_ : axis_ + 1}});
+  }
 
   void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
     const Tensor& x = *inputs[0];
     output.resize(x.shape());
-    const int64_t n = x.cols();
-    for_rows(x, [&](int64_t r) {
-      const float* in = x.data() + r * n;
-      float* out = output.data() + r * n;
-      const float max = *std::max_element(in, in + n);
+    for_lines(x, [&](int64_t base) {
+      const float* in = x.data() + base;
+      float* out = output.data() + base;
+      const int64_t n = extent_, s = inner_;
+      float max = in[0];
+      for (int64_t j = 1; j < n; ++j) max = std::max(max, in[j * s]);
       float sum = 0.0f;
-      for (int64_t j = 0; j < n; ++j) sum += out[j] = std::exp(in[j] - max);
-      for (int64_t j = 0; j < n; ++j) out[j] /= sum;
+      for (int64_t j = 0; j < n; ++j) {
+        const float e = std::exp(in[j * s] - max);
+        sum += e;
+        if (!Log) out[j * s] = e;
+      }
+      if (Log) {
+        const float log_sum = std::log(sum);
+        for (int64_t j = 0; j < n; ++j) out[j * s] = in[j * s] - max - log_sum;
+      } else {
+        for (int64_t j = 0; j < n; ++j) out[j * s] /= sum;
+      }
     });
   }
 
-  // dx = y ⊙ (g − ⟨g, y⟩) per row: the Jacobian diag(y) − y·yᵀ applied to g.
+  // softmax: dx = y ⊙ (g − ⟨g, y⟩), the Jacobian diag(y) − y·yᵀ applied to g;
+  // log_softmax: dx = g − exp(y)·Σg.
   void backward(std::span<const Tensor* const> /*inputs*/, const Tensor& output,
                 const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
     Tensor* gx = grad_inputs[0];
     if (!gx) return;
-    const int64_t n = output.cols();
-    for_rows(output, [&](int64_t r) {
-      const float* y = output.data() + r * n;
-      const float* g = grad_output.data() + r * n;
-      float* dx = gx->data() + r * n;
+    for_lines(output, [&](int64_t base) {
+      const float* y = output.data() + base;
+      const float* g = grad_output.data() + base;
+      float* dx = gx->data() + base;
+      const int64_t n = extent_, s = inner_;
       float dot = 0.0f;
-      for (int64_t j = 0; j < n; ++j) dot += g[j] * y[j];
-      for (int64_t j = 0; j < n; ++j) dx[j] = y[j] * (g[j] - dot);
+      for (int64_t j = 0; j < n; ++j) dot += Log ? g[j * s] : g[j * s] * y[j * s];
+      for (int64_t j = 0; j < n; ++j) dx[j * s] = Log ? g[j * s] - std::exp(y[j * s]) * dot : y[j * s] * (g[j * s] - dot);
     });
   }
 
  private:
-  // Whole rows per tile, about kElementwiseGrain elements each.
+  // Calls body(offset of its first value) for every line along the axis; about
+  // kElementwiseGrain values per tile.
   template <class Body>
-  static void for_rows(const Tensor& t, const Body& body) {
-    const int64_t cols = std::max<int64_t>(1, t.cols());
-    const int64_t grain = std::max<int64_t>(1, kernels::kElementwiseGrain / cols);
-    kernels::for_tiles(t.rows(), grain, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) body(r);
+  void for_lines(const Tensor& t, const Body& body) const {
+    if (extent_ == 0) return;
+    const int64_t lines = t.size() / extent_;
+    const int64_t grain = std::max<int64_t>(1, kernels::kElementwiseGrain / extent_);
+    kernels::for_tiles(lines, grain, [&](int64_t begin, int64_t end) {
+      for (int64_t line = begin; line < end; ++line)
+        body((line / inner_) * extent_ * inner_ + line % inner_);
     });
   }
 
+  int64_t axis_;
+  int64_t extent_ = 1, inner_ = 1;  // the axis' size, and the values after it
+  bool last_axis_ = true;
   int64_t sample_size_ = 0;
 };
 
@@ -322,7 +270,8 @@ void register_activations(Registrar& registrar) {
   registrar.add<Elementwise<LeakyReluFn>>();
   registrar.add<Elementwise<StepFn>>();
   registrar.add<Elementwise<GeluFn>>();
-  registrar.add<Softmax>();
+  registrar.add<Softmax<false>>();
+  registrar.add<Softmax<true>>();
 }
 
 }  // namespace gradflow::ops

@@ -1,4 +1,4 @@
-// Operators that merge several inputs: elementwise add and concatenation along an axis.
+// Operators that merge several inputs: concatenation along a sample axis.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -18,56 +18,6 @@ void require_two_or_more(std::span<const Shape> shapes, const char* op) {
     throw ShapeError(std::string(op) + " takes two or more inputs, got " +
                      std::to_string(shapes.size()));
 }
-
-class Add final : public Operator, public OnnxExportable {
- public:
-  static OpSchema schema() {
-    return {"add", OpKind::Layer, "elementwise sum of two or more inputs of the same shape", 2, -1,
-            {}};
-  }
-  explicit Add(const Attributes&) {}
-
-  Shape infer_shape(std::span<const Shape> input_shapes) override {
-    require_two_or_more(input_shapes, "add");
-    for (size_t i = 1; i < input_shapes.size(); ++i)
-      if (input_shapes[i] != input_shapes[0])
-        throw ShapeError("add: input " + std::to_string(i) + " has shape " +
-                         to_string(input_shapes[i]) + " but input 0 has shape " +
-                         to_string(input_shapes[0]) + "; expected equal shapes");
-    return input_shapes[0];
-  }
-
-  // Summed in input order: the same bits whatever the tiling.
-  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
-    output.resize(inputs[0]->shape());
-    float* out = output.data();
-    kernels::for_tiles(output.size(), kernels::kElementwiseGrain, [&](int64_t begin, int64_t end) {
-      std::copy(inputs[0]->data() + begin, inputs[0]->data() + end, out + begin);
-      for (size_t k = 1; k < inputs.size(); ++k) {
-        const float* in = inputs[k]->data();
-        for (int64_t i = begin; i < end; ++i) out[i] += in[i];
-      }
-    });
-  }
-
-  void backward(std::span<const Tensor* const> /*inputs*/, const Tensor& /*output*/,
-                const Tensor& grad_output, std::span<Tensor* const> grad_inputs) override {
-    for (Tensor* gx : grad_inputs)
-      if (gx) *gx = grad_output;
-  }
-
-  // ONNX's Add is binary: a left-to-right chain sums in the same order as forward.
-  bool export_onnx(OnnxNodeWriter& w) const override {
-    const std::vector<std::string>& in = w.inputs();
-    std::string sum = in[0];
-    for (size_t k = 1; k < in.size(); ++k) {
-      const std::string out = k + 1 == in.size() ? w.output() : w.unique_name("sum");
-      w.add_node("Add", {sum, in[k]}, {out});
-      sum = out;
-    }
-    return true;
-  }
-};
 
 class Concat final : public Operator, public OnnxExportable {
  public:
@@ -142,7 +92,6 @@ class Concat final : public Operator, public OnnxExportable {
 }  // namespace
 
 void register_combine(Registrar& registrar) {
-  registrar.add<Add>();
   registrar.add<Concat>();
 }
 

@@ -48,6 +48,12 @@ std::string front(size_t i, const Shape& shape, const Input& input, std::ostream
           << ", kernel_size: 1}\n";
   else
     nodes << "  - {name: " << f << ", op: linear, inputs: [" << x << "], units: " << shape.back() << "}\n";
+  // An op defined on positive values (log, sqrt): exp keeps them positive and relatively exact (a
+  // sigmoid's tail, which ONNX Runtime computes to an absolute error only, would not).
+  if (input.values == Values::Probability) {
+    nodes << "  - {name: " << f << "p, op: exp, inputs: [" << f << "]}\n";
+    return f + "p";
+  }
   return f;
 }
 

@@ -5,32 +5,6 @@
 using namespace gradflow;
 using namespace gradflow::test;
 
-TEST_CASE("add: sums inputs elementwise", "[combine]") {
-  auto op = make_op("add");
-  const std::vector<Tensor> inputs{Tensor({1, 2}, {1, 2}), Tensor({1, 2}, {10, 20}),
-                                   Tensor({1, 2}, {100, 200})};
-  CHECK(prepare(*op, inputs) == Shape{2});
-  Tensor y;
-  op->forward(pointers(inputs), y);
-  CHECK(y[0] == 111.0f);
-  CHECK(y[1] == 222.0f);
-}
-
-TEST_CASE("add: gradient with three inputs", "[combine][gradcheck]") {
-  auto op = make_op("add");
-  const std::vector<Tensor> inputs{random_tensor({2, 3}, 21), random_tensor({2, 3}, 22),
-                                   random_tensor({2, 3}, 23)};
-  prepare(*op, inputs);
-  gradcheck(*op, inputs, {true, false, true});
-}
-
-TEST_CASE("add: mismatched shapes are a ShapeError", "[combine][errors]") {
-  auto op = make_op("add");
-  REQUIRE_THROWS_AS(op->infer_shape(std::vector<Shape>{{3}, {3}, {2}}), ShapeError);
-  REQUIRE_THROWS_WITH(op->infer_shape(std::vector<Shape>{{3}, {3}, {2}}),
-                      "add: input 2 has shape [2] but input 0 has shape [3]; expected equal shapes");
-}
-
 TEST_CASE("concat: joins along the last axis", "[combine]") {
   auto op = make_op("concat");
   const std::vector<Tensor> inputs{Tensor({2, 1}, {1, 2}), Tensor({2, 2}, {10, 11, 20, 21})};

@@ -39,6 +39,14 @@ TEST_CASE("activations propagate NaN and infinity as torch does, forward and bac
       {"relu", "relu", {}},         {"leaky_relu", "leaky_relu", {}},
       {"gelu", "gelu", {}},         {"gelu_tanh", "gelu", {{"approximate", std::string("tanh")}}},
       {"softmax", "softmax", {}},   {"step", "step", {}},
+      // Issue 24's activations and unary math.
+      {"log_softmax", "log_softmax", {}},
+      {"clamp", "clamp", {{"min", -1.0}, {"max", 1.0}}}, {"relu6", "relu6", {}},
+      {"hardsigmoid", "hardsigmoid", {}}, {"hardswish", "hardswish", {}}, {"silu", "silu", {}},
+      {"mish", "mish", {}}, {"selu", "selu", {}}, {"elu", "elu", {}}, {"celu", "celu", {}},
+      {"softplus", "softplus", {}}, {"exp", "exp", {}}, {"log", "log", {}}, {"sqrt", "sqrt", {}},
+      {"abs", "abs", {}}, {"neg", "neg", {}}, {"reciprocal", "reciprocal", {}}, {"erf", "erf", {}},
+      {"sin", "sin", {}}, {"cos", "cos", {}}, {"pow", "pow", {{"exponent", 3.0}}},
   };
   for (const Named& a : activations) {
     INFO(a.reference);

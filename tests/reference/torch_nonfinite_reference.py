@@ -39,6 +39,21 @@ ACTIVATIONS = {
     # step is 1 where x >= 0, else 0, as torch.heaviside(x, 1) (NaN stays NaN); its backward is
     # the identity (straight-through), so its gradient is R itself.
     "step": lambda x: torch.heaviside(x.detach(), torch.tensor(1.0)),
+    # Issue 24's activations and unary math.
+    "log_softmax": lambda x: torch.log_softmax(x, dim=-1),
+    "clamp": lambda x: torch.clamp(x, -1.0, 1.0),
+    "relu6": torch.nn.functional.relu6,
+    "hardsigmoid": torch.nn.functional.hardsigmoid,
+    "hardswish": torch.nn.functional.hardswish,
+    "silu": torch.nn.functional.silu,
+    "mish": torch.nn.functional.mish,
+    "selu": torch.nn.functional.selu,
+    "elu": torch.nn.functional.elu,
+    "celu": torch.nn.functional.celu,
+    "softplus": torch.nn.functional.softplus,
+    "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs, "neg": torch.neg,
+    "reciprocal": torch.reciprocal, "erf": torch.erf, "sin": torch.sin, "cos": torch.cos,
+    "pow": lambda x: x ** 3.0,
 }
 
 print(gh.first_line(__file__))
