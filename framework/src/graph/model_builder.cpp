@@ -126,28 +126,45 @@ class ModelBuilder {
     return true;
   }
 
+  // Depth-first with an explicit stack: a graph file (or an imported ONNX model) may chain
+  // tens of thousands of nodes, deeper than recursion on the thread's stack allows.
   bool report_cycles(const Dag& dag) {
     enum class Mark { New, Active, Done };
+    using OutEdge = boost::graph_traits<Dag>::out_edge_iterator;
+    struct Frame {
+      size_t node;
+      OutEdge next, end;
+    };
     std::vector<Mark> marks(boost::num_vertices(dag), Mark::New);
-    std::vector<size_t> path;
+    std::vector<size_t> path;  // the Active nodes, in stack order
+    std::vector<Frame> stack;
     bool found = false;
-    std::function<void(size_t)> visit = [&](size_t u) {
+    auto enter = [&](size_t u) {
       marks[u] = Mark::Active;
       path.push_back(u);
-      for (auto [e, end] = boost::out_edges(u, dag); e != end; ++e) {
-        const size_t v = boost::target(*e, dag);
+      auto [begin, end] = boost::out_edges(u, dag);
+      stack.push_back({u, begin, end});
+    };
+    for (size_t root = 0; root < marks.size(); ++root) {
+      if (marks[root] != Mark::New) continue;
+      enter(root);
+      while (!stack.empty()) {
+        Frame& top = stack.back();
+        if (top.next == top.end) {
+          marks[top.node] = Mark::Done;
+          path.pop_back();
+          stack.pop_back();
+          continue;
+        }
+        const size_t v = boost::target(*top.next++, dag);
         if (marks[v] == Mark::Active) {
           report_cycle(std::vector<size_t>(std::find(path.begin(), path.end(), v), path.end()));
           found = true;
         } else if (marks[v] == Mark::New) {
-          visit(v);
+          enter(v);  // invalidates `top`; the loop takes the new back()
         }
       }
-      path.pop_back();
-      marks[u] = Mark::Done;
-    };
-    for (size_t u = 0; u < marks.size(); ++u)
-      if (marks[u] == Mark::New) visit(u);
+    }
     return found;
   }
 
