@@ -5,6 +5,7 @@ built-in or example plugin, written by op_table_cases. The table itself fails on
 without a row, or on one whose export_onnx disagrees with what its row says. The cases of the
 operators import reads (IMPORTED_BACK) are imported again and predict the same numbers.
 Usage: test_export.py GRAPH_RUNNER SOURCE_DIR OP_TABLE_CASES WORK_DIR"""
+import concurrent.futures
 import glob
 import os
 import shutil
@@ -32,7 +33,7 @@ def check_graph(name, graph, extra=(), epochs=None):
          *extra])
     run([runner, "export", graph, "--weights", weights, "-o", model, *extra])
     worst = predict_vs_ort(runner, graph, weights, model, work, name, extra=extra)
-    print(f"ok   {name}: ONNX Runtime matches predict at batch 1 and 1000 (worst error {worst:.2g})")
+    return f"ok   {name}: ONNX Runtime matches predict at batch 1 and 1000 (worst error {worst:.2g})"
 
 
 # The operators whose ONNX form import reads back (docs/onnx.md, What import reads): their
@@ -52,7 +53,7 @@ def check_imports_back(name, graph):
     header, ours = read_csv(run([runner, "predict", graph, "--weights", weights, "--input", inputs]))
     _, back = read_csv(run([runner, "predict", graph_back, "--weights", weights_back, "--input", inputs]))
     worst = compare(f"{name} imported back", (header, ours), (header, back))
-    print(f"ok   {name}: its ONNX export imports back and predicts the same (worst error {worst:.2g})")
+    return f"ok   {name}: its ONNX export imports back and predicts the same (worst error {worst:.2g})"
 
 
 def check_example(graph):
@@ -62,21 +63,33 @@ def check_example(graph):
     p = subprocess.run([runner, "export", graph, "--weights", weights, "-o", os.path.join(work, name + ".onnx")],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0 and "no ONNX mapping exists" in p.stderr:
-        print(f"skip {name}: an op without an ONNX mapping ({p.stderr.strip()})")
-        return
-    check_graph(name, graph, epochs=0)
+        return f"skip {name}: an op without an ONNX mapping ({p.stderr.strip()})"
+    return check_graph(name, graph, epochs=0)
+
+
+def check_case(name, graph):
+    lines = [check_graph(name, graph)]
+    if any(name == f"op_{op}" or name.startswith(f"op_{op}_") for op in IMPORTED_BACK):
+        lines.append(check_imports_back(name, graph))
+    return "\n".join(lines)
 
 
 def main():
     cases = table_cases()
     if not cases:
         sys.exit(f"FAIL: {cases_tool} wrote no case")
-    for graph in sorted(glob.glob(os.path.join(src, "graphs", "*.yaml"))):
-        check_example(graph)
-    for name, graph in cases:
-        check_graph(name, graph)
-        if any(name == f"op_{op}" or name.startswith(f"op_{op}_") for op in IMPORTED_BACK):
-            check_imports_back(name, graph)
+    # Each check writes files of its own name only, so they run side by side (about 130 checks
+    # of several processes each: minutes under the sanitizers); reports print in order, and the
+    # first failure (run() and compare() exit) ends the test with its message.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
+        checks = [pool.submit(check_example, graph) for graph in sorted(glob.glob(os.path.join(src, "graphs", "*.yaml")))]
+        checks += [pool.submit(check_case, name, graph) for name, graph in cases]
+        try:
+            for check in checks:
+                print(check.result(), flush=True)
+        except SystemExit:
+            pool.shutdown(cancel_futures=True)  # the checks not started yet are not run
+            raise
 
 
 main()
