@@ -17,6 +17,7 @@
 #include "gradflow/registry.hpp"
 #include "gradflow_onnx.hpp"
 #include "onnx_tensor.hpp"
+#include "shape_folding.hpp"
 
 namespace gradflow::onnx_io {
 
@@ -292,7 +293,8 @@ void require_positive_window_attributes(const onnx::GraphProto& graph) {
     }
 }
 
-// Parses and checks the model with ONNX's own checker, then infers every value's shape.
+// Parses and checks the model with ONNX's own checker, then infers every value's shape, folding
+// shape arithmetic into constants on the way.
 onnx::ModelProto parse_model(const std::string& bytes, const std::string& source) {
   onnx::ModelProto model;
   if (bytes.empty() || !model.ParseFromString(bytes))
@@ -302,8 +304,14 @@ onnx::ModelProto parse_model(const std::string& bytes, const std::string& source
   try {
     onnx::checker::check_model(model);
     require_positive_window_attributes(model.graph());
-    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions(false, 0, false));
+    const onnx::ShapeInferenceOptions options(false, 0, false);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+    // Each round removes nodes, and the shapes it makes known may let the next fold more
+    // (the shape of what a folded Reshape gives).
+    while (fold_shape_arithmetic(model)) {
+      model.mutable_graph()->clear_value_info();
+      onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+    }
   } catch (const std::exception& e) {
     std::string what = e.what();
     std::replace(what.begin(), what.end(), '\n', ' ');
