@@ -19,6 +19,9 @@ from torch import nn
 
 from onnx_check import compare, predict_vs_ort, read_csv, run
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from torch_state_dict import state_dict_of  # noqa: E402
+
 runner, work = sys.argv[1:3]
 shutil.rmtree(work, ignore_errors=True)  # no file from an earlier run may pass for this one's
 os.makedirs(work)
@@ -97,6 +100,32 @@ class Decoder(nn.Module):  # ConvTranspose2d, the three Upsample modes, a padded
         return self.squeeze(self.gap(self.conv(h)))
 
 
+class BatchViews(nn.Module):  # shape arithmetic on x.size(0): folded at import, the batch kept symbolic
+    def __init__(self):
+        super().__init__()
+        self.conv, self.pool = nn.Conv2d(2, 6, 3, padding=1), nn.AdaptiveAvgPool2d((2, 2))
+        self.fc = nn.Linear(24, 4)
+
+    def forward(self, x):
+        h = self.conv(x)
+        b, c, height, width = h.size()
+        h = torch.relu(h.view(b, 2, c // 2, height, width)).view(b, c, height, width)  # ShuffleNet's split
+        s = h.reshape(h.shape[0], c, -1).softmax(-1)
+        pooled = torch.flatten(self.pool(s.view(b, c, height, width)), 1)
+        return torch.cat([self.fc(pooled), s.view(s.size(0), -1)], dim=-1)
+
+
+class Blocks(nn.Module):  # nested modules: the checkpoint's names are the state dict's
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU())
+        self.layer1 = nn.Sequential(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1)), nn.ReLU())
+        self.head = nn.ModuleDict({"fc": nn.Linear(4 * 8 * 8, 3)})
+
+    def forward(self, x):
+        return self.head["fc"](self.layer1(self.stem(x)).view(x.size(0), -1))
+
+
 def export_torch(name, model, sample_shape):
     model.eval()
     path = os.path.join(work, f"{name}.onnx")
@@ -162,6 +191,24 @@ def check_names():
     print(f"ok   {count} unnamed Relus import, named relu, relu_2, ... (relu_7 kept for the node named so)")
 
 
+def check_state_dict(name, model, sample_shape):
+    """The imported checkpoint is the torch module's state dict: the same names (module paths
+    such as layer1.0.0, not mangled) and values, and load_state_dict(strict=True) takes it."""
+    graph, weights, inputs, expected = check(name, model, sample_shape, rows=8)
+    state = state_dict_of(weights, optimizers=())
+    wanted = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
+    if set(state) - {k for k in state if k.endswith("num_batches_tracked")} != wanted:
+        sys.exit(f"FAIL: {name}: checkpoint names {sorted(state)}, expected the state dict's {sorted(wanted)}")
+    fresh = type(model)() if not hasattr(model, "fresh") else model.fresh()
+    fresh.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        x = torch.from_numpy(np.loadtxt(inputs, delimiter=",", dtype=np.float32).reshape(-1, *sample_shape))
+        again = fresh.eval()(x).numpy().reshape(len(x), -1).astype(np.float64)
+    compare(f"{name}: torch from the imported checkpoint", ([str(k) for k in range(again.shape[1])], expected),
+            ([str(k) for k in range(again.shape[1])], again))
+    print(f"ok   {name}: checkpoint names are the state dict's ({len(state)}), load_state_dict(strict=True) takes it")
+
+
 def check_upsample9():
     """ONNX's older Upsample (opset 9, scales as an input) by [1, 1, 2, 3], nearest: each pixel
     repeated, as numpy's repeat gives it."""
@@ -191,6 +238,8 @@ if "conv2d" in run([runner, "ops"]):
     check("signal", Signal(), [2, 21])
     check("decoder", Decoder(), [3, 5, 6])
     check_upsample9()
+    check("batch_views", BatchViews(), [2, 4, 4])
+    check_state_dict("blocks", Blocks(), [1, 8, 8])
 else:  # the image operators (issue 13) have not landed in this tree
     print("skip cnn: this gradflow has no conv2d")
 fine_tune(*mlp)
