@@ -96,6 +96,8 @@ using Converter = std::function<void(Importer&, const onnx::NodeProto&)>;
 const std::map<std::string, Converter>& converters();
 void add_image_converters(std::map<std::string, Converter>& table);
 void add_resize_converters(std::map<std::string, Converter>& table);
+// Shape, which folds (shape_folding.cpp): its converter sees only a Shape that did not fold.
+void add_shape_folding_converters(std::map<std::string, Converter>& table);
 
 // Helpers the converters share.
 const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const std::string& name);

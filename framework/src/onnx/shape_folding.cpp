@@ -80,7 +80,17 @@ TP initializer(const std::string& name, const FoldedValue& v, double batch) {
   return t;
 }
 
+// A Shape node that folding left: what reads its value needs the batch size in a way no constant
+// says, or a size shape inference does not know.
+void shape_not_folded(Importer& im, const onnx::NodeProto& node) {
+  im.fail(node, "import folds shape arithmetic into constants, and cannot fold what is computed from this shape: "
+                "it needs the batch size (known only at run time) other than as the first entry of a Reshape's "
+                "target or an Expand's shape, or a size that ONNX shape inference does not give");
+}
+
 }  // namespace
+
+void add_shape_folding_converters(std::map<std::string, Converter>& table) { table["Shape"] = shape_not_folded; }
 
 bool fold_shape_arithmetic(onnx::ModelProto& model) {
   onnx::GraphProto& graph = *model.mutable_graph();
