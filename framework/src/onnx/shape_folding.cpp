@@ -88,56 +88,55 @@ void shape_not_folded(Importer& im, const onnx::NodeProto& node) {
                 "target or an Expand's shape, or a size that ONNX shape inference does not give");
 }
 
-}  // namespace
-
-void add_shape_folding_converters(std::map<std::string, Converter>& table) { table["Shape"] = shape_not_folded; }
-
-bool fold_shape_arithmetic(onnx::ModelProto& model) {
-  onnx::GraphProto& graph = *model.mutable_graph();
-  int64_t opset = 0;
-  for (const auto& op : model.opset_import())
-    if (op.domain().empty() || op.domain() == "ai.onnx") opset = op.version();
-  const KnownDims dims = inferred_dims(graph);
-
-  // Forward: every value computable at import. Initializers and Constant nodes are where it starts.
+// What a pass over the nodes in order computes: every value known at import, and which nodes
+// only compute such values (Constant nodes are sources; they stay, as the converters read them).
+struct Folding {
   FoldedValues known;
-  for (const TP& t : graph.initializer())
-    if (auto v = folded_from_tensor(t)) known[t.name()] = std::move(*v);
-  std::vector<bool> folded(static_cast<size_t>(graph.node_size()), false);
+  std::vector<bool> folded;       // by node index
   std::set<std::string> computed;  // outputs of folded nodes
+};
+
+Folding fold_forward(const onnx::GraphProto& graph, const KnownDims& dims, int64_t opset) {
+  Folding f;
+  for (const TP& t : graph.initializer())
+    if (auto v = folded_from_tensor(t)) f.known[t.name()] = std::move(*v);
+  f.folded.assign(static_cast<size_t>(graph.node_size()), false);
   for (int i = 0; i < graph.node_size(); ++i) {
     const onnx::NodeProto& node = graph.node(i);
     if (!node.domain().empty() && node.domain() != "ai.onnx") continue;
     if (node.op_type() == "Constant") {
       const onnx::AttributeProto* value = find_attribute(node, "value");
       auto v = value && value->has_t() && node.output_size() == 1 ? folded_from_tensor(value->t()) : std::nullopt;
-      if (v) known[node.output(0)] = std::move(*v);
+      if (v) f.known[node.output(0)] = std::move(*v);
       continue;
     }
-    auto outputs = evaluate(node, known, dims, opset);
+    auto outputs = evaluate(node, f.known, dims, opset);
     if (!outputs) continue;
-    folded[static_cast<size_t>(i)] = true;
-    known[node.output(0)] = std::move(outputs->front());
-    computed.insert(node.output(0));
+    f.folded[static_cast<size_t>(i)] = true;
+    f.known[node.output(0)] = std::move(outputs->front());
+    f.computed.insert(node.output(0));
   }
-  if (computed.empty()) return false;
+  return f;
+}
 
-  // Backward: what the remaining nodes read becomes an initializer where it can be said as one;
-  // otherwise the folded nodes computing it stay (and, in turn, what they read).
-  std::set<std::string> stays;  // computed values some remaining node reads as a node's output
+// Backward, readers before writers: what the remaining nodes read of the computed values becomes
+// an initializer where one can say it (the value -> what its batch entries become); otherwise
+// the folded nodes computing it stay (f.folded cleared), and what they read is looked at in turn.
+std::map<std::string, double> initializers_needed(const onnx::GraphProto& graph, const KnownDims& dims, Folding& f) {
+  std::set<std::string> stays;  // computed values a remaining node reads as a node's output
   std::map<std::string, double> batch_value;
   for (const auto& out : graph.output()) stays.insert(out.name());
   for (int i = graph.node_size() - 1; i >= 0; --i) {
     const onnx::NodeProto& node = graph.node(i);
-    if (folded[static_cast<size_t>(i)]) {
+    if (f.folded[static_cast<size_t>(i)]) {
       if (!stays.count(node.output(0))) continue;
-      folded[static_cast<size_t>(i)] = false;
+      f.folded[static_cast<size_t>(i)] = false;
     }
     for (int k = 0; k < node.input_size(); ++k) {
       const std::string& in = node.input(k);
-      if (!computed.count(in) || stays.count(in)) continue;
-      const FoldedValue& v = known.at(in);
-      const auto batch = batch_as(v, node, k, dims, known);
+      if (!f.computed.count(in) || stays.count(in)) continue;
+      const FoldedValue& v = f.known.at(in);
+      const auto batch = batch_as(v, node, k, dims, f.known);
       auto [it, fresh] = batch_value.try_emplace(in, batch.value_or(0));
       if (!batch || !storable(v) || (!fresh && it->second != *batch)) {
         stays.insert(in);
@@ -145,25 +144,40 @@ bool fold_shape_arithmetic(onnx::ModelProto& model) {
       }
     }
   }
-  bool any = false;
+  return batch_value;
+}
+
+}  // namespace
+
+bool fold_shape_arithmetic(onnx::ModelProto& model) {
+  onnx::GraphProto& graph = *model.mutable_graph();
+  int64_t opset = 0;
+  for (const auto& op : model.opset_import())
+    if (op.domain().empty() || op.domain() == "ai.onnx") opset = op.version();
+  const KnownDims dims = inferred_dims(graph);
+  Folding f = fold_forward(graph, dims, opset);
+  if (f.computed.empty()) return false;
+  const std::map<std::string, double> batch_value = initializers_needed(graph, dims, f);
+  if (std::none_of(f.folded.begin(), f.folded.end(), [](bool b) { return b; })) return false;
+
   onnx::GraphProto rebuilt;
   for (int i = 0; i < graph.node_size(); ++i)
-    if (folded[static_cast<size_t>(i)])
-      any = true;
-    else
-      *rebuilt.add_node() = graph.node(i);
-  if (!any) return false;
+    if (!f.folded[static_cast<size_t>(i)]) *rebuilt.add_node() = graph.node(i);
   graph.mutable_node()->Swap(rebuilt.mutable_node());
   for (const auto& [name, batch] : batch_value) {
-    *graph.add_initializer() = initializer(name, known.at(name), batch);
+    const FoldedValue& v = f.known.at(name);
+    *graph.add_initializer() = initializer(name, v, batch);
     if (model.ir_version() < 4) {  // before IR 4 every initializer is also a graph input
       onnx::ValueInfoProto* in = graph.add_input();
       in->set_name(name);
-      in->mutable_type()->mutable_tensor_type()->set_elem_type(known.at(name).elem);
-      for (int64_t d : known.at(name).dims) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+      onnx::TypeProto_Tensor& type = *in->mutable_type()->mutable_tensor_type();
+      type.set_elem_type(v.elem);
+      for (int64_t d : v.dims) type.mutable_shape()->add_dim()->set_dim_value(d);
     }
   }
   return true;
 }
+
+void add_shape_folding_converters(std::map<std::string, Converter>& table) { table["Shape"] = shape_not_folded; }
 
 }  // namespace gradflow::onnx_io
