@@ -128,6 +128,17 @@ class Blocks(nn.Module):  # nested modules: the checkpoint's names are the state
         return self.head["fc"](self.layer1(self.stem(x)).view(x.size(0), -1))
 
 
+def shared_biases():
+    """Equal initializers (zero biases, as VGG's init makes them) are written once by torch's export
+    and read through Identity nodes, which import folds into initializers of their own."""
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.Conv2d(4, 4, 3), nn.Flatten(),
+                          nn.Linear(64, 4), nn.Linear(4, 4))
+    for m in model:
+        if hasattr(m, "bias"):
+            nn.init.zeros_(m.bias)
+    return model
+
+
 def export_torch(name, model, sample_shape, **options):
     model.eval()
     path = os.path.join(work, f"{name}.onnx")
@@ -278,6 +289,7 @@ if "conv2d" in run([runner, "ops"]):
     check("decoder", Decoder(), [3, 5, 6])
     check_upsample9()
     check("batch_views", BatchViews(), [2, 4, 4])
+    check("shared_biases", shared_biases(), [1, 10, 10])
     blocks = Blocks()
     check_state_dict("blocks", blocks, [1, 8, 8], *check("blocks", blocks, [1, 8, 8], rows=8)[1:])
     check_resnet18()

@@ -291,7 +291,8 @@ std::optional<FoldedValue> folded_from_tensor(const onnx::TensorProto& t) {
   FoldedValue out{t.data_type(), dims, {}};
   try {
     if (t.data_type() == TP::FLOAT || t.data_type() == TP::DOUBLE) {
-      for (float v : read_float_tensor(t, "a folded value").values()) out.entries.push_back({v});
+      const Tensor values = read_float_tensor(t, "a folded value");  // kept alive: values() is a view
+      for (float v : values.values()) out.entries.push_back({v});
     } else if (t.data_type() == TP::INT64 || t.data_type() == TP::INT32) {
       for (int64_t v : read_int64_tensor(t, "a folded value")) out.entries.push_back({static_cast<double>(v)});
     } else {
