@@ -103,10 +103,11 @@ Folding fold_forward(const onnx::GraphProto& graph, const KnownDims& dims, int64
   f.folded.assign(static_cast<size_t>(graph.node_size()), false);
   for (int i = 0; i < graph.node_size(); ++i) {
     const onnx::NodeProto& node = graph.node(i);
-    if (!node.domain().empty() && node.domain() != "ai.onnx") continue;
+    if ((!node.domain().empty() && node.domain() != "ai.onnx") || node.output_size() != 1 || node.output(0).empty())
+      continue;  // "" names an absent optional input too: it must never become a value
     if (node.op_type() == "Constant") {
       const onnx::AttributeProto* value = find_attribute(node, "value");
-      auto v = value && value->has_t() && node.output_size() == 1 ? folded_from_tensor(value->t()) : std::nullopt;
+      auto v = value && value->has_t() ? folded_from_tensor(value->t()) : std::nullopt;
       if (v) f.known[node.output(0)] = std::move(*v);
       continue;
     }
