@@ -25,8 +25,10 @@ constexpr int64_t kBiasChannelTile = 16;
 
 // Visits every kernel tap (c, i, j) of one sample with its im2col row and the runs of output
 // rows and columns that read inside the input; fn(row, plane offset of c, ih/iw offsets, runs).
+// It and its callers' lambdas are always inlined: called, they would be compiled once for the
+// baseline instruction set instead of in each GRADFLOW_CPU_DISPATCH clone, and not vectorised.
 template <class Fn>
-void for_each_tap(const ConvShape& s, int64_t oh_count, int64_t ow_count, const Fn& fn) {
+[[gnu::always_inline]] inline void for_each_tap(const ConvShape& s, int64_t oh_count, int64_t ow_count, const Fn& fn) {
   const int64_t kh = s.kernel[0], kw = s.kernel[1];
   for (int64_t c = 0; c < s.channels; ++c)
     for (int64_t i = 0; i < kh; ++i) {
@@ -45,7 +47,8 @@ void for_each_tap(const ConvShape& s, int64_t oh_count, int64_t ow_count, const 
 GRADFLOW_CPU_DISPATCH void im2col(const ConvShape& s, const float* __restrict x, float* __restrict col) {
   const int64_t oh_count = s.out_height(), ow_count = s.out_width(), sh = s.stride[0], sw = s.stride[1];
   const int64_t positions = oh_count * ow_count;
-  for_each_tap(s, oh_count, ow_count, [&](int64_t row, int64_t plane, int64_t dh, int64_t dw, Run rows, Run cols) {
+  for_each_tap(s, oh_count, ow_count, [&](int64_t row, int64_t plane, int64_t dh, int64_t dw, Run rows, Run cols)
+                                           __attribute__((always_inline)) {
     float* dst = col + row * positions;
     std::fill(dst, dst + rows.first * ow_count, 0.0f);
     for (int64_t oh = rows.first; oh < rows.last; ++oh) {
@@ -64,7 +67,8 @@ GRADFLOW_CPU_DISPATCH void im2col(const ConvShape& s, const float* __restrict x,
 GRADFLOW_CPU_DISPATCH void col2im(const ConvShape& s, const float* __restrict col, float* __restrict gx) {
   const int64_t oh_count = s.out_height(), ow_count = s.out_width(), sh = s.stride[0], sw = s.stride[1];
   const int64_t positions = oh_count * ow_count;
-  for_each_tap(s, oh_count, ow_count, [&](int64_t row, int64_t plane, int64_t dh, int64_t dw, Run rows, Run cols) {
+  for_each_tap(s, oh_count, ow_count, [&](int64_t row, int64_t plane, int64_t dh, int64_t dw, Run rows, Run cols)
+                                           __attribute__((always_inline)) {
     const float* src = col + row * positions;
     for (int64_t oh = rows.first; oh < rows.last; ++oh) {
       const float* d = src + oh * ow_count;
