@@ -43,7 +43,7 @@ FULL = {
     "memory": ({"--reps": 1}, {"--reps": 1}, 1),
     # 100 steps of the CNN a repetition, not its 938-step epoch: torch takes 35-60 ms a step here.
     "cnn": ({"--steps": 100}, {"--steps": 100}, 3),
-    "mobilenet": ({"--steps": 50}, {"--steps": 50}, 2),
+    "mobilenet": ({"--steps": 30}, {"--steps": 30}, 1),
     "conv": ({"--steps": 20}, {"--steps": 20}, 3),
     "cnn_memory": ({"--reps": 1, "--steps": 20}, {"--reps": 1, "--steps": 20}, 1),
     "first_step": ({}, {}, 5),
@@ -452,8 +452,8 @@ def main():
     p.add_argument("--out", type=Path, default=BENCH / "results.json")
     p.add_argument("--sequence-only", action="store_true",
                    help="only the sequence workloads (transformer, attention, generate; bench/sequence.py)")
-    p.add_argument("--workloads", help="only these timed workloads, comma-separated (of: " + ", ".join(SELECTABLE) +
-                   "): their table rows and JSON")
+    p.add_argument("--workloads", help="only these timed workloads, comma-separated (of: " +
+                   ", ".join(SELECTABLE + sequence.TIMED) + "): their table rows and JSON")
     p.add_argument("--dashboard-only", action="store_true",
                    help="only the transformer's step with and without train --dashboard (bench/dashboard_cost.py)")
     a = p.parse_args()
@@ -497,8 +497,8 @@ def main():
     if a.dashboard_only:
         return finish_dashboard_only(a, b, res, started, judge)
     selected = a.workloads.split(",") if a.workloads else [w for w, _ in TIMED]
-    if a.workloads and not set(selected) <= set(SELECTABLE):
-        sys.exit(f"run.py: --workloads takes {', '.join(SELECTABLE)}, got {a.workloads}")
+    if a.workloads and not set(selected) <= set(SELECTABLE + sequence.TIMED):
+        sys.exit(f"run.py: --workloads takes {', '.join(SELECTABLE + sequence.TIMED)}, got {a.workloads}")
     for w, gf_threads in [(w, t) for w, t in TIMED if w in selected]:
         print(f"running {w} ...", file=sys.stderr, flush=True)
         steal = CpuSteal()
@@ -576,11 +576,16 @@ def main():
 
 def finish_selected(a, b, res, selected, peer_line, started, judge):
     """--workloads: the rows of the workloads timed, their JSON; smoke checks them alike."""
+    chosen = [w for w in selected if w in sequence.TIMED]
+    if chosen:
+        res["sequence"] = sequence.run(b, figure_of, only=chosen)
     res["elapsed_s"] = time.time() - started
     res["machine"]["loadavg_at_end"] = os.getloadavg()
     res["blas"], blas_lines = b.blas_summary()
     res["blas"]["problems"] = b.blas_problems()
     res["table"] = report(res, judge, [r for r in ROWS if r.gradflow[0] in selected])
+    if chosen:
+        res["table"] += sequence.rows(res["sequence"], judge)
     print_table(res["table"])
     for line in ["note: " + n for n in b.notes] + [peer_line] + blas_lines:
         print(line)
@@ -589,7 +594,8 @@ def finish_selected(a, b, res, selected, peer_line, started, judge):
     a.out.write_text(json.dumps(res, indent=1) + "\n")
     print(f"wrote {a.out} ({res['elapsed_s']:.0f} s)")
     figures = [s["median"] for w in res["workloads"].values() for side in w.values() for s in side.values()]
-    if a.smoke and ([f for f in figures if not f > 0] or res["blas"]["problems"]):
+    figures += sequence.figures(res["sequence"]) if chosen else []
+    if a.smoke and ([f for f in figures if not f > 0] or res["blas"]["problems"] or (chosen and res["sequence"]["failed"])):
         sys.exit("smoke: harness check failed")
 
 
