@@ -262,6 +262,7 @@ const std::map<std::string, Converter>& converters() {
     };
     add_image_converters(t);
     add_resize_converters(t);
+    add_recurrent_converters(t);
     return t;
   }();
   return table;
