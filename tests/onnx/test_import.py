@@ -292,6 +292,16 @@ if "lstm" in run([runner, "ops"]).split():
     check_own_export("digits_gru", open(os.path.join(src, "graphs", "digits_gru.yaml")).read(),
                      rng.uniform(0, 1, size=(20, 64)))
     check_own_export("fortunes_lstm_core", fortunes_lstm_core(), rng.uniform(-1, 1, size=(4, 128 * 64)), 128)
+    # Without biases (ONNX's B left out), and `last` of a stacked bidirectional LSTM with dropout.
+    for name, rnn, width in (("gru_nobias", "gru, hidden_size: 3, num_layers: 2, bidirectional: true, bias: false", 24),
+                             ("lstm_last", "lstm, hidden_size: 3, num_layers: 2, bidirectional: true, dropout: 0.3, "
+                                           "output: last", 6)):
+        check_own_export(name, f"graph: {name}\ninputs:\n  x: {{shape: [4, 3]}}\n  y: {{shape: [{width}]}}\nnodes:\n"
+                               f"  - {{name: rnn, op: {rnn}, inputs: [x]}}\n"
+                               "  - {name: flat, op: flatten, inputs: [rnn]}\n"
+                               "  - {name: loss, op: mse, inputs: [flat, y]}\n"
+                               "  - {name: opt, op: sgd, inputs: [loss], lr: 0.1}\noutputs: [rnn]\n",
+                         rng.uniform(-1, 1, size=(5, 12)), width)
     fine_tune(*gru, name="gru_bi_step", logits="fc")
 else:
     print("skip lstm: this gradflow has no lstm")
