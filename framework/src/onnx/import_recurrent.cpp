@@ -31,9 +31,9 @@ Tensor torch_gates(const RecurrentStack& s, const Tensor& onnx, int64_t d, int64
 }
 
 // A constant input of `layer` as [D, rows, cols], or an error naming the layer.
-Tensor layer_constant(Importer& im, const ConstantLookup& c, const onnx::NodeProto& layer, int input,
+Tensor layer_constant(Importer& im, const onnx::NodeProto& layer, int input,
                       const char* what, const Shape& expected) {
-  Tensor t = c.floats(im, layer, input);
+  Tensor t = im.float_constant(layer, input);
   if (t.shape() != expected)
     im.fail(layer, fmt::format("{} (input {}) has shape {}, expected {}", what, input, to_string(t.shape()),
                                to_string(expected)));
@@ -42,16 +42,16 @@ Tensor layer_constant(Importer& im, const ConstantLookup& c, const onnx::NodePro
 
 // Layer l's W, R and B as torch's weight_ih_l<l>, weight_hh_l<l>, bias_ih_l<l>, bias_hh_l<l>
 // (`_reverse` for the backward direction); a layer without B gets zero biases when others have one.
-void store_weights(Importer& im, const ConstantLookup& c, const RecurrentStack& s, const std::string& node,
+void store_weights(Importer& im, const RecurrentStack& s, const std::string& node,
                    bool bias) {
   const int64_t gh = (s.lstm ? 4 : 3) * s.hidden, d_count = s.directions;
   for (size_t l = 0; l < s.layers.size(); ++l) {
     const onnx::NodeProto& layer = *s.layers[l];
     const int64_t in = l == 0 ? sample_of(im, *s.to_time_major, 0).at(1) : d_count * s.hidden;
-    const Tensor w = layer_constant(im, c, layer, 1, "W", {d_count, gh, in});
-    const Tensor r = layer_constant(im, c, layer, 2, "R", {d_count, gh, s.hidden});
+    const Tensor w = layer_constant(im, layer, 1, "W", {d_count, gh, in});
+    const Tensor r = layer_constant(im, layer, 2, "R", {d_count, gh, s.hidden});
     Tensor b({d_count, 2 * gh});
-    if (layer.input_size() > 3 && !layer.input(3).empty()) b = layer_constant(im, c, layer, 3, "B", {d_count, 2 * gh});
+    if (layer.input_size() > 3 && !layer.input(3).empty()) b = layer_constant(im, layer, 3, "B", {d_count, 2 * gh});
     else b.fill(0.0f);
     for (int64_t d = 0; d < d_count; ++d) {
       const std::string suffix = fmt::format("_l{}{}", l, d == 1 ? "_reverse" : "");
@@ -124,8 +124,7 @@ bool needs_sequence(const RecurrentStack& s) {
 }
 
 void recurrent(Importer& im, const onnx::NodeProto& first) {
-  const ConstantLookup constants(im);
-  const RecurrentStack s = trace_recurrent(im, constants, first);
+  const RecurrentStack s = trace_recurrent(im, producers_of(im.graph()), first);
   const bool sequence = needs_sequence(s);
   const bool bias = std::any_of(s.layers.begin(), s.layers.end(), [](const onnx::NodeProto* l) {
     return l->input_size() > 3 && !l->input(3).empty();
@@ -137,7 +136,7 @@ void recurrent(Importer& im, const onnx::NodeProto& first) {
   if (!bias) gf.attributes.push_back("bias: false");
   if (!sequence) gf.attributes.push_back("output: last");
   const std::string name = gf.name;  // add() below may move gf
-  store_weights(im, constants, s, name, bias);
+  store_weights(im, s, name, bias);
   if (!s.sequence.empty()) im.alias(s.sequence, name);
   Reads reads(im, s, name, sequence);
   for (const RecurrentRead& r : s.reads) reads.emit(r);
@@ -145,14 +144,23 @@ void recurrent(Importer& im, const onnx::NodeProto& first) {
 
 }  // namespace
 
+// Before convert(): every stack's nodes but its first layer are taken over, and every Constant
+// node's value is known (the converters read constants after the node convert() is at: a later
+// layer's weights, a Reshape's shape; registering them early changes nothing else).
 void claim_recurrent_nodes(Importer& im) {
-  std::optional<ConstantLookup> constants;
+  std::optional<Producers> producers;
   for (const auto& node : im.graph().node()) {
     if ((node.op_type() != "LSTM" && node.op_type() != "GRU") || im.consumed(node) ||
         (!node.domain().empty() && node.domain() != "ai.onnx"))
       continue;
-    if (!constants) constants.emplace(im);
-    trace_recurrent(im, *constants, node);  // consumes every node of the stack but `node`
+    if (!producers) {
+      producers = producers_of(im.graph());
+      for (const auto& n : im.graph().node())
+        if (const onnx::AttributeProto* value = n.op_type() == "Constant" ? find_attribute(n, "value") : nullptr;
+            value && value->has_t() && n.output_size() > 0)
+          im.add_constant(n.output(0), &value->t());
+    }
+    trace_recurrent(im, *producers, node);  // consumes every node of the stack but `node`
   }
 }
 

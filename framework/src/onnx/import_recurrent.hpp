@@ -30,25 +30,12 @@ struct RecurrentStack {
   std::vector<const onnx::NodeProto*> taken;     // every node the stack takes over but layers[0]
 };
 
-// Constants by name, Constant nodes included (a later layer's weights, a Reshape's shape after
-// the stack: the constants convert() has not reached yet).
-class ConstantLookup {
- public:
-  explicit ConstantLookup(const Importer& im);
-  const onnx::TensorProto* find(const std::string& value) const;
-  // Input `input` of `node` as a constant, or an error naming the node.
-  Tensor floats(const Importer& im, const onnx::NodeProto& node, int input) const;
-  std::vector<int64_t> ints(const Importer& im, const onnx::NodeProto& node, int input) const;
-  const onnx::NodeProto* producer(const std::string& value) const;
-
- private:
-  const Importer& im_;
-  std::map<std::string, const onnx::TensorProto*> constants_;
-  std::map<std::string, const onnx::NodeProto*> producers_;
-};
+// ONNX value -> the node computing it.
+using Producers = std::map<std::string, const onnx::NodeProto*>;
+Producers producers_of(const onnx::GraphProto& graph);
 
 // The stack whose first layer is `first`, with every node around it checked: anything but the
 // forms torch and gradflow write is an error naming the node.
-RecurrentStack trace_recurrent(Importer& im, const ConstantLookup& constants, const onnx::NodeProto& first);
+RecurrentStack trace_recurrent(Importer& im, const Producers& producers, const onnx::NodeProto& first);
 
 }  // namespace gradflow::onnx_io

@@ -9,54 +9,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "import_recurrent.hpp"
 #include "onnx_tensor.hpp"
 
 namespace gradflow::onnx_io {
-
-ConstantLookup::ConstantLookup(const Importer& im) : im_(im) {
-  for (const auto& node : im.graph().node()) {
-    for (const auto& out : node.output()) producers_[out] = &node;
-    const onnx::AttributeProto* value = node.op_type() == "Constant" ? find_attribute(node, "value") : nullptr;
-    if (value && value->has_t() && node.output_size() > 0) constants_[node.output(0)] = &value->t();
-  }
-}
-
-const onnx::TensorProto* ConstantLookup::find(const std::string& value) const {
-  if (const onnx::TensorProto* t = im_.constant(value)) return t;
-  auto it = constants_.find(value);
-  return it == constants_.end() ? nullptr : it->second;
-}
-
-const onnx::NodeProto* ConstantLookup::producer(const std::string& value) const {
-  auto it = producers_.find(value);
-  return it == producers_.end() ? nullptr : it->second;
-}
-
-namespace {
-
-template <class Read>
-auto read_input(const Importer& im, const ConstantLookup& c, const onnx::NodeProto& node, int input, const Read& read) {
-  const onnx::TensorProto* t = input < node.input_size() ? c.find(node.input(input)) : nullptr;
-  if (!t) im.fail(node, fmt::format("input {} must be a constant (an initializer or a Constant node)", input));
-  try {
-    return read(*t, fmt::format("tensor '{}'", node.input(input)));
-  } catch (const std::runtime_error& e) {
-    im.fail(node, e.what());
-  }
-}
-
-}  // namespace
-
-Tensor ConstantLookup::floats(const Importer& im, const onnx::NodeProto& node, int input) const {
-  return read_input(im, *this, node, input, read_float_tensor);
-}
-
-std::vector<int64_t> ConstantLookup::ints(const Importer& im, const onnx::NodeProto& node, int input) const {
-  return read_input(im, *this, node, input, read_int64_tensor);
-}
 
 namespace {
 
@@ -71,7 +30,7 @@ Ints ints_attribute(const onnx::NodeProto& node, const std::string& name) {
 
 class Tracer {
  public:
-  Tracer(Importer& im, const ConstantLookup& c, const onnx::NodeProto& first) : im_(im), c_(c) {
+  Tracer(Importer& im, const Producers& producers, const onnx::NodeProto& first) : im_(im), producers_(producers) {
     s_.lstm = first.op_type() == "LSTM";
     s_.hidden = int_attribute(first, "hidden_size", 0);
     s_.directions = string_attribute(first, "direction") == "bidirectional" ? 2 : 1;
@@ -111,7 +70,7 @@ class Tracer {
   const onnx::NodeProto* only_reader(const std::string& value, const std::string& expected) const {
     const auto& readers = im_.readers_of(value);
     if (readers.size() > 1) im_.fail(*readers[1], expected);
-    if (im_.is_graph_output(value)) im_.fail(*c_.producer(value), expected + "; it must not be an output of the model");
+    if (im_.is_graph_output(value)) im_.fail(*producer(value), expected + "; it must not be an output of the model");
     return readers.empty() ? nullptr : readers[0];
   }
   bool is(const onnx::NodeProto* node, const char* op_type, const std::string& input0) const {
@@ -119,17 +78,30 @@ class Tracer {
            node->output_size() > 0;
   }
 
-  // The one index of a Gather (a constant of rank 0).
-  int64_t index_of(const onnx::NodeProto& gather) const {
-    const Ints index = c_.ints(im_, gather, 1);
-    if (index.size() != 1) im_.fail(gather, "its index must be one integer");
-    return index[0];
+  const onnx::NodeProto* producer(const std::string& value) const {
+    auto it = producers_.find(value);
+    return it == producers_.end() ? nullptr : it->second;
+  }
+  bool is_transpose(const onnx::NodeProto* node, const std::string& input0, const Ints& perm) const {
+    return is(node, "Transpose", input0) && ints_attribute(*node, "perm") == perm;
+  }
+  // The index when `node` is a Gather of `value` along `axis` (or `other_axis`, the same one
+  // counted from the end) by one constant integer (`out[:, -1]`, `h[-1]`).
+  std::optional<int64_t> gathered_index(const onnx::NodeProto& node, const std::string& value, int64_t axis,
+                                        int64_t other_axis) const {
+    const int64_t a = int_attribute(node, "axis", 0);
+    const onnx::TensorProto* index = node.input_size() == 2 ? im_.constant(node.input(1)) : nullptr;
+    if (!is(&node, "Gather", value) || (a != axis && a != other_axis) || !index || index->dims_size() != 0)
+      return std::nullopt;
+    const Ints k = im_.int_constant(node, 1);
+    if (k.size() != 1) im_.fail(node, "its index must be one integer");
+    return k[0];
   }
 
   // X: the batch-first input through Transpose (perm 1, 0, 2).
   void input(const onnx::NodeProto& first) {
-    const onnx::NodeProto* t = has_input(first, 0) ? c_.producer(first.input(0)) : nullptr;
-    if (!t || t->op_type() != "Transpose" || ints_attribute(*t, "perm") != Ints{1, 0, 2} || t->input_size() < 1)
+    const onnx::NodeProto* t = has_input(first, 0) ? producer(first.input(0)) : nullptr;
+    if (!t || !is_transpose(t, t->input_size() > 0 ? t->input(0) : "", {1, 0, 2}))
       im_.fail(first, fmt::format("input X must be the batch-first input through a Transpose (perm [1, 0, 2]) to "
                                   "time-major, as torch.onnx.export writes {}(batch_first=True)",
                                   torch_name()));
@@ -186,13 +158,11 @@ class Tracer {
     const std::string refused = fmt::format("{} (input {}) must be zero, torch's default initial state", what, input);
     std::string value = layer.input(input);
     for (int hops = 0;; ++hops) {
-      if (c_.find(value)) {
-        const Tensor t = c_.floats(im_, layer, input);
-        if (std::any_of(t.values().begin(), t.values().end(), [](float v) { return v != 0.0f; }))
-          im_.fail(layer, refused + fmt::format("; the constant '{}' is not", value));
+      if (const onnx::TensorProto* t = im_.constant(value)) {
+        if (!all_zero(layer, *t, value)) im_.fail(layer, refused + fmt::format("; the constant '{}' is not", value));
         return;
       }
-      const onnx::NodeProto* p = c_.producer(value);
+      const onnx::NodeProto* p = producer(value);
       if (p && p->op_type() == "Slice" && hops < 2 && p->input_size() > 0) {
         take(*p);
         value = p->input(0);
@@ -200,18 +170,21 @@ class Tracer {
       }
       if (!p || p->op_type() != "ConstantOfShape")
         im_.fail(layer, refused + fmt::format("; '{}' is not a constant of zeros nor a ConstantOfShape of zero", value));
-      if (const onnx::AttributeProto* v = find_attribute(*p, "value")) {
-        Tensor zero;
-        try {
-          zero = read_float_tensor(v->t(), "its value");
-        } catch (const std::runtime_error& e) {
-          im_.fail(*p, e.what());
-        }
-        if (zero.size() != 1 || zero[0] != 0.0f) im_.fail(layer, refused + fmt::format("; '{}' is not zero", value));
-      }
+      const onnx::AttributeProto* fill = find_attribute(*p, "value");  // absent: zero
+      if (fill && !all_zero(*p, fill->t(), "value"))
+        im_.fail(layer, refused + fmt::format("; '{}' is not zero", value));
       take(*p);
       take_shape_computation(*p);
       return;
+    }
+  }
+
+  bool all_zero(const onnx::NodeProto& node, const onnx::TensorProto& t, const std::string& name) const {
+    try {
+      const Tensor values = read_float_tensor(t, fmt::format("tensor '{}'", name));
+      return std::all_of(values.values().begin(), values.values().end(), [](float v) { return v == 0.0f; });
+    } catch (const std::runtime_error& e) {
+      im_.fail(node, e.what());
     }
   }
 
@@ -221,7 +194,7 @@ class Tracer {
     std::vector<std::string> pending(constant_of_shape.input().begin(), constant_of_shape.input().end());
     std::set<const onnx::NodeProto*> seen;
     while (!pending.empty()) {
-      const onnx::NodeProto* p = c_.producer(pending.back());
+      const onnx::NodeProto* p = producer(pending.back());
       pending.pop_back();
       if (!p || p->op_type() == "Constant" || !seen.insert(p).second) continue;
       if (!shape_ops.count(p->op_type()))
@@ -245,18 +218,18 @@ class Tracer {
     const onnx::NodeProto* r = only_reader(layer.output(0), expected);
     if (!r) return "";
     if (is(r, "Squeeze", layer.output(0)) && s_.directions == 1 &&
-        (has_input(*r, 1) ? c_.ints(im_, *r, 1) : ints_attribute(*r, "axes")) == Ints{1}) {
+        (has_input(*r, 1) ? im_.int_constant(*r, 1) : ints_attribute(*r, "axes")) == Ints{1}) {
       take(*r);
       return r->output(0);
     }
-    if (!is(r, "Transpose", layer.output(0)) || ints_attribute(*r, "perm") != Ints{0, 2, 1, 3}) im_.fail(*r, expected);
+    if (!is_transpose(r, layer.output(0), {0, 2, 1, 3})) im_.fail(*r, expected);
     take(*r);
     const onnx::NodeProto* reshape = only_reader(r->output(0), expected);
     if (!is(reshape, "Reshape", r->output(0)) || int_attribute(*reshape, "allowzero", 0) != 0) {
       if (!reshape) return "";  // gradflow's export for `last` leaves the last layer's Y unread
       im_.fail(*reshape, expected);
     }
-    const Ints shape = c_.ints(im_, *reshape, 1);
+    const Ints shape = im_.int_constant(*reshape, 1);
     if (shape != Ints{0, 0, width} && shape != Ints{0, 0, -1}) im_.fail(*reshape, expected);
     take(*reshape);
     return reshape->output(0);
@@ -282,18 +255,17 @@ class Tracer {
         layer_name(*s_.layers.back()), torch_name());
     const onnx::NodeProto* t = only_reader(out, expected);
     if (!t) return;
-    if (!is(t, "Transpose", out) || ints_attribute(*t, "perm") != Ints{1, 0, 2}) im_.fail(*t, expected);
+    if (!is_transpose(t, out, {1, 0, 2})) im_.fail(*t, expected);
     take(*t);
     const std::string sequence = t->output(0);
     bool whole = im_.is_graph_output(sequence);
     for (const onnx::NodeProto* r : im_.readers_of(sequence)) {
-      const int64_t axis = int_attribute(*r, "axis", 0);
-      const onnx::TensorProto* index = r->op_type() == "Gather" && r->input_size() == 2 ? c_.find(r->input(1)) : nullptr;
-      if (r->input(0) != sequence || (axis != 1 && axis != -2) || !index || index->dims_size() != 0) {
+      const std::optional<int64_t> index = gathered_index(*r, sequence, 1, -2);
+      if (!index) {
         whole = true;  // a reader of the whole sequence, converted as usual
         continue;
       }
-      const int64_t step = index_of(*r);
+      const int64_t step = *index;
       if (step < -s_.steps || step >= s_.steps)
         im_.fail(*r, fmt::format("index {} is outside the {} time steps", step, s_.steps));
       s_.reads.push_back({r, step < 0 ? step + s_.steps : step, -1});
@@ -335,8 +307,7 @@ class Tracer {
           stacked.push_back(r->output(0));
         } else if (layers == 1 && r->op_type() == "Gather") {
           if (stacked.empty()) stacked.push_back(states[l]);
-        } else if (static_cast<int64_t>(l) == layers - 1 && is(r, "Transpose", states[l]) &&
-                   ints_attribute(*r, "perm") == Ints{1, 0, 2}) {
+        } else if (static_cast<int64_t>(l) == layers - 1 && is_transpose(r, states[l], {1, 0, 2})) {
           gradflow_final_state(*r, expected);
         } else {
           im_.fail(*r, expected);
@@ -344,12 +315,11 @@ class Tracer {
       }
     }
     for (const std::string& value : stacked) {
-      if (im_.is_graph_output(value)) im_.fail(*c_.producer(value), expected + "; it must not be an output of the model");
+      if (im_.is_graph_output(value)) im_.fail(*producer(value), expected + "; it must not be an output of the model");
       for (const onnx::NodeProto* r : im_.readers_of(value)) {
-        const onnx::TensorProto* index = r->op_type() == "Gather" && r->input_size() == 2 ? c_.find(r->input(1)) : nullptr;
-        if (r->input(0) != value || int_attribute(*r, "axis", 0) != 0 || !index || index->dims_size() != 0)
-          im_.fail(*r, expected);
-        int64_t k = index_of(*r);
+        const std::optional<int64_t> index = gathered_index(*r, value, 0, -3);
+        if (!index) im_.fail(*r, expected);
+        int64_t k = *index;
         const int64_t count = layers * s_.directions;
         if (k < -count || k >= count) im_.fail(*r, fmt::format("index {} is outside the {} final states", k, count));
         if (k < 0) k += count;
@@ -389,22 +359,29 @@ class Tracer {
     take(transpose);
     const onnx::NodeProto* reshape = only_reader(transpose.output(0), expected);
     if (!reshape) return;
-    const Ints shape = is(reshape, "Reshape", transpose.output(0)) ? c_.ints(im_, *reshape, 1) : Ints{};
+    const Ints shape = is(reshape, "Reshape", transpose.output(0)) ? im_.int_constant(*reshape, 1) : Ints{};
     if (shape != Ints{0, s_.directions * s_.hidden} && shape != Ints{0, -1}) im_.fail(*reshape, expected);
     s_.reads.push_back({reshape, -1, -1});
     take(*reshape);
   }
 
   Importer& im_;
-  const ConstantLookup& c_;
+  const Producers& producers_;
   RecurrentStack s_;
   std::set<const onnx::NodeProto*> taken_;
 };
 
 }  // namespace
 
-RecurrentStack trace_recurrent(Importer& im, const ConstantLookup& constants, const onnx::NodeProto& first) {
-  return Tracer(im, constants, first).trace(first);
+Producers producers_of(const onnx::GraphProto& graph) {
+  Producers producers;
+  for (const auto& node : graph.node())
+    for (const auto& out : node.output()) producers[out] = &node;
+  return producers;
+}
+
+RecurrentStack trace_recurrent(Importer& im, const Producers& producers, const onnx::NodeProto& first) {
+  return Tracer(im, producers, first).trace(first);
 }
 
 }  // namespace gradflow::onnx_io
