@@ -185,6 +185,20 @@ import_error("an LSTM whose Y a Relu reads", relu_model,
              f"{relu_model}: error: node '/act/Relu' (op_type Relu): it reads Y of LSTM node '/rnn/LSTM'; import "
              "expects Y to go through Transpose (perm [0, 2, 1, 3]) and Reshape to [0, 0, 2], or Squeeze (axes [1]), "
              "as torch.onnx.export writes nn.LSTM")
+# h[0] of a 2-layer LSTM: gradflow's lstm gives the last layer's final state only.
+stacked_nodes = [helper.make_node("Transpose", ["x"], ["t"], name="/rnn/Transpose", perm=[1, 0, 2]),
+                 helper.make_node("LSTM", ["t", "W", "R"], ["Y0", "H0"], name="/rnn/LSTM", hidden_size=2),
+                 helper.make_node("Squeeze", ["Y0", "axes"], ["s0"], name="/rnn/Squeeze"),
+                 helper.make_node("LSTM", ["s0", "W", "R"], ["Y1", "H1"], name="/rnn/LSTM_1", hidden_size=2),
+                 helper.make_node("Concat", ["H0", "H1"], ["h"], name="/rnn/Concat", axis=0),
+                 helper.make_node("Gather", ["h", "zero"], ["y"], name="/Gather", axis=0)]
+stacked = onnx_model("lstm_inner_state", stacked_nodes, [value("x", [3, 2])], [value("y", [2])],
+                     [helper.make_tensor(n, TensorProto.FLOAT, [1, 8, 2], [0.1] * 16) for n in ("W", "R")] +
+                     [helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+                      helper.make_tensor("zero", TensorProto.INT64, [], [0])])
+import_error("the first layer's final state of a 2-layer LSTM", stacked,
+             f"{stacked}: error: node '/Gather' (op_type Gather): it reads the final hidden state of layer 0 of 2; "
+             "gradflow's lstm gives the last layer's only")
 # The cell state as an output of the model: gradflow's lstm has none to give.
 cell_model, _ = recurrent("lstm_cell_state")
 cell = onnx.load(cell_model)

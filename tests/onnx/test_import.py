@@ -104,8 +104,8 @@ class Decoder(nn.Module):  # ConvTranspose2d, the three Upsample modes, a padded
 
 class Recurrent(nn.Module):
     """nn.LSTM or nn.GRU (batch_first) under a linear head that reads the whole output sequence
-    (`out`), its last step (`out[:, -1]`) or the last layer's final hidden state(s) (`h[-1]`, or
-    both directions' concatenated)."""
+    (`out`), its last step (`out[:, -1]`), the last layer's final hidden state(s) (`h[-1]`, or
+    both directions' concatenated), or both a step and the final states."""
 
     def __init__(self, cell, layers, bidirectional, read):
         super().__init__()
@@ -120,7 +120,8 @@ class Recurrent(nn.Module):
         if self.read == "step":
             return self.fc(out[:, -1])
         h = h[0] if isinstance(h, tuple) else h  # nn.LSTM's (h_n, c_n)
-        return self.fc(torch.cat([h[-2], h[-1]], dim=1) if self.rnn.bidirectional else h[-1])
+        final = torch.cat([h[-2], h[-1]], dim=1) if self.rnn.bidirectional else h[-1]
+        return self.fc(final + out[:, 2] if self.read == "both" else final)
 
 
 def export_torch(name, model, sample_shape):
@@ -288,6 +289,9 @@ if "lstm" in run([runner, "ops"]).split():
                     "output: last}")
     check_recurrent("lstm_hidden", nn.LSTM, 2, False, "hidden",
                     "{name: rnn, op: lstm, inputs: [x], hidden_size: 6, num_layers: 2, output: last}")
+    # A step and the final states: the sequence, each final state sliced from its step.
+    check_recurrent("gru_bi_both", nn.GRU, 1, True, "both", "{name: rnn, op: gru, inputs: [x], hidden_size: 6, "
+                    "bidirectional: true}")
     rng = np.random.default_rng(3)
     check_own_export("digits_gru", open(os.path.join(src, "graphs", "digits_gru.yaml")).read(),
                      rng.uniform(0, 1, size=(20, 64)))

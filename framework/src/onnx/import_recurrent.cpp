@@ -86,24 +86,24 @@ class Reads {
     } else {  // both directions' final states from the sequence: forward's last step, backward's first
       const std::string forward = half(node, step(node, s_.steps - 1), 0);
       const std::string backward = half(node, step(node, 0), 1);
-      im_.add(node, "concat", {forward, backward});
+      im_.add(node, "concat", {forward, backward}, rnn_ + "_last");
     }
   }
 
  private:
   // Step t of the sequence [T, D·H], as [D·H].
   std::string step(const onnx::NodeProto& node, int64_t t) {
-    GfNode& slice = im_.add(node, "slice", {rnn_});
+    GfNode& slice = im_.add(node, "slice", {rnn_}, fmt::format("{}_t{}", rnn_, t));
     slice.attributes = {"axis: 0", fmt::format("start: {}", t), fmt::format("end: {}", t + 1)};
     const std::string sliced = slice.name;
-    GfNode& squeeze = im_.add(node, "squeeze", {sliced});
+    GfNode& squeeze = im_.add(node, "squeeze", {sliced}, fmt::format("{}_step{}", rnn_, t));
     squeeze.attributes = {"axes: [0]"};
     return squeeze.name;
   }
 
   // Direction d's H features of a [D·H] value.
   std::string half(const onnx::NodeProto& node, const std::string& value, int64_t d) {
-    GfNode& slice = im_.add(node, "slice", {value});
+    GfNode& slice = im_.add(node, "slice", {value}, rnn_ + (d == 0 ? "_forward" : "_backward"));
     slice.attributes = {"axis: 0", fmt::format("start: {}", d * s_.hidden), fmt::format("end: {}", (d + 1) * s_.hidden)};
     return slice.name;
   }
