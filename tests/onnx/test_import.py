@@ -146,8 +146,9 @@ def check(name, model, sample_shape, rows=64):
     worst = compare(f"{name}: predict vs torch", (header, expected), (header, ours))
     again = os.path.join(work, f"{name}_again.onnx")
     run([runner, "export", graph, "--weights", weights, "-o", again])
-    predict_vs_ort(runner, graph, weights, again, work, f"{name}_again", batches=(1, 257))
-    print(f"ok   {name}: imported, predict matches torch (worst error {worst:.2g}), exported again for ONNX Runtime")
+    ort = predict_vs_ort(runner, graph, weights, again, work, f"{name}_again", batches=(1, 257))
+    print(f"ok   {name}: imported, predict matches torch (worst error {worst:.2g}), exported again, ONNX Runtime "
+          f"matches predict (worst error {ort:.2g})")
     return graph, weights, inputs, expected
 
 
@@ -289,6 +290,8 @@ if "lstm" in run([runner, "ops"]).split():
                     "output: last}")
     check_recurrent("lstm_hidden", nn.LSTM, 2, False, "hidden",
                     "{name: rnn, op: lstm, inputs: [x], hidden_size: 6, num_layers: 2, output: last}")
+    check_recurrent("gru_hidden", nn.GRU, 1, False, "hidden", "{name: rnn, op: gru, inputs: [x], hidden_size: 6, "
+                    "output: last}")  # one layer: Gather of Y_h itself, no Concat
     # A step and the final states: the sequence, each final state sliced from its step.
     check_recurrent("gru_bi_both", nn.GRU, 1, True, "both", "{name: rnn, op: gru, inputs: [x], hidden_size: 6, "
                     "bidirectional: true}")

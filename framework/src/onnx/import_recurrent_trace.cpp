@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <set>
 
@@ -114,7 +115,9 @@ class Tracer {
   }
 
   void check_layer(const onnx::NodeProto& layer) {
-    if (s_.hidden < 1) im_.fail(layer, "hidden_size must be positive");
+    // Bounded so that the gate rows (4·H) and widths (2·H) computed from it cannot overflow.
+    if (s_.hidden < 1 || s_.hidden > INT32_MAX)
+      im_.fail(layer, fmt::format("hidden_size {} must be positive and at most {}", s_.hidden, INT32_MAX));
     const std::string direction = string_attribute(layer, "direction");
     if (!direction.empty() && direction != "forward" && direction != "bidirectional")
       im_.fail(layer, fmt::format("direction {} is not supported; {} runs forward, or both ways when bidirectional",
