@@ -25,6 +25,11 @@ float float_attribute(const onnx::NodeProto& node, const std::string& name, floa
   return a ? a->f() : fallback;
 }
 
+std::string string_attribute(const onnx::NodeProto& node, const std::string& name, const std::string& fallback) {
+  const auto* a = find_attribute(node, name);
+  return a ? a->s() : fallback;
+}
+
 Tensor transpose(const Tensor& m) {
   const int64_t rows = m.dim(0), cols = m.dim(1);
   Tensor t({cols, rows});

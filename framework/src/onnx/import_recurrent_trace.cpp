@@ -34,7 +34,7 @@ class Tracer {
   Tracer(Importer& im, const Producers& producers, const onnx::NodeProto& first) : im_(im), producers_(producers) {
     s_.lstm = first.op_type() == "LSTM";
     s_.hidden = int_attribute(first, "hidden_size", 0);
-    s_.directions = string_attribute(first, "direction") == "bidirectional" ? 2 : 1;
+    s_.directions = string_attribute(first, "direction", "forward") == "bidirectional" ? 2 : 1;
   }
 
   RecurrentStack trace(const onnx::NodeProto& first) {
@@ -54,10 +54,6 @@ class Tracer {
   }
 
  private:
-  static std::string string_attribute(const onnx::NodeProto& node, const std::string& name) {
-    const onnx::AttributeProto* a = find_attribute(node, name);
-    return a ? a->s() : "";
-  }
   const char* torch_name() const { return s_.lstm ? "nn.LSTM" : "nn.GRU"; }
   std::string layer_name(const onnx::NodeProto& layer) const {
     return fmt::format("{} node '{}'", layer.op_type(), layer.name());
@@ -118,8 +114,8 @@ class Tracer {
     // Bounded so that the gate rows (4·H) and widths (2·H) computed from it cannot overflow.
     if (s_.hidden < 1 || s_.hidden > INT32_MAX)
       im_.fail(layer, fmt::format("hidden_size {} must be positive and at most {}", s_.hidden, INT32_MAX));
-    const std::string direction = string_attribute(layer, "direction");
-    if (!direction.empty() && direction != "forward" && direction != "bidirectional")
+    const std::string direction = string_attribute(layer, "direction", "forward");
+    if (direction != "forward" && direction != "bidirectional")
       im_.fail(layer, fmt::format("direction {} is not supported; {} runs forward, or both ways when bidirectional",
                                   direction, torch_name()));
     if (layer.op_type() != s_.layers.front()->op_type() || int_attribute(layer, "hidden_size", 0) != s_.hidden ||
@@ -201,9 +197,9 @@ class Tracer {
       pending.pop_back();
       if (!p || p->op_type() == "Constant" || !seen.insert(p).second) continue;
       if (!shape_ops.count(p->op_type()))
-        im_.fail(*p, fmt::format("it computes the shape of the zero initial state of {}; import expects {} there, "
-                                 "as torch.onnx.export writes them",
-                                 layer_name(*s_.layers.back()), "Shape, Gather, Unsqueeze and Concat"));
+        im_.fail(*p, fmt::format("it computes the shape of the zero initial state of {}; import expects Shape, "
+                                 "Gather, Unsqueeze and Concat there, as torch.onnx.export writes them",
+                                 layer_name(*s_.layers.back())));
       take(*p);
       if (p->op_type() != "Shape") pending.insert(pending.end(), p->input().begin(), p->input().end());
     }

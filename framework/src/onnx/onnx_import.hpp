@@ -110,6 +110,7 @@ void claim_recurrent_nodes(Importer& im);
 const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const std::string& name);
 int64_t int_attribute(const onnx::NodeProto& node, const std::string& name, int64_t fallback);
 float float_attribute(const onnx::NodeProto& node, const std::string& name, float fallback);
+std::string string_attribute(const onnx::NodeProto& node, const std::string& name, const std::string& fallback);
 // "conv1.weight" -> "conv1": the module a weight belongs to names the node, so the
 // checkpoint's names are the torch state dict's.
 std::string module_of(const std::string& weight_name);
