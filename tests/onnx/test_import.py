@@ -210,24 +210,30 @@ def check_upsample9():
     print(f"ok   upsample9: Upsample (opset 9) imports as upsample, predict repeats each pixel (worst error {worst:.2g})")
 
 
-def tensor_names(weights):
-    """The tensor names of a safetensors file (its JSON header)."""
+def read_safetensors(weights):
+    """The F32 tensors of a safetensors file by name."""
     with open(weights, "rb") as f:
-        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-    return sorted(k for k in header if k != "__metadata__")
+        size = struct.unpack("<Q", f.read(8))[0]
+        header, data = json.loads(f.read(size)), f.read()
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype="<f4").reshape(v["shape"])
+            for k, v in header.items() if k != "__metadata__"}
 
 
 def check_recurrent(name, cell, layers, bidirectional, read, node_line):
-    """One nn.LSTM / nn.GRU imports as one node named after the module, with torch's state-dict
-    names for its weights."""
+    """One nn.LSTM / nn.GRU imports as one node named after the module, and its checkpoint is
+    the torch state dict: the same names, shapes and values (gate order and layout converted)."""
     model = Recurrent(cell, layers, bidirectional, read)
     imported = check(name, model, [7, 5])
     graph_text = open(imported[0]).read()
     if node_line not in graph_text:
         sys.exit(f"FAIL: {name}: the graph has no line\n{node_line}\n{graph_text}")
-    expected = sorted(k for k in model.state_dict())
-    if tensor_names(imported[1]) != expected:
-        sys.exit(f"FAIL: {name}: checkpoint names {tensor_names(imported[1])}, expected torch's {expected}")
+    ours, theirs = read_safetensors(imported[1]), {k: v.numpy() for k, v in model.state_dict().items()}
+    if sorted(ours) != sorted(theirs):
+        sys.exit(f"FAIL: {name}: checkpoint names {sorted(ours)}, expected torch's {sorted(theirs)}")
+    for k, v in theirs.items():
+        if ours[k].shape != v.shape or not np.array_equal(ours[k], v):
+            sys.exit(f"FAIL: {name}: {k} is {ours[k].shape} in the checkpoint, torch's is {v.shape}, or values differ")
+    print(f"ok   {name}: one node as torch's module, its checkpoint torch's state dict ({len(theirs)} tensors, equal)")
     return imported
 
 
