@@ -171,6 +171,11 @@ recurrent_error("an LSTM with sequence_lens", "lstm_lens",
 recurrent_error("an LSTM with a non-zero initial_h", "lstm_h0",
                 "initial_h (input 5) must be zero, torch's default initial state; the constant 'h0' is not",
                 inputs=("t", "W", "R", "", "", "h0"), extra=[h0])
+recurrent_error("an LSTM with layout 1", "lstm_layout",
+                "layout = 1 (batch-first Y) is not supported; torch.onnx.export writes layout 0", layout=1)
+recurrent_error("a GRU whose initial_h is computed", "gru_h_computed",
+                "initial_h (input 5) must be zero, torch's default initial state; 'x' is not a constant of zeros nor a "
+                "ConstantOfShape of zero", op="GRU", inputs=("t", "W", "R", "", "", "x"), linear_before_reset=1)
 recurrent_error("an LSTM run in reverse", "lstm_reverse",
                 "direction reverse is not supported; nn.LSTM runs forward, or both ways when bidirectional",
                 direction="reverse")
