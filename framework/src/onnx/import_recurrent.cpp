@@ -3,12 +3,12 @@
 // num_layers and bidirectional, its weights in torch's layout and gate order under torch's
 // state-dict names (`rnn.weight_ih_l0`), and what reads it (a time step, a final hidden state)
 // as slice / squeeze / concat of its output.
+#include "import_recurrent.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <optional>
-
-#include "import_recurrent.hpp"
 
 namespace gradflow::onnx_io {
 
@@ -18,8 +18,8 @@ namespace {
 constexpr int64_t kLstmFromOnnx[] = {0, 2, 3, 1};
 constexpr int64_t kGruFromOnnx[] = {1, 0, 2};
 
-// Rows [first, first + rows) of direction d of an ONNX W, R or B [D, rows..., cols], with the
-// gate blocks (of `hidden` rows each) in torch's order.
+// Direction d's gate blocks (`hidden` rows of `cols` each) of an ONNX W, R or B [D, ..., cols]
+// from row `first` on (B holds Wb then Rb), reordered as torch's.
 Tensor torch_gates(const RecurrentStack& s, const Tensor& onnx, int64_t d, int64_t first, int64_t cols) {
   const int64_t gates = s.lstm ? 4 : 3, block = s.hidden * cols;
   const int64_t* order = s.lstm ? kLstmFromOnnx : kGruFromOnnx;
@@ -31,8 +31,7 @@ Tensor torch_gates(const RecurrentStack& s, const Tensor& onnx, int64_t d, int64
 }
 
 // A constant input of `layer` as [D, rows, cols], or an error naming the layer.
-Tensor layer_constant(Importer& im, const onnx::NodeProto& layer, int input,
-                      const char* what, const Shape& expected) {
+Tensor layer_constant(Importer& im, const onnx::NodeProto& layer, int input, const char* what, const Shape& expected) {
   Tensor t = im.float_constant(layer, input);
   if (t.shape() != expected)
     im.fail(layer, fmt::format("{} (input {}) has shape {}, expected {}", what, input, to_string(t.shape()),
@@ -42,8 +41,7 @@ Tensor layer_constant(Importer& im, const onnx::NodeProto& layer, int input,
 
 // Layer l's W, R and B as torch's weight_ih_l<l>, weight_hh_l<l>, bias_ih_l<l>, bias_hh_l<l>
 // (`_reverse` for the backward direction); a layer without B gets zero biases when others have one.
-void store_weights(Importer& im, const RecurrentStack& s, const std::string& node,
-                   bool bias) {
+void store_weights(Importer& im, const RecurrentStack& s, const std::string& node, bool bias) {
   const int64_t gh = (s.lstm ? 4 : 3) * s.hidden, d_count = s.directions;
   for (size_t l = 0; l < s.layers.size(); ++l) {
     const onnx::NodeProto& layer = *s.layers[l];
@@ -51,8 +49,10 @@ void store_weights(Importer& im, const RecurrentStack& s, const std::string& nod
     const Tensor w = layer_constant(im, layer, 1, "W", {d_count, gh, in});
     const Tensor r = layer_constant(im, layer, 2, "R", {d_count, gh, s.hidden});
     Tensor b({d_count, 2 * gh});
-    if (layer.input_size() > 3 && !layer.input(3).empty()) b = layer_constant(im, layer, 3, "B", {d_count, 2 * gh});
-    else b.fill(0.0f);
+    if (layer.input_size() > 3 && !layer.input(3).empty())
+      b = layer_constant(im, layer, 3, "B", {d_count, 2 * gh});
+    else
+      b.fill(0.0f);
     for (int64_t d = 0; d < d_count; ++d) {
       const std::string suffix = fmt::format("_l{}{}", l, d == 1 ? "_reverse" : "");
       im.store_weight(node + ".weight_ih" + suffix, torch_gates(s, w, d, 0, in));
@@ -77,8 +77,10 @@ class Reads {
     } else if (r.step >= 0) {
       step(node, r.step);
     } else if (!sequence_) {
-      if (r.direction < 0 || s_.directions == 1) im_.alias(node.output(0), rnn_);
-      else half(node, rnn_, r.direction);
+      if (r.direction < 0 || s_.directions == 1)
+        im_.alias(node.output(0), rnn_);
+      else
+        half(node, rnn_, r.direction);
     } else if (s_.directions == 1) {
       step(node, s_.steps - 1);
     } else if (r.direction >= 0) {
@@ -104,7 +106,8 @@ class Reads {
   // Direction d's H features of a [D·H] value.
   std::string half(const onnx::NodeProto& node, const std::string& value, int64_t d) {
     GfNode& slice = im_.add(node, "slice", {value}, rnn_ + (d == 0 ? "_forward" : "_backward"));
-    slice.attributes = {"axis: 0", fmt::format("start: {}", d * s_.hidden), fmt::format("end: {}", (d + 1) * s_.hidden)};
+    slice.attributes = {"axis: 0", fmt::format("start: {}", d * s_.hidden),
+                        fmt::format("end: {}", (d + 1) * s_.hidden)};
     return slice.name;
   }
 
@@ -126,9 +129,8 @@ bool needs_sequence(const RecurrentStack& s) {
 void recurrent(Importer& im, const onnx::NodeProto& first) {
   const RecurrentStack s = trace_recurrent(im, producers_of(im.graph()), first);
   const bool sequence = needs_sequence(s);
-  const bool bias = std::any_of(s.layers.begin(), s.layers.end(), [](const onnx::NodeProto* l) {
-    return l->input_size() > 3 && !l->input(3).empty();
-  });
+  const bool bias = std::any_of(s.layers.begin(), s.layers.end(),
+                                [](const onnx::NodeProto* l) { return l->input_size() > 3 && !l->input(3).empty(); });
   GfNode& gf = im.add(first, s.lstm ? "lstm" : "gru", {im.data_input(*s.to_time_major, 0)});
   gf.attributes.push_back(fmt::format("hidden_size: {}", s.hidden));
   if (s.layers.size() > 1) gf.attributes.push_back(fmt::format("num_layers: {}", s.layers.size()));

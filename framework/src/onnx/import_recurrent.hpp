@@ -23,11 +23,11 @@ struct RecurrentRead {
 struct RecurrentStack {
   bool lstm = true;
   int64_t hidden = 0, directions = 1, steps = 0;
-  std::vector<const onnx::NodeProto*> layers;    // one LSTM / GRU node per layer, first to last
+  std::vector<const onnx::NodeProto*> layers;      // one LSTM / GRU node per layer, first to last
   const onnx::NodeProto* to_time_major = nullptr;  // the Transpose before the first layer
-  std::string sequence;                          // the batch-first output [B, T, D·H] when read whole
+  std::string sequence;                            // the batch-first output [B, T, D·H] when read whole
   std::vector<RecurrentRead> reads;
-  std::vector<const onnx::NodeProto*> taken;     // every node the stack takes over but layers[0]
+  std::vector<const onnx::NodeProto*> taken;  // every node the stack takes over but layers[0]
 };
 
 // ONNX value -> the node computing it.

@@ -22,7 +22,9 @@ namespace {
 
 using Ints = std::vector<int64_t>;
 
-bool has_input(const onnx::NodeProto& node, int input) { return input < node.input_size() && !node.input(input).empty(); }
+bool has_input(const onnx::NodeProto& node, int input) {
+  return input < node.input_size() && !node.input(input).empty();
+}
 
 Ints ints_attribute(const onnx::NodeProto& node, const std::string& name) {
   const onnx::AttributeProto* a = find_attribute(node, name);
@@ -123,8 +125,8 @@ class Tracer {
       im_.fail(layer, fmt::format("it is fed by {} but differs in op_type, hidden_size or direction; one {} "
                                   "has the same for every layer",
                                   layer_name(*s_.layers.front()), torch_name()));
-    const std::vector<std::string> one = s_.lstm ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
-                                                 : std::vector<std::string>{"Sigmoid", "Tanh"};
+    const std::vector<std::string> one =
+        s_.lstm ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"} : std::vector<std::string>{"Sigmoid", "Tanh"};
     if (const onnx::AttributeProto* a = find_attribute(layer, "activations")) {
       std::vector<std::string> expected;
       for (int64_t d = 0; d < s_.directions; ++d) expected.insert(expected.end(), one.begin(), one.end());
@@ -135,12 +137,14 @@ class Tracer {
     for (const char* name : {"activation_alpha", "activation_beta", "clip"})
       if (find_attribute(layer, name))
         im_.fail(layer, fmt::format("attribute {} is not supported ({} has none)", name, torch_name()));
-    if (int_attribute(layer, "input_forget", 0) != 0) im_.fail(layer, "input_forget = 1 is not supported (nn.LSTM has none)");
+    if (int_attribute(layer, "input_forget", 0) != 0)
+      im_.fail(layer, "input_forget = 1 is not supported (nn.LSTM has none)");
     if (int_attribute(layer, "layout", 0) != 0)
       im_.fail(layer, "layout = 1 (batch-first Y) is not supported; torch.onnx.export writes layout 0");
     if (!s_.lstm && int_attribute(layer, "linear_before_reset", 0) != 1)
-      im_.fail(layer, "linear_before_reset = 0 is not supported; nn.GRU applies the reset gate after the "
-                      "hidden state's linear map (linear_before_reset = 1)");
+      im_.fail(layer,
+               "linear_before_reset = 0 is not supported; nn.GRU applies the reset gate after the "
+               "hidden state's linear map (linear_before_reset = 1)");
     if (has_input(layer, 4))
       im_.fail(layer, fmt::format("sequence_lens (input 4) is not supported; {} runs every sequence of a batch to "
                                   "its full length",
@@ -168,7 +172,8 @@ class Tracer {
         continue;
       }
       if (!p || p->op_type() != "ConstantOfShape")
-        im_.fail(layer, refused + fmt::format("; '{}' is not a constant of zeros nor a ConstantOfShape of zero", value));
+        im_.fail(layer,
+                 refused + fmt::format("; '{}' is not a constant of zeros nor a ConstantOfShape of zero", value));
       const onnx::AttributeProto* fill = find_attribute(*p, "value");  // absent: zero
       if (fill && !all_zero(*p, fill->t(), "value"))
         im_.fail(layer, refused + fmt::format("; '{}' is not zero", value));
@@ -287,8 +292,9 @@ class Tracer {
       const std::string cell = layer->output_size() > 2 ? layer->output(2) : "";
       if (cell.empty()) continue;
       if (im_.is_graph_output(cell))
-        im_.fail(*layer, "its final cell state Y_c is an output of the model; gradflow's lstm gives the hidden "
-                         "state only");
+        im_.fail(*layer,
+                 "its final cell state Y_c is an output of the model; gradflow's lstm gives the hidden "
+                 "state only");
       if (!im_.readers_of(cell).empty())
         im_.fail(*im_.readers_of(cell)[0], fmt::format("it reads the final cell state Y_c of {}; gradflow's lstm "
                                                        "gives the hidden state only",
@@ -297,7 +303,8 @@ class Tracer {
     std::vector<std::string> stacked;  // values holding every layer's Y_h, [L·D, B, H]
     for (size_t l = 0; l < states.size(); ++l) {
       if (states[l].empty()) continue;
-      if (im_.is_graph_output(states[l])) im_.fail(*s_.layers[l], expected + "; Y_h must not be an output of the model");
+      if (im_.is_graph_output(states[l]))
+        im_.fail(*s_.layers[l], expected + "; Y_h must not be an output of the model");
       for (const onnx::NodeProto* r : im_.readers_of(states[l])) {
         if (taken_.count(r)) continue;  // the Concat, seen from an earlier layer's Y_h
         if (r->op_type() == "Concat" && int_attribute(*r, "axis", 1) == 0 &&
