@@ -27,7 +27,6 @@ struct RecurrentStack {
   const onnx::NodeProto* to_time_major = nullptr;  // the Transpose before the first layer
   std::string sequence;                            // the batch-first output [B, T, D·H] when read whole
   std::vector<RecurrentRead> reads;
-  std::vector<const onnx::NodeProto*> taken;  // every node the stack takes over but layers[0]
 };
 
 // ONNX value -> the node computing it.
@@ -35,7 +34,8 @@ using Producers = std::map<std::string, const onnx::NodeProto*>;
 Producers producers_of(const onnx::GraphProto& graph);
 
 // The stack whose first layer is `first`, with every node around it checked: anything but the
-// forms torch and gradflow write is an error naming the node.
+// forms torch and gradflow write is an error naming the node. Every node of the stack but
+// `first` is consumed (convert() skips it); tracing again gives the same stack.
 RecurrentStack trace_recurrent(Importer& im, const Producers& producers, const onnx::NodeProto& first);
 
 }  // namespace gradflow::onnx_io

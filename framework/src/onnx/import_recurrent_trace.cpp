@@ -61,9 +61,7 @@ class Tracer {
     return fmt::format("{} node '{}'", layer.op_type(), layer.name());
   }
   void take(const onnx::NodeProto& node) {
-    if (!taken_.insert(&node).second) return;
-    s_.taken.push_back(&node);
-    im_.consume(node);
+    if (taken_.insert(&node).second) im_.consume(node);
   }
   // The one node reading `value`, or null; a second reader is refused with `expected`.
   const onnx::NodeProto* only_reader(const std::string& value, const std::string& expected) const {
