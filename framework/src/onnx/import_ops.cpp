@@ -25,6 +25,11 @@ float float_attribute(const onnx::NodeProto& node, const std::string& name, floa
   return a ? a->f() : fallback;
 }
 
+std::string string_attribute(const onnx::NodeProto& node, const std::string& name, const std::string& fallback) {
+  const auto* a = find_attribute(node, name);
+  return a ? a->s() : fallback;
+}
+
 Tensor transpose(const Tensor& m) {
   const int64_t rows = m.dim(0), cols = m.dim(1);
   Tensor t({cols, rows});
@@ -263,6 +268,7 @@ const std::map<std::string, Converter>& converters() {
     add_image_converters(t);
     add_resize_converters(t);
     add_shape_folding_converters(t);
+    add_recurrent_converters(t);
     return t;
   }();
   return table;

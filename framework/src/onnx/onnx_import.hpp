@@ -67,6 +67,11 @@ class Importer {
   bool has_op(const std::string& gradflow_op) const;
   // The version of the default ONNX domain the model imports.
   int64_t opset() const;
+  const onnx::GraphProto& graph() const { return model_.graph(); }
+  // Nodes a converter takes over before convert() reaches them (the Transposes and zero initial
+  // states torch writes around an LSTM, some before it): convert() skips them.
+  void consume(const onnx::NodeProto& node) { consumed_.insert(&node); }
+  bool consumed(const onnx::NodeProto& node) const { return consumed_.count(&node) > 0; }
 
  private:
   void read_inputs();
@@ -88,6 +93,7 @@ class Importer {
   std::vector<GfNode> nodes_;
   std::set<std::string> names_;
   std::map<std::string, int> next_suffix_;  // base -> the K to try next for base_K
+  std::set<const onnx::NodeProto*> consumed_;
   TensorFile weights_;
 };
 
@@ -98,11 +104,15 @@ void add_image_converters(std::map<std::string, Converter>& table);
 void add_resize_converters(std::map<std::string, Converter>& table);
 // Shape, which folds (shape_folding.cpp): its converter sees only a Shape that did not fold.
 void add_shape_folding_converters(std::map<std::string, Converter>& table);
+void add_recurrent_converters(std::map<std::string, Converter>& table);
+// Marks the nodes around every LSTM and GRU that their converter takes over (import_recurrent.cpp).
+void claim_recurrent_nodes(Importer& im);
 
 // Helpers the converters share.
 const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const std::string& name);
 int64_t int_attribute(const onnx::NodeProto& node, const std::string& name, int64_t fallback);
 float float_attribute(const onnx::NodeProto& node, const std::string& name, float fallback);
+std::string string_attribute(const onnx::NodeProto& node, const std::string& name, const std::string& fallback);
 // "conv1.weight" -> "conv1": the module a weight belongs to names the node, so the
 // checkpoint's names are the torch state dict's.
 std::string module_of(const std::string& weight_name);
