@@ -13,7 +13,9 @@ import subprocess
 import sys
 
 import numpy as np
+import onnx
 import torch
+from onnx import TensorProto, helper
 from torch import nn
 
 from onnx_check import compare, predict_vs_ort, read_csv, run
@@ -146,6 +148,43 @@ def check_resnet18():
     check_state_dict("resnet18_bn", model, shape, weights, inputs, expected)
 
 
+def check_hand_built():
+    """Shape arithmetic as ViT's expand(n, -1, -1) writes it: the batch size gathered, concatenated,
+    reshaped, compared with -1 (Equal) and chosen (Where) before it reaches a Reshape of x [batch,
+    24] to [batch, 4, 6], followed by a softmax: the target folds to [0, 4, 6]."""
+    ints = lambda name, values, dims=None: helper.make_tensor(name, TensorProto.INT64,  # noqa: E731
+                                                              [len(values)] if dims is None else dims, values)
+    nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "zero"], ["b"], axis=0),
+             helper.make_node("Unsqueeze", ["b", "axis0"], ["b1"]),
+             helper.make_node("Concat", ["b1", "sizes"], ["t0"], axis=0),
+             helper.make_node("Reshape", ["t0", "three"], ["t"]),
+             helper.make_node("Equal", ["t", "minus_ones"], ["unknown"]),
+             helper.make_node("Where", ["unknown", "ones", "t"], ["target"]),
+             helper.make_node("Reshape", ["x", "target"], ["r"], name="/view/Reshape"),
+             helper.make_node("Softmax", ["r"], ["y"], name="/softmax/Softmax", axis=-1)]
+    graph = helper.make_graph(nodes, "expand_like",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 24])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4, 6])],
+                              [ints("zero", [0], []), ints("axis0", [0]), ints("sizes", [4, 6]), ints("three", [3]),
+                               ints("minus_ones", [-1, -1, -1]), ints("ones", [1, 1, 1])])
+    model_file, graph_file = os.path.join(work, "expand_like.onnx"), os.path.join(work, "expand_like.yaml")
+    weights = os.path.join(work, "expand_like.safetensors")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model_file)
+    run([runner, "import", model_file, "-o", graph_file, "--weights", weights])
+    nodes = [line.split("op: ")[1].split(",")[0] for line in open(graph_file) if line.startswith("  - {name: ")]
+    if nodes != ["reshape", "softmax"]:
+        sys.exit(f"FAIL: expand_like: imported ops {nodes}, expected the shape arithmetic folded: [reshape, softmax]")
+    x = np.random.default_rng(3).uniform(-2, 2, size=(5, 24)).astype(np.float32)
+    inputs = os.path.join(work, "expand_like_x.csv")
+    np.savetxt(inputs, x, delimiter=",", fmt="%.9g")
+    e = np.exp(x.reshape(5, 4, 6) - x.reshape(5, 4, 6).max(-1, keepdims=True))
+    expected = (e / e.sum(-1, keepdims=True)).reshape(5, -1).astype(np.float64)
+    header, ours = read_csv(run([runner, "predict", graph_file, "--weights", weights, "--input", inputs]))
+    worst = compare("expand_like: predict vs numpy", (header, expected), (header, ours))
+    print(f"ok   expand_like: Shape, Gather, Concat, Reshape, Equal, Where fold into [0, 4, 6] (worst error {worst:.2g})")
+
+
+check_hand_built()
 check("batch_views", BatchViews(), [2, 4, 4])
 check("shared_biases", shared_biases(), [1, 10, 10])
 blocks = Blocks()

@@ -245,6 +245,35 @@ Result slice(const onnx::NodeProto& node, const FoldedValues& known, int64_t ops
   return one(std::move(out));
 }
 
+// Reshape of a folded value (ViT's Reshape of the shape it builds for Expand): the entries as they
+// are, under the target's dims (0 copies an axis unless allowzero, one -1 takes the rest).
+Result reshape(const onnx::NodeProto& node, const FoldedValues& known) {
+  const FoldedValue* data = input(node, 0, known);
+  auto target = ints(input(node, 1, known));
+  if (!data || !target || target->size() > 8) return std::nullopt;
+  const bool copy_zero = int_attribute(node, "allowzero", 0) == 0;
+  const auto count = static_cast<int64_t>(data->entries.size());
+  int64_t known_count = 1;
+  int inferred = -1;
+  for (size_t k = 0; k < target->size(); ++k) {
+    int64_t& d = (*target)[k];
+    if (d == 0 && copy_zero) {
+      if (k >= data->dims.size()) return std::nullopt;
+      d = data->dims[k];
+    }
+    if (d == -1 && inferred < 0) inferred = static_cast<int>(k);
+    else if (d < 0 || (d > 0 && known_count > kMaxFoldedValues / d)) return std::nullopt;
+    else known_count *= d;
+  }
+  if (inferred >= 0) {
+    if (known_count == 0 || count % known_count != 0) return std::nullopt;
+    (*target)[static_cast<size_t>(inferred)] = count / known_count;
+  } else if (known_count != count) {
+    return std::nullopt;
+  }
+  return one({data->elem, *target, data->entries});
+}
+
 Result cast(const onnx::NodeProto& node, const FoldedValues& known) {
   const FoldedValue* v = input(node, 0, known);
   const auto to = static_cast<int>(int_attribute(node, "to", 0));
@@ -314,6 +343,7 @@ std::optional<std::vector<FoldedValue>> evaluate(const onnx::NodeProto& node, co
   if (op == "Concat") return concat(node, known);
   if (op == "Slice") return slice(node, known, opset);
   if (op == "Cast") return cast(node, known);
+  if (op == "Reshape") return reshape(node, known);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return arithmetic(node, known);
   if (op == "Equal") return equal(node, known);
   if (op == "Where") return where(node, known);
