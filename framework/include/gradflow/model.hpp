@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "gradflow/batch_source.hpp"
@@ -161,7 +162,11 @@ class Model {
   void accumulate_grad(Value& value);
 
   GraphSpec spec_;
+  // Appends a value; find_value reads the first of a name through value_ids_.
+  void add_value(Value value);
+
   std::vector<Value> values_;
+  std::unordered_map<std::string, int> value_ids_;  // name -> index in values_ (imports have 20,000 of them)
   std::vector<ComputeNode> nodes_;
   std::vector<OptimizerNode> optimizers_;
   std::vector<int> order_;             // compute nodes in topological order

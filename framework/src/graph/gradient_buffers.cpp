@@ -1,28 +1,42 @@
 #include "graph/gradient_buffers.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 
 namespace gradflow {
 
 namespace {
 
-// ancestors[n][m]: a forward path leads from node m to node n (m != n).
-std::vector<std::vector<bool>> forward_ancestors(const std::vector<ComputeNode>& nodes, const std::vector<Value>& values,
-                                                 const std::vector<int>& order) {
-  std::vector<std::vector<bool>> ancestors(nodes.size(), std::vector<bool>(nodes.size(), false));
-  for (int n : order) {
-    auto& mine = ancestors[static_cast<size_t>(n)];
-    for (int v : nodes[static_cast<size_t>(n)].inputs) {
-      const int p = values[static_cast<size_t>(v)].producer;
-      if (p < 0) continue;
-      mine[static_cast<size_t>(p)] = true;
-      const auto& theirs = ancestors[static_cast<size_t>(p)];
-      for (size_t m = 0; m < theirs.size(); ++m) mine[m] = mine[m] || theirs[m];
+// Which nodes lead to which along forward paths, as one row of bits per node: rows are merged a
+// 64-bit word at a time, so an imported graph of 20,000 nodes takes milliseconds, not seconds.
+class ForwardAncestors {
+ public:
+  ForwardAncestors(const std::vector<ComputeNode>& nodes, const std::vector<Value>& values, const std::vector<int>& order)
+      : words_((nodes.size() + 63) / 64), bits_(nodes.size() * words_, 0) {
+    for (int n : order) {
+      uint64_t* mine = row(n);
+      for (int v : nodes[static_cast<size_t>(n)].inputs) {
+        const int p = values[static_cast<size_t>(v)].producer;
+        if (p < 0) continue;
+        mine[static_cast<size_t>(p) / 64] |= uint64_t{1} << (static_cast<size_t>(p) % 64);
+        const uint64_t* theirs = row(p);
+        for (size_t w = 0; w < words_; ++w) mine[w] |= theirs[w];
+      }
     }
   }
-  return ancestors;
-}
+
+  // A forward path leads from node m to node n (m != n).
+  bool leads(int m, int n) const {
+    return (bits_[static_cast<size_t>(n) * words_ + static_cast<size_t>(m) / 64] >> (static_cast<size_t>(m) % 64)) & 1u;
+  }
+
+ private:
+  uint64_t* row(int n) { return bits_.data() + static_cast<size_t>(n) * words_; }
+
+  size_t words_;
+  std::vector<uint64_t> bits_;
+};
 
 struct SharedBuffer {
   std::vector<int> consumers;  // the producers of the values whose gradients it held
@@ -35,7 +49,7 @@ std::vector<std::unique_ptr<Tensor>> share_gradient_buffers(std::vector<ComputeN
                                                             const std::vector<Value>& values,
                                                             const std::vector<int>& order,
                                                             const std::vector<GradientSlot>& slots) {
-  const auto ancestors = forward_ancestors(nodes, values, order);
+  const ForwardAncestors ancestors(nodes, values, order);
   std::vector<SharedBuffer> plan;
   std::vector<std::unique_ptr<Tensor>> buffers;
   for (const GradientSlot& slot : slots) {
@@ -45,7 +59,7 @@ std::vector<std::unique_ptr<Tensor>> share_gradient_buffers(std::vector<ComputeN
     const int64_t size = numel(value.sample_shape);
     auto after_every_consumer = [&](const SharedBuffer& b) {
       return std::all_of(b.consumers.begin(), b.consumers.end(), [&](int consumer) {
-        return ancestors[static_cast<size_t>(consumer)][static_cast<size_t>(slot.reader)];
+        return ancestors.leads(slot.reader, consumer);
       });
     };
     // Best fit: the smallest buffer that is large enough, else the largest (it grows).

@@ -58,9 +58,13 @@ void Model::begin_pass() {
 }
 
 int Model::find_value(const std::string& name) const {
-  for (size_t v = 0; v < values_.size(); ++v)
-    if (values_[v].name == name) return static_cast<int>(v);
-  return -1;
+  const auto it = value_ids_.find(name);
+  return it == value_ids_.end() ? -1 : it->second;
+}
+
+void Model::add_value(Value value) {
+  value_ids_.emplace(value.name, static_cast<int>(values_.size()));
+  values_.push_back(std::move(value));
 }
 
 std::vector<ParamRef> Model::parameters() {

@@ -53,7 +53,7 @@ class ModelBuilder {
     std::map<std::string, SourceLocation> defined;
     for (const InputSpec& input : spec_.inputs) {
       defined[input.name] = input.where;
-      model_->values_.push_back(Value{input.name, input.shape, -1, false, {}, {}, {}});
+      model_->add_value(Value{input.name, input.shape, -1, false, {}, {}, {}});
     }
     for (const NodeSpec& node : spec_.nodes) {
       auto [it, fresh] = defined.emplace(node.name, node.where);
@@ -76,7 +76,7 @@ class ModelBuilder {
       compute.where = node.where;
       compute.output = static_cast<int>(model_->values_.size());
       node_specs_.push_back(&node);
-      model_->values_.push_back(Value{node.name, {}, static_cast<int>(model_->nodes_.size()), false, {}, {}, {}});
+      model_->add_value(Value{node.name, {}, static_cast<int>(model_->nodes_.size()), false, {}, {}, {}});
       model_->nodes_.push_back(std::move(compute));
     }
   }
