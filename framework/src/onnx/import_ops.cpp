@@ -49,13 +49,6 @@ Shape sample_of(Importer& im, const onnx::NodeProto& node, int input) {
 
 namespace {
 
-// An axis attribute of a tensor whose sample has `sample_rank` axes, normalised to count from
-// the batch axis (0).
-int64_t normalised_axis(int64_t axis, size_t sample_rank) {
-  const auto rank = static_cast<int64_t>(sample_rank) + 1;
-  return axis < 0 ? axis + rank : axis;
-}
-
 // A linear node from a weight in torch's layout [units, in] and an optional bias.
 GfNode& add_linear(Importer& im, const onnx::NodeProto& node, const std::string& input, Tensor weight,
                    std::optional<Tensor> bias, const std::string& preferred) {
@@ -97,21 +90,24 @@ void gemm(Importer& im, const onnx::NodeProto& node) {
 
 // MatMul by a constant [in, units]: a linear without bias, which a following Add may complete.
 void matmul(Importer& im, const onnx::NodeProto& node) {
+  const onnx::TensorProto* weight = node.input_size() == 2 ? im.constant(node.input(1)) : nullptr;
+  if (!weight || weight->dims_size() != 2 || im.constant(node.input(0))) return matmul_of_values(im, node);
   const std::string input = im.data_input(node, 0);
   Tensor w = im.float_constant(node, 1);
-  if (w.rank() != 2) im.fail(node, "only a product with a constant matrix (a linear layer) is supported");
   GfNode& gf = add_linear(im, node, input, transpose(w), std::nullopt, module_of(node.input(1)));
   gf.bias_target = node.output(0);
 }
 
-// Add of two data values, or the bias after a MatMul.
+// The bias after a MatMul, or an elementwise add (of data, or of data and a constant).
 void add(Importer& im, const onnx::NodeProto& node) {
   if (node.input_size() != 2) im.fail(node, "Add takes two inputs");
   for (int k = 0; k < 2; ++k) {
     if (!im.constant(node.input(k))) continue;
     GfNode* linear = im.foldable_linear(node.input(1 - k));
-    if (!linear) im.fail(node, "adding a constant is supported only as the bias right after a MatMul");
     const Tensor c = im.float_constant(node, k);
+    // Not a bias: a constant of another shape (a position table) is added as one.
+    if (!linear || (c.size() != 1 && c.size() != im.weights().tensors.at(linear->name + ".weight").dim(0)))
+      return binary(im, node, "add");
     const Tensor& w = im.weights().tensors.at(linear->name + ".weight");
     im.store_weight(linear->name + ".bias", bias_vector(im, node, c, w.dim(0)));
     std::erase(linear->attributes, std::string("bias: false"));
@@ -119,39 +115,12 @@ void add(Importer& im, const onnx::NodeProto& node) {
     im.alias(node.output(0), linear->name);
     return;
   }
-  im.add(node, "add", {im.data_input(node, 0), im.data_input(node, 1)});
-}
-
-void unary(Importer& im, const onnx::NodeProto& node, const std::string& op) {
-  im.add(node, op, {im.data_input(node, 0)});
+  binary(im, node, "add");
 }
 
 void leaky_relu(Importer& im, const onnx::NodeProto& node) {
   GfNode& gf = im.add(node, "leaky_relu", {im.data_input(node, 0)});
   gf.attributes.push_back(fmt::format("negative_slope: {}", float_attribute(node, "alpha", 0.01f)));
-}
-
-// gradflow's softmax is over the last axis; before opset 13 ONNX's coerces to 2D at `axis`
-// (default 1), which is the same thing when the axis is the last one.
-void softmax(Importer& im, const onnx::NodeProto& node) {
-  const Shape sample = sample_of(im, node, 0);
-  const int64_t axis = normalised_axis(int_attribute(node, "axis", im.opset() >= 13 ? -1 : 1), sample.size());
-  if (axis != static_cast<int64_t>(sample.size()))
-    im.fail(node, "only a softmax over the last axis is supported");
-  unary(im, node, "softmax");
-}
-
-void concat(Importer& im, const onnx::NodeProto& node) {
-  const Shape sample = sample_of(im, node, 0);
-  if (normalised_axis(int_attribute(node, "axis", 0), sample.size()) != static_cast<int64_t>(sample.size()))
-    im.fail(node, "only a concatenation along the last axis is supported");
-  std::vector<std::string> inputs;
-  for (int k = 0; k < node.input_size(); ++k) inputs.push_back(im.data_input(node, k));
-  if (inputs.size() < 2) {
-    im.alias(node.output(0), inputs.at(0));
-    return;
-  }
-  im.add(node, "concat", inputs);
 }
 
 // Identity, and Dropout as evaluation runs it.
@@ -186,7 +155,11 @@ void reshape_to(Importer& im, const onnx::NodeProto& node, const Shape& from, co
 
 void flatten(Importer& im, const onnx::NodeProto& node) {
   const Shape from = sample_of(im, node, 0);
-  if (int_attribute(node, "axis", 1) != 1) im.fail(node, "only axis = 1 (keeping the batch axis) is supported");
+  const int64_t axis = int_attribute(node, "axis", 1);
+  if (axis != 1 && axis != -static_cast<int64_t>(from.size()))
+    im.fail(node, fmt::format("axis {} of an input of {} axes: only axis 1 (-{}), which keeps the batch axis apart, "
+                              "is supported; another axis would merge sample axes into the batch",
+                              axis, from.size() + 1, from.size()));
   reshape_to(im, node, from, {numel(from)});
 }
 
@@ -246,7 +219,6 @@ const std::map<std::string, Converter>& converters() {
   static const std::map<std::string, Converter> table = [] {
     std::map<std::string, Converter> t = {
       {"Add", add},
-      {"Concat", concat},
       {"Constant", constant},
       {"Dropout", pass_through},
       {"Flatten", flatten},
@@ -254,14 +226,13 @@ const std::map<std::string, Converter>& converters() {
       {"Identity", pass_through},
       {"LeakyRelu", leaky_relu},
       {"MatMul", matmul},
-      {"Relu", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "relu"); }},
       {"Reshape", reshape},
-      {"Sigmoid", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "sigmoid"); }},
-      {"Softmax", softmax},
-      {"Tanh", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "tanh"); }},
     };
     add_image_converters(t);
     add_resize_converters(t);
+    add_elementwise_converters(t);
+    add_shape_converters(t);
+    add_norm_converters(t);
     return t;
   }();
   return table;

@@ -20,8 +20,6 @@
 
 namespace gradflow::onnx_io {
 
-namespace {
-
 // ONNX names ("/fc1/Gemm", "input.1", "onnx::Gemm_7") as graph-file names: letters, digits,
 // '_' and '.', never starting with a digit.
 std::string tidy_name(const std::string& raw) {
@@ -46,6 +44,8 @@ std::string node_base_name(const onnx::NodeProto& node) {
   return tidy_name(name);
 }
 
+namespace {
+
 std::string element_type_name(int elem) {
   return onnx::TensorProto::DataType_IsValid(elem)
              ? onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(elem))
@@ -63,6 +63,10 @@ std::vector<int64_t> dims_of(const onnx::TypeProto& type) {
 
 Importer::Importer(const onnx::ModelProto& model, std::string source) : model_(model), source_(std::move(source)) {
   for (const auto& init : model_.graph().initializer()) constants_[init.name()] = &init;
+  // Known before their node is reached: a converter folding a pattern reads constants further on.
+  for (const auto& node : model_.graph().node())
+    if (const auto* value = node.op_type() == "Constant" ? find_attribute(node, "value") : nullptr; value && value->has_t())
+      constants_[node.output_size() > 0 ? node.output(0) : ""] = &value->t();
   read_shapes();
   read_inputs();
   for (const auto& node : model_.graph().node())
@@ -235,7 +239,7 @@ void Importer::convert() {
     auto it = table.find(node.op_type());
     if (it == table.end()) fail(node, unsupported_op(node.op_type()));
     if (node.output_size() < 1 || node.output(0).empty()) fail(node, "it has no output");
-    it->second(*this, node);
+    if (!absorbed_.count(&node)) it->second(*this, node);
   }
 }
 

@@ -65,6 +65,8 @@ class Importer {
   // The node producing `onnx_value` when it is a bias-less linear whose output only one node reads.
   GfNode* foldable_linear(const std::string& onnx_value);
   bool has_op(const std::string& gradflow_op) const;
+  // A node a converter has folded into an earlier one (GELU's Erf and Muls): convert() skips it.
+  void absorb(const onnx::NodeProto& node) { absorbed_.insert(&node); }
   // The version of the default ONNX domain the model imports.
   int64_t opset() const;
 
@@ -87,6 +89,7 @@ class Importer {
   std::vector<std::pair<std::string, Shape>> inputs_;
   std::vector<GfNode> nodes_;
   std::set<std::string> names_;
+  std::set<const onnx::NodeProto*> absorbed_;
   std::map<std::string, int> next_suffix_;  // base -> the K to try next for base_K
   TensorFile weights_;
 };
@@ -96,6 +99,15 @@ using Converter = std::function<void(Importer&, const onnx::NodeProto&)>;
 const std::map<std::string, Converter>& converters();
 void add_image_converters(std::map<std::string, Converter>& table);
 void add_resize_converters(std::map<std::string, Converter>& table);
+void add_elementwise_converters(std::map<std::string, Converter>& table);  // import_elementwise.cpp
+void add_shape_converters(std::map<std::string, Converter>& table);        // import_shape_ops.cpp
+void add_norm_converters(std::map<std::string, Converter>& table);         // import_norm.cpp
+// An elementwise op of two ONNX inputs, data or constant (import_elementwise.cpp).
+void binary(Importer& im, const onnx::NodeProto& node, const std::string& op);
+// MatMul of two computed values (import_norm.cpp); a constant weight is import_ops.cpp's linear.
+void matmul_of_values(Importer& im, const onnx::NodeProto& node);
+// A Pad that no AveragePool takes over: gradflow's pad (import_shape_ops.cpp).
+void pad_node(Importer& im, const onnx::NodeProto& node, const std::vector<int64_t>& pads);
 
 // Helpers the converters share.
 const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const std::string& name);
@@ -105,5 +117,18 @@ float float_attribute(const onnx::NodeProto& node, const std::string& name, floa
 // checkpoint's names are the torch state dict's.
 std::string module_of(const std::string& weight_name);
 Shape sample_of(Importer& im, const onnx::NodeProto& node, int input);
+// ONNX names as graph-file names; a node's module path ("/blocks.0/act/Erf" -> "blocks.0_act").
+std::string tidy_name(const std::string& raw);
+std::string node_base_name(const onnx::NodeProto& node);
+// An ONNX axis (the batch is 0; negative counts from the end) of a value whose sample has
+// `sample_rank` axes, as a sample axis (gradflow's); the batch axis and out-of-range ones fail.
+int64_t sample_axis(Importer& im, const onnx::NodeProto& node, int64_t axis, size_t sample_rank);
+// The gradflow value for input `input` when it is a constant, broadcast against data of
+// `data_rank` ONNX axes: a `parameter` for a trained tensor (an initializer with a state-dict
+// name), else a `constant`; a leading axis of 1 that stands for the batch is dropped.
+std::string constant_input(Importer& im, const onnx::NodeProto& node, int input, size_t data_rank);
+// The ints of input `input` (opset 13 on) or of attribute `name` (before), or nullopt if neither.
+std::optional<std::vector<int64_t>> ints_input_or_attribute(Importer& im, const onnx::NodeProto& node, int input,
+                                                             const std::string& name);
 
 }  // namespace gradflow::onnx_io

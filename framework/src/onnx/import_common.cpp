@@ -1,0 +1,75 @@
+// Helpers the tensor-operator converters share: axes from ONNX's count (the batch is axis 0)
+// to gradflow's (within the sample), constant operands as graph nodes, and inputs that moved
+// from attributes to inputs in opset 13.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "onnx_import.hpp"
+#include "onnx_tensor.hpp"
+
+namespace gradflow::onnx_io {
+
+int64_t sample_axis(Importer& im, const onnx::NodeProto& node, int64_t axis, size_t sample_rank) {
+  const auto rank = static_cast<int64_t>(sample_rank) + 1;
+  const int64_t normalised = axis < 0 ? axis + rank : axis;
+  if (normalised < 0 || normalised >= rank)
+    im.fail(node, fmt::format("axis {} is out of range for an input of {} axes (the batch axis included)", axis, rank));
+  if (normalised == 0)
+    im.fail(node, fmt::format("axis {} is the batch axis; gradflow's operators act within each sample (axes 1 to {} "
+                              "here)",
+                              axis, rank - 1));
+  return normalised - 1;
+}
+
+namespace {
+
+// A trained tensor: PyTorch writes parameters as initializers named by the state dict
+// ("gamma", "blocks.0.scale"), and the constants it folds as "onnx::Mul_12" or Constant nodes.
+bool is_parameter(const onnx::TensorProto& t, const std::string& value) {
+  return t.name() == value && value.rfind("onnx::", 0) != 0 && value.find("Constant") == std::string::npos;
+}
+
+}  // namespace
+
+std::string constant_input(Importer& im, const onnx::NodeProto& node, int input, size_t data_rank) {
+  const onnx::TensorProto* t = im.constant(node.input(input));
+  Tensor value = im.float_constant(node, input);
+  Shape shape = value.shape();
+  if (shape.size() > data_rank)
+    im.fail(node, fmt::format("the constant input {} has shape {}, more axes than the data it meets ({}, the batch "
+                              "axis included)",
+                              input, to_string(shape), data_rank));
+  if (shape.size() == data_rank) {
+    if (shape[0] != 1)
+      im.fail(node, fmt::format("the constant input {} has shape {}: its first axis meets the batch axis, so it "
+                                "must be 1 (the same for every sample)",
+                                input, to_string(shape)));
+    shape.erase(shape.begin());
+  }
+  if (shape.empty()) shape = {1};
+  value = Tensor(shape, value.values());
+  const std::string text = fmt::format("shape: [{}]", fmt::join(shape, ", "));
+  if (is_parameter(*t, node.input(input))) {
+    GfNode& gf = im.add(node, "parameter", {}, tidy_name(node.input(input)));
+    gf.attributes.push_back(text);
+    im.store_weight(gf.name + ".weight", std::move(value));
+    return gf.name;
+  }
+  GfNode& gf = im.add(node, "constant", {}, node_base_name(node) + (node_base_name(node).empty() ? "" : "_") + "const");
+  gf.attributes.push_back(text);
+  // A single number is written out; a larger tensor is the checkpoint's buffer `<node>.value`.
+  gf.attributes.push_back(fmt::format("value: {}", value.size() == 1 ? value[0] : 0.0f));
+  if (value.size() > 1) im.store_weight(gf.name + ".value", std::move(value));
+  return gf.name;
+}
+
+std::optional<std::vector<int64_t>> ints_input_or_attribute(Importer& im, const onnx::NodeProto& node, int input,
+                                                             const std::string& name) {
+  if (input < node.input_size() && !node.input(input).empty()) return im.int_constant(node, input);
+  if (const onnx::AttributeProto* a = find_attribute(node, name))
+    return std::vector<int64_t>(a->ints().begin(), a->ints().end());
+  return std::nullopt;
+}
+
+}  // namespace gradflow::onnx_io
