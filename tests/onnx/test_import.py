@@ -2,11 +2,15 @@
 dynamic batch): an MLP (Gemm), a linear over a sequence (MatMul + Add) with Flatten, per-sample
 Reshapes, an eval-mode CNN (Conv, MaxPool, AveragePool, GlobalAveragePool), a 1-D CNN (Conv,
 pools, a Pad folded into AveragePool) and a decoder (ConvTranspose, Resize, GlobalAveragePool
-feeding a Conv), and ONNX's opset-9 Upsample (hand-built, against numpy). Each is imported, run by
+feeding a Conv), ONNX's opset-9 Upsample (hand-built, against numpy), the tensor-operator models of
+tensor_models.py (MobileNetV3, EfficientNet, ShuffleNet, DenseNet, ConvNeXt and ViT pieces,
+BatchNorm1d, elementwise and shape operators) and Pad in its three modes (hand-built, against
+numpy). Each is imported, run by
 `graph-runner predict` and compared with torch's outputs (1e-5), exported again and run in
 ONNX Runtime; then the imported MLP trains a few epochs after a loss, an optimizer and data
-are added.
+are added; and every example graph exported by gradflow imports back (graphs_back.py).
 Usage: test_import.py GRAPH_RUNNER WORK_DIR"""
+import glob
 import os
 import shutil
 import sys
@@ -17,7 +21,9 @@ import torch
 from onnx import TensorProto, helper
 from torch import nn
 
+from graphs_back import CANNOT, import_back
 from onnx_check import compare, predict_vs_ort, read_csv, run
+from tensor_models import MODELS
 
 runner, work = sys.argv[1:3]
 shutil.rmtree(work, ignore_errors=True)  # no file from an earlier run may pass for this one's
@@ -182,6 +188,54 @@ def check_upsample9():
     print(f"ok   upsample9: Upsample (opset 9) imports as upsample, predict repeats each pixel (worst error {worst:.2g})")
 
 
+def check_pad():
+    """Pad with constant pads as an input (opset 17) in modes constant (value 0.5), reflect and
+    edge, on [batch, 2, 3, 4]: numpy's pad gives the same."""
+    pads = helper.make_tensor("pads", TensorProto.INT64, [8], [0, 0, 1, 2, 0, 0, 0, 1])
+    value = helper.make_tensor("value", TensorProto.FLOAT, [], [0.5])
+    nodes = [helper.make_node("Pad", ["x", "pads", "value"], ["a"], name="/pad_c/Pad", mode="constant"),
+             helper.make_node("Pad", ["x", "pads"], ["b"], name="/pad_r/Pad", mode="reflect"),
+             helper.make_node("Pad", ["x", "pads"], ["c"], name="/pad_e/Pad", mode="edge"),
+             helper.make_node("Concat", ["a", "b", "c"], ["cat"], name="/cat/Concat", axis=1)]  # "cat", as its node
+    graph = helper.make_graph(nodes, "pads", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2, 3, 4])],
+                              [helper.make_tensor_value_info("cat", TensorProto.FLOAT, ["batch", 6, 4, 7])], [pads, value])
+    model_file, graph_file = os.path.join(work, "pads.onnx"), os.path.join(work, "pads.yaml")
+    weights = os.path.join(work, "pads.safetensors")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), model_file)
+    run([runner, "import", model_file, "-o", graph_file, "--weights", weights])
+    x = np.random.default_rng(4).uniform(-2, 2, size=(7, 2, 3, 4)).astype(np.float32)
+    inputs = os.path.join(work, "pads_x.csv")
+    np.savetxt(inputs, x.reshape(7, -1), delimiter=",", fmt="%.9g")
+    widths = [(0, 0), (0, 0), (1, 0), (2, 1)]
+    expected = np.concatenate([np.pad(x, widths, constant_values=0.5), np.pad(x, widths, mode="reflect"),
+                               np.pad(x, widths, mode="edge")], axis=1).reshape(7, -1).astype(np.float64)
+    header, ours = read_csv(run([runner, "predict", graph_file, "--weights", weights, "--input", inputs]))
+    worst = compare("pads: predict vs numpy", (header, expected), (header, ours))
+    worst_ort = predict_vs_ort(runner, graph_file, weights, model_file, work, "pads", batches=(1, 33))
+    print(f"ok   pads: Pad constant/reflect/edge imports as pad, predict matches numpy (worst error {worst:.2g}) "
+          f"and ONNX Runtime on the model (worst error {worst_ort:.2g})")
+
+
+def check_graphs_back():
+    """Every example graph: exported by gradflow, imported back, predicts the same; the ones in
+    graphs_back.CANNOT fail to import with the error named there, and no other does."""
+    graphs = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "graphs", "*.yaml")))
+    failures = []
+    for graph in graphs:
+        name, result = import_back(runner, graph, work)
+        if isinstance(result, float):
+            if name in CANNOT:
+                failures.append(f"{name} imports back now: take it out of graphs_back.CANNOT")
+            else:
+                print(f"ok   {name}: gradflow's export imports back and predicts the same (worst error {result:.2g})")
+        elif name in CANNOT and CANNOT[name] in result:
+            print(f"skip {name}: does not import back: {result}")
+        else:
+            failures.append(f"{name} exported by gradflow does not import back: {result}")
+    if failures or not graphs:
+        sys.exit("FAIL: " + ("\n".join(failures) or "no graph in graphs/"))
+
+
 mlp = check("mlp", Mlp(), [10])
 check("sequence", Sequence(), [4, 6])
 check("reshapes", Reshapes(), [24])
@@ -194,3 +248,8 @@ if "conv2d" in run([runner, "ops"]):
 else:  # the image operators (issue 13) have not landed in this tree
     print("skip cnn: this gradflow has no conv2d")
 fine_tune(*mlp)
+for name, make, sample_shape in MODELS:
+    torch.manual_seed(0)
+    check(name, make(), sample_shape)
+check_pad()
+check_graphs_back()

@@ -32,7 +32,8 @@ bool is_parameter(const onnx::TensorProto& t, const std::string& value) {
 
 }  // namespace
 
-std::string constant_input(Importer& im, const onnx::NodeProto& node, int input, size_t data_rank) {
+std::string constant_input(Importer& im, const onnx::NodeProto& node, int input, size_t data_rank,
+                           const std::string& preferred) {
   const onnx::TensorProto* t = im.constant(node.input(input));
   Tensor value = im.float_constant(node, input);
   Shape shape = value.shape();
@@ -51,7 +52,7 @@ std::string constant_input(Importer& im, const onnx::NodeProto& node, int input,
   value = Tensor(shape, value.values());
   const std::string text = fmt::format("shape: [{}]", fmt::join(shape, ", "));
   if (is_parameter(*t, node.input(input))) {
-    GfNode& gf = im.add(node, "parameter", {}, tidy_name(node.input(input)));
+    GfNode& gf = im.add(node, "parameter", {}, preferred.empty() ? tidy_name(node.input(input)) : preferred);
     gf.attributes.push_back(text);
     im.store_weight(gf.name + ".weight", std::move(value));
     return gf.name;
@@ -62,6 +63,31 @@ std::string constant_input(Importer& im, const onnx::NodeProto& node, int input,
   gf.attributes.push_back(fmt::format("value: {}", value.size() == 1 ? value[0] : 0.0f));
   if (value.size() > 1) im.store_weight(gf.name + ".value", std::move(value));
   return gf.name;
+}
+
+Tensor permuted(const Tensor& t, const std::vector<int64_t>& perm) {
+  const Shape& in = t.shape();
+  const size_t rank = in.size();
+  Shape out(rank), in_strides(rank, 1);
+  for (size_t k = rank; k-- > 1;) in_strides[k - 1] = in_strides[k] * in[k];
+  for (size_t k = 0; k < rank; ++k) out[k] = in[static_cast<size_t>(perm[k])];
+  Tensor result(out);
+  std::vector<int64_t> index(rank, 0);  // the output's index, counted up in order
+  for (int64_t i = 0; i < result.size(); ++i) {
+    int64_t from = 0;
+    for (size_t k = 0; k < rank; ++k) from += index[k] * in_strides[static_cast<size_t>(perm[k])];
+    result[i] = t[from];
+    for (size_t k = rank; k-- > 0;) {
+      if (++index[k] < out[k]) break;
+      index[k] = 0;
+    }
+  }
+  return result;
+}
+
+void Importer::add_computed_constant(const std::string& name, const Tensor& value) {
+  float_tensor(name, value, computed_.emplace_back());
+  constants_[name] = &computed_.back();
 }
 
 std::optional<std::vector<int64_t>> ints_input_or_attribute(Importer& im, const onnx::NodeProto& node, int input,

@@ -164,6 +164,16 @@ void selu(Importer& im, const onnx::NodeProto& node) {
   unary(im, node, "selu");
 }
 
+// gradflow's own export of `step`: GreaterOrEqual(x, 0), then a Cast to float.
+void greater_or_equal(Importer& im, const onnx::NodeProto& node) {
+  const auto zero = scalar_input(im, node, 1);
+  const onnx::NodeProto* cast = sole_reader(im, node.output(0), "Cast");
+  if (!zero || *zero != 0.0f || !cast || int_attribute(*cast, "to", 0) != onnx::TensorProto::FLOAT)
+    im.fail(node, "only x >= 0 cast to float (gradflow's step) is supported; gradflow has no boolean tensors");
+  im.absorb(*cast);
+  im.add(*cast, "step", {im.data_input(node, 0)}, node_base_name(node));
+}
+
 void with_alpha(Importer& im, const onnx::NodeProto& node, const std::string& op) {
   unary(im, node, op, {fmt::format("alpha: {}", float_attribute(node, "alpha", 1.0f))});
 }
@@ -184,6 +194,7 @@ void add_elementwise_converters(std::map<std::string, Converter>& table) {
     table[onnx_op] = [op](Importer& im, const onnx::NodeProto& n) { unary(im, n, op); };
   table["Sigmoid"] = sigmoid;
   table["Clip"] = clip;
+  table["GreaterOrEqual"] = greater_or_equal;
   table["HardSigmoid"] = hard_sigmoid;
   table["Selu"] = selu;
   table["Elu"] = [](Importer& im, const onnx::NodeProto& n) { with_alpha(im, n, "elu"); };

@@ -88,14 +88,47 @@ void gemm(Importer& im, const onnx::NodeProto& node) {
   add_linear(im, node, input, std::move(weight), std::move(bias), module_of(node.input(1)));
 }
 
+// The Add reading a MatMul's output (and nothing else does) when it adds a bias of `units` values.
+const onnx::NodeProto* bias_add(Importer& im, const onnx::NodeProto& matmul, int64_t units, std::optional<Tensor>& bias) {
+  const auto& readers = im.readers_of(matmul.output(0));
+  if (readers.size() != 1 || im.is_graph_output(matmul.output(0)) || readers[0]->op_type() != "Add" ||
+      readers[0]->input_size() != 2)
+    return nullptr;
+  const onnx::NodeProto& add = *readers[0];
+  const int k = add.input(0) == matmul.output(0) ? 1 : 0;
+  if (add.input(1 - k) != matmul.output(0) || !im.constant(add.input(k))) return nullptr;
+  const Tensor c = im.float_constant(add, k);
+  if (c.size() != units) return nullptr;
+  bias = Tensor({units}, c.values());
+  return &add;
+}
+
 // MatMul by a constant [in, units]: a linear without bias, which a following Add may complete.
+// linear reads [in] or [T, in]; over more axes (a channels-last [H, W, C], ConvNeXt) it is
+// that linear between two reshapes, the bias Add taken in.
 void matmul(Importer& im, const onnx::NodeProto& node) {
   const onnx::TensorProto* weight = node.input_size() == 2 ? im.constant(node.input(1)) : nullptr;
   if (!weight || weight->dims_size() != 2 || im.constant(node.input(0))) return matmul_of_values(im, node);
   const std::string input = im.data_input(node, 0);
   Tensor w = im.float_constant(node, 1);
-  GfNode& gf = add_linear(im, node, input, transpose(w), std::nullopt, module_of(node.input(1)));
-  gf.bias_target = node.output(0);
+  const Shape sample = sample_of(im, node, 0);
+  if (sample.size() <= 2) {
+    GfNode& gf = add_linear(im, node, input, transpose(w), std::nullopt, module_of(node.input(1)));
+    gf.bias_target = node.output(0);
+    return;
+  }
+  const int64_t in = sample.back(), units = w.dim(1);
+  std::optional<Tensor> bias;
+  const onnx::NodeProto* add = bias_add(im, node, units, bias);
+  const std::string base = node_base_name(node).empty() ? "linear" : node_base_name(node);
+  GfNode& rows = im.add(node, "reshape", {input}, base + "_rows");
+  rows.attributes = {fmt::format("shape: [{}, {}]", numel(sample) / in, in)};
+  const std::string linear = add_linear(im, node, rows.name, transpose(w), std::move(bias), module_of(node.input(1))).name;
+  Shape back(sample.begin(), sample.end() - 1);
+  back.push_back(units);
+  if (add) im.absorb(*add);
+  im.add(add ? *add : node, "reshape", {linear}, base + "_back").attributes = {
+      fmt::format("shape: [{}]", fmt::join(back, ", "))};
 }
 
 // The bias after a MatMul, or an elementwise add (of data, or of data and a constant).
@@ -208,7 +241,31 @@ Shape reshape_target(Importer& im, const onnx::NodeProto& node, const Shape& fro
 }
 
 // Reshape by a constant shape that keeps every sample apart (reshape_target).
+// A constant's Reshape (gradflow's export of a parameter gives it a leading 1), folded.
+void reshape_constant(Importer& im, const onnx::NodeProto& node) {
+  const Tensor t = im.float_constant(node, 0);
+  const std::vector<int64_t> target = im.int_constant(node, 1);
+  Shape shape;
+  int64_t known = 1, inferred = -1;
+  for (size_t k = 0; k < target.size(); ++k) {
+    int64_t d = target[k] == 0 && k < static_cast<size_t>(t.rank()) ? t.dim(static_cast<int>(k)) : target[k];
+    if (d == -1 && inferred < 0) {
+      inferred = static_cast<int64_t>(k);
+    } else if (d < 0 || __builtin_mul_overflow(known, d, &known)) {
+      im.fail(node, fmt::format("the target shape [{}] does not fit the constant of shape {}", fmt::join(target, ", "),
+                                to_string(t.shape())));
+    }
+    shape.push_back(d);
+  }
+  if (inferred >= 0 && known > 0 && t.size() % known == 0) shape[static_cast<size_t>(inferred)] = t.size() / known;
+  if (numel(shape) != t.size() || std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; }))
+    im.fail(node, fmt::format("the target shape [{}] does not fit the constant of shape {}", fmt::join(target, ", "),
+                              to_string(t.shape())));
+  im.add_computed_constant(node.output(0), Tensor(shape, t.values()));
+}
+
 void reshape(Importer& im, const onnx::NodeProto& node) {
+  if (im.constant(node.input(0))) return reshape_constant(im, node);
   const Shape from = sample_of(im, node, 0);
   reshape_to(im, node, from, reshape_target(im, node, from, im.int_constant(node, 1)));
 }

@@ -230,7 +230,9 @@ std::string Importer::unsupported_op(const std::string& op_type) const {
 
 void Importer::convert() {
   const auto& table = converters();
+  absorb_expand_shapes(*this, model_.graph());
   for (const auto& node : model_.graph().node()) {
+    if (absorbed_.count(&node)) continue;
     if (!node.domain().empty() && node.domain() != "ai.onnx")
       fail(node, fmt::format("operators of domain '{}' are not supported; import supports the default domain's {}",
                              node.domain(), supported_import_ops()));
@@ -239,7 +241,7 @@ void Importer::convert() {
     auto it = table.find(node.op_type());
     if (it == table.end()) fail(node, unsupported_op(node.op_type()));
     if (node.output_size() < 1 || node.output(0).empty()) fail(node, "it has no output");
-    if (!absorbed_.count(&node)) it->second(*this, node);
+    it->second(*this, node);
   }
 }
 
@@ -306,6 +308,7 @@ onnx::ModelProto parse_model(const std::string& bytes, const std::string& source
   try {
     onnx::checker::check_model(model);
     require_positive_window_attributes(model.graph());
+    annotate_expanded_constants(model);
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions(false, 0, false));
   } catch (const std::exception& e) {

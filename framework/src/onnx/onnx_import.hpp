@@ -4,6 +4,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -55,6 +56,8 @@ class Importer {
   // Where gradflow's sample shape differs from ONNX's (global_avg_pool gives [C], not [C, 1, 1]).
   void set_sample_shape(const std::string& onnx_value, Shape shape) { own_shapes_[onnx_value] = std::move(shape); }
   void add_constant(const std::string& name, const onnx::TensorProto* tensor) { constants_[name] = tensor; }
+  // A constant import computes from constants (a weight's Reshape or Transpose), kept here.
+  void add_computed_constant(const std::string& name, const Tensor& value);
   void store_weight(const std::string& name, Tensor value) { weights_.tensors[name] = std::move(value); }
   // The ONNX nodes that read `onnx_value`, and whether it is an output of the model.
   const std::vector<const onnx::NodeProto*>& readers_of(const std::string& onnx_value) const;
@@ -90,6 +93,7 @@ class Importer {
   std::vector<GfNode> nodes_;
   std::set<std::string> names_;
   std::set<const onnx::NodeProto*> absorbed_;
+  std::deque<onnx::TensorProto> computed_;  // add_computed_constant's (a deque: pointers stay valid)
   std::map<std::string, int> next_suffix_;  // base -> the K to try next for base_K
   TensorFile weights_;
 };
@@ -106,6 +110,12 @@ void add_norm_converters(std::map<std::string, Converter>& table);         // im
 void binary(Importer& im, const onnx::NodeProto& node, const std::string& op);
 // MatMul of two computed values (import_norm.cpp); a constant weight is import_ops.cpp's linear.
 void matmul_of_values(Importer& im, const onnx::NodeProto& node);
+// Skips the nodes that only compute the shape an Expand of a constant is given (the batch size
+// torch reads for cls.expand(B, -1, -1)): that Expand is the constant for every sample.
+void absorb_expand_shapes(Importer& im, const onnx::GraphProto& graph);
+// Before shape inference: the output of such an Expand is [batch, ...the constant's other
+// axes], which ONNX cannot infer from a shape computed on the batch size.
+void annotate_expanded_constants(onnx::ModelProto& model);
 // A Pad that no AveragePool takes over: gradflow's pad (import_shape_ops.cpp).
 void pad_node(Importer& im, const onnx::NodeProto& node, const std::vector<int64_t>& pads);
 
@@ -126,7 +136,10 @@ int64_t sample_axis(Importer& im, const onnx::NodeProto& node, int64_t axis, siz
 // The gradflow value for input `input` when it is a constant, broadcast against data of
 // `data_rank` ONNX axes: a `parameter` for a trained tensor (an initializer with a state-dict
 // name), else a `constant`; a leading axis of 1 that stands for the batch is dropped.
-std::string constant_input(Importer& im, const onnx::NodeProto& node, int input, size_t data_rank);
+std::string constant_input(Importer& im, const onnx::NodeProto& node, int input, size_t data_rank,
+                           const std::string& preferred = "");
+// `t` with its axes permuted (a constant's Transpose, folded).
+Tensor permuted(const Tensor& t, const std::vector<int64_t>& perm);
 // The ints of input `input` (opset 13 on) or of attribute `name` (before), or nullopt if neither.
 std::optional<std::vector<int64_t>> ints_input_or_attribute(Importer& im, const onnx::NodeProto& node, int input,
                                                              const std::string& name);
