@@ -13,9 +13,10 @@ def floats(name, dims, values):
 
 
 def cases(value):
-    """(what, nodes, inputs, outputs, initializers, reason): x is [batch, 3, 4], v is [batch, 4]."""
+    """(what, nodes, inputs, outputs, initializers, reason): x is [batch, 3, 4], v is [batch, 4]; the
+    output y has symbolic sizes (shape inference fills them in), of the rank the node gives."""
     x, v = value("x", [3, 4]), value("v", [4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    y, y2, y4 = (helper.make_tensor_value_info("y", TensorProto.FLOAT, [f"d{k}" for k in range(r)]) for r in (3, 2, 4))
     n = helper.make_node
     batch = "axis 0 is the batch axis; gradflow's operators act within each sample (axes 1 to 2 here)"
     return [
@@ -39,7 +40,7 @@ def cases(value):
          batch),
         ("a ReduceMean over every axis", [n("ReduceMean", ["x"], ["y"], name="n")], [x], [y], [],
          "no axes: a reduction over every axis includes the batch axis; only sample axes are supported"),
-        ("a MatMul of two vectors", [n("MatMul", ["v", "v"], ["y"], name="n")], [v], [y], [],
+        ("a MatMul of two vectors", [n("MatMul", ["v", "v"], ["y"], name="n")], [v], [y2], [],
          "input 0 is [batch, 4]: a product of matrices [batch, n, k] or more is supported (a [batch, k] operand would "
          "multiply across the batch)"),
         ("a Gather of scattered indices", [n("Gather", ["x", "i"], ["y"], name="n", axis=2)], [x], [y], [ints("i", [0, 2])],
@@ -48,12 +49,11 @@ def cases(value):
          "padding the batch axis is not supported"),
         ("a Pad by a negative amount", [n("Pad", ["x", "p"], ["y"], name="n")], [x], [y], [ints("p", [0, 0, -1, 0, 0, 1])],
          "pads [0, 0, -1, 0, 0, 1]: negative pads (cropping) are not supported"),
-        ("a Flatten at axis 2", [n("Flatten", ["x"], ["y"], name="n", axis=2)], [x], [y], [],
+        ("a Flatten at axis 2", [n("Flatten", ["x"], ["y"], name="n", axis=2)], [x], [y2], [],
          "axis 2 of an input of 3 axes: only axis 1 (-2), which keeps the batch axis apart, is supported; another axis "
          "would merge sample axes into the batch"),
-        ("a Squeeze of an axis of size 4", [n("Squeeze", ["x", "a"], ["y"], name="n")], [x], [y], [ints("a", [-1])],
-         "axis 2 has size 4, not 1"),
-        ("an Unsqueeze before the batch", [n("Unsqueeze", ["x", "a"], ["y"], name="n")], [x], [y], [ints("a", [0])],
+        ("a Squeeze of the batch", [n("Squeeze", ["x", "a"], ["y"], name="n")], [x], [y2], [ints("a", [0])], batch),
+        ("an Unsqueeze before the batch", [n("Unsqueeze", ["x", "a"], ["y"], name="n")], [x], [y4], [ints("a", [0])],
          "axis 0 is the batch axis; gradflow's operators act within each sample (axes 1 to 3 here)"),
         ("an Expand of data", [n("Expand", ["x", "s"], ["y"], name="n")], [x], [y], [ints("s", [1, 3, 4])],
          "only a constant expanded to [batch, ...its other axes] is supported (a class token); data is broadcast by "

@@ -19,8 +19,12 @@ runner, src, throwing, work = sys.argv[1:5]
 throwing = os.path.realpath(throwing)
 shutil.rmtree(work, ignore_errors=True)  # no file from an earlier run may pass for this one's
 os.makedirs(work)
-SUPPORTED = ("Add, AveragePool, Concat, Constant, Conv, ConvTranspose, Dropout, Flatten, Gemm, GlobalAveragePool, "
-             "Identity, LeakyRelu, MatMul, MaxPool, Pad, Relu, Reshape, Resize, Sigmoid, Softmax, Tanh, Upsample")
+SUPPORTED = ("Abs, Add, AveragePool, BatchNormalization, Cast, Celu, Clip, Concat, Constant, Conv, ConvTranspose, "
+             "Cos, Div, Dropout, Elu, Erf, Exp, Expand, Flatten, Gather, Gemm, GlobalAveragePool, GreaterOrEqual, "
+             "HardSigmoid, HardSwish, Identity, LayerNormalization, LeakyRelu, Log, LogSoftmax, MatMul, Max, "
+             "MaxPool, Min, Mish, Mul, Neg, Pad, Pow, Reciprocal, ReduceMax, ReduceMean, ReduceSum, Relu, "
+             "Reshape, Resize, Selu, Sigmoid, Sin, Slice, Softmax, Softplus, Split, Sqrt, Squeeze, Sub, Tanh, "
+             "Transpose, Unsqueeze, Upsample")
 failures = []
 
 
