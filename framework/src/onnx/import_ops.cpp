@@ -290,6 +290,7 @@ const std::map<std::string, Converter>& converters() {
     add_elementwise_converters(t);
     add_shape_converters(t);
     add_norm_converters(t);
+    add_constant_converters(t);
     return t;
   }();
   return table;

@@ -106,6 +106,12 @@ void add_resize_converters(std::map<std::string, Converter>& table);
 void add_elementwise_converters(std::map<std::string, Converter>& table);  // import_elementwise.cpp
 void add_shape_converters(std::map<std::string, Converter>& table);        // import_shape_ops.cpp
 void add_norm_converters(std::map<std::string, Converter>& table);         // import_norm.cpp
+void add_constant_converters(std::map<std::string, Converter>& table);     // import_constants.cpp
+// Folded at import (import_constants.cpp): a constant's Transpose, a constant sliced on one axis.
+void transpose_constant(Importer& im, const onnx::NodeProto& node);
+Tensor sliced(const Tensor& t, int64_t axis, int64_t start, int64_t end, int64_t step);
+// A Gather from a constant table by computed ids: an embedding (import_constants.cpp).
+void embedding(Importer& im, const onnx::NodeProto& node);
 // An elementwise op of two ONNX inputs, data or constant (import_elementwise.cpp).
 void binary(Importer& im, const onnx::NodeProto& node, const std::string& op);
 // MatMul of two computed values (import_norm.cpp); a constant weight is import_ops.cpp's linear.
