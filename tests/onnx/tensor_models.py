@@ -113,6 +113,7 @@ class Elementwise(nn.Module):  # constants on either side, broadcasting, unary m
         b = torch.log(x.abs() + 1.0) - torch.reciprocal(x.abs() + 2.0) + torch.erf(x) + x.pow(2)
         c = torch.maximum(a, b) * self.scale + torch.minimum(a, torch.tensor(0.3))
         d = nn.functional.elu(c, 0.7) + nn.functional.selu(c) + nn.functional.celu(c, 1.3) + nn.functional.softplus(c)
+        d = d + nn.functional.mish(c) + torch.sin(x) - torch.cos(-x)  # Mish exports as Softplus, Tanh, Mul
         return torch.clamp(d, -1.0, 4.0) + torch.clamp(c, min=0.2) + nn.functional.hardsigmoid(c) + x.mean(-1, keepdim=True)
 
 

@@ -63,6 +63,9 @@ def cases(value):
          "axis 1: only a normalisation over the last axis is supported (torch.nn.LayerNorm of one size)"),
         ("a Clip by a computed bound", [n("Clip", ["x", "x"], ["y"], name="n")], [x], [y], [],
          "input 1 must be a constant number"),
+        ("a Mul by infinity", [n("Constant", [], ["c"], name="k", value=floats("c", [], [float("inf")])),
+                               n("Mul", ["x", "c"], ["y"], name="n")], [x], [y], [],
+         "the constant input 1 is inf: a graph file holds finite numbers only"),
         ("a Selu of another alpha", [n("Selu", ["x"], ["y"], name="n", alpha=2.0)], [x], [y], [],
          "only the standard alpha (1.6732632) and gamma (1.0507010) are supported (torch.nn.SELU)"),
     ]

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "onnx_import.hpp"
 #include "onnx_tensor.hpp"
@@ -20,6 +21,12 @@ int64_t sample_axis(Importer& im, const onnx::NodeProto& node, int64_t axis, siz
                               "here)",
                               axis, rank - 1));
   return normalised - 1;
+}
+
+float finite(Importer& im, const onnx::NodeProto& node, float value, const std::string& what) {
+  if (!std::isfinite(value))
+    im.fail(node, fmt::format("{} is {}: a graph file holds finite numbers only", what, value));
+  return value;
 }
 
 namespace {
@@ -60,7 +67,8 @@ std::string constant_input(Importer& im, const onnx::NodeProto& node, int input,
   GfNode& gf = im.add(node, "constant", {}, node_base_name(node) + (node_base_name(node).empty() ? "" : "_") + "const");
   gf.attributes.push_back(text);
   // A single number is written out; a larger tensor is the checkpoint's buffer `<node>.value`.
-  gf.attributes.push_back(fmt::format("value: {}", value.size() == 1 ? value[0] : 0.0f));
+  const float written = value.size() == 1 ? finite(im, node, value[0], fmt::format("the constant input {}", input)) : 0.0f;
+  gf.attributes.push_back(fmt::format("value: {}", written));
   if (value.size() > 1) im.store_weight(gf.name + ".value", std::move(value));
   return gf.name;
 }

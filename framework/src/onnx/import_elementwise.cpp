@@ -108,7 +108,7 @@ void sigmoid(Importer& im, const onnx::NodeProto& node) {
 void pow(Importer& im, const onnx::NodeProto& node) {
   const auto exponent = scalar_input(im, node, 1);
   if (!exponent) im.fail(node, "only a constant exponent (one number) is supported");
-  unary(im, node, "pow", {fmt::format("exponent: {}", *exponent)});
+  unary(im, node, "pow", {fmt::format("exponent: {}", finite(im, node, *exponent, "the exponent"))});
 }
 
 // Max and Min of one or more inputs, as a chain of maximum or minimum.
@@ -136,8 +136,8 @@ void clip(Importer& im, const onnx::NodeProto& node) {
   if (low == 0.0f && high == 6.0f) return unary(im, node, "relu6");
   if (!low && !high) return im.alias(node.output(0), im.data_input(node, 0));
   std::vector<std::string> attributes;
-  if (low) attributes.push_back(fmt::format("min: {}", *low));
-  if (high) attributes.push_back(fmt::format("max: {}", *high));
+  if (low) attributes.push_back(fmt::format("min: {}", finite(im, node, *low, "the lower bound")));
+  if (high) attributes.push_back(fmt::format("max: {}", finite(im, node, *high, "the upper bound")));
   unary(im, node, "clamp", std::move(attributes));
 }
 
@@ -150,7 +150,7 @@ void hard_sigmoid(Importer& im, const onnx::NodeProto& node) {
   std::string value = im.data_input(node, 0);
   for (const auto& [op, c] : {std::pair{"mul", alpha}, std::pair{"add", beta}}) {
     GfNode& k = im.add(node, "constant", {}, base + "_" + op + "_by");
-    k.attributes = {"shape: [1]", fmt::format("value: {}", c)};
+    k.attributes = {"shape: [1]", fmt::format("value: {}", finite(im, node, c, "alpha or beta"))};
     value = im.add(node, op, {value, k.name}, base + "_" + op).name;
   }
   im.add(node, "clamp", {value}, base).attributes = {"min: 0", "max: 1"};
@@ -175,7 +175,7 @@ void greater_or_equal(Importer& im, const onnx::NodeProto& node) {
 }
 
 void with_alpha(Importer& im, const onnx::NodeProto& node, const std::string& op) {
-  unary(im, node, op, {fmt::format("alpha: {}", float_attribute(node, "alpha", 1.0f))});
+  unary(im, node, op, {fmt::format("alpha: {}", finite(im, node, float_attribute(node, "alpha", 1.0f), "alpha"))});
 }
 
 }  // namespace

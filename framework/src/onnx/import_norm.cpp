@@ -41,7 +41,7 @@ void layer_norm(Importer& im, const onnx::NodeProto& node) {
   shift.zero();
   if (node.input_size() > 2 && !node.input(2).empty()) shift = per_feature(im, node, 2, d, "bias");
   GfNode& gf = im.add(node, "layer_norm", {im.data_input(node, 0)}, module_of(node.input(1)));
-  const float eps = float_attribute(node, "epsilon", 1e-5f);
+  const float eps = finite(im, node, float_attribute(node, "epsilon", 1e-5f), "epsilon");
   if (eps != 1e-5f) gf.attributes.push_back(fmt::format("eps: {}", eps));
   im.store_weight(gf.name + ".weight", std::move(scale));
   im.store_weight(gf.name + ".bias", std::move(shift));
@@ -54,9 +54,10 @@ void batch_norm(Importer& im, const onnx::NodeProto& node) {
   if (int_attribute(node, "training_mode", 0) != 0)
     im.fail(node, "training_mode 1 is not supported; export the model in evaluation mode");
   if (node.input_size() != 5) im.fail(node, "it takes five inputs (X, scale, B, mean, var)");
-  const int64_t c = sample.at(0);
+  if (sample.empty()) im.fail(node, "input 0 is [batch]: the channels (axis 1) are missing");
+  const int64_t c = sample[0];
   GfNode& gf = im.add(node, "batch_norm", {im.data_input(node, 0)}, module_of(node.input(1)));
-  const float eps = float_attribute(node, "epsilon", 1e-5f);
+  const float eps = finite(im, node, float_attribute(node, "epsilon", 1e-5f), "epsilon");
   if (eps != 1e-5f) gf.attributes.push_back(fmt::format("eps: {}", eps));
   // ONNX's momentum weighs the running statistic, torch's (gradflow's) the batch.
   const float momentum = 1.0f - float_attribute(node, "momentum", 0.9f);

@@ -144,6 +144,7 @@ int64_t clamp_bound(int64_t bound, int64_t size) {
 void slice(Importer& im, const onnx::NodeProto& node) {
   const bool constant = im.constant(node.input(0)) != nullptr;
   Tensor folded = constant ? im.float_constant(node, 0) : Tensor();
+  if (constant && folded.rank() == 0) im.fail(node, "a Slice of a constant number");
   const Shape sample = constant ? Shape(folded.shape().begin() + 1, folded.shape().end()) : sample_of(im, node, 0);
   const bool inputs = im.opset() >= 10;
   const int none = INT_MAX;  // before opset 10 these are attributes
@@ -160,7 +161,6 @@ void slice(Importer& im, const onnx::NodeProto& node) {
   std::string value = constant ? "" : im.data_input(node, 0);
   const int64_t rank = static_cast<int64_t>(sample.size()) + 1;
   for (size_t k = 0; k < axes.size(); ++k) {
-    if (constant && folded.rank() == 0) im.fail(node, "a Slice of a constant number");
     const bool batch = axes[k] == 0 || axes[k] == -rank;
     if (!constant && batch && (*starts)[k] == 0 && (*ends)[k] >= INT32_MAX && steps[k] == 1) continue;  // all of it
     if (steps[k] < 1)
@@ -228,7 +228,7 @@ void pad_node(Importer& im, const onnx::NodeProto& node, const Ints& pads) {
     if (v.size() != 1) im.fail(node, "the constant_value must be one number");
     value = v[0];
   }
-  if (value != 0.0f) gf.attributes.push_back(fmt::format("value: {}", value));
+  if (value != 0.0f) gf.attributes.push_back(fmt::format("value: {}", finite(im, node, value, "the pad value")));
 }
 
 void add_shape_converters(std::map<std::string, Converter>& table) {

@@ -144,6 +144,9 @@ int64_t sample_axis(Importer& im, const onnx::NodeProto& node, int64_t axis, siz
 // name), else a `constant`; a leading axis of 1 that stands for the batch is dropped.
 std::string constant_input(Importer& im, const onnx::NodeProto& node, int input, size_t data_rank,
                            const std::string& preferred = "");
+// `value`, which a graph file will hold as text: a non-finite one (which YAML numbers cannot
+// write) fails, naming `what`.
+float finite(Importer& im, const onnx::NodeProto& node, float value, const std::string& what);
 // `t` with its axes permuted (a constant's Transpose, folded).
 Tensor permuted(const Tensor& t, const std::vector<int64_t>& perm);
 // The ints of input `input` (opset 13 on) or of attribute `name` (before), or nullopt if neither.
