@@ -33,15 +33,14 @@ namespace {
 
 // A trained tensor: PyTorch writes parameters as initializers named by the state dict
 // ("gamma", "blocks.0.scale"), and the constants it folds as "onnx::Mul_12" or Constant nodes.
-bool is_parameter(const onnx::TensorProto& t, const std::string& value) {
-  return t.name() == value && value.rfind("onnx::", 0) != 0 && value.find("Constant") == std::string::npos;
+bool is_parameter(const Importer& im, const std::string& value) {
+  return !im.from_constant_node(value) && value.rfind("onnx::", 0) != 0 && value.find("Constant") == std::string::npos;
 }
 
 }  // namespace
 
 std::string constant_input(Importer& im, const onnx::NodeProto& node, int input, size_t data_rank,
                            const std::string& preferred) {
-  const onnx::TensorProto* t = im.constant(node.input(input));
   Tensor value = im.float_constant(node, input);
   Shape shape = value.shape();
   if (shape.size() > data_rank)
@@ -58,7 +57,7 @@ std::string constant_input(Importer& im, const onnx::NodeProto& node, int input,
   if (shape.empty()) shape = {1};
   value = Tensor(shape, value.values());
   const std::string text = fmt::format("shape: [{}]", fmt::join(shape, ", "));
-  if (is_parameter(*t, node.input(input))) {
+  if (is_parameter(im, node.input(input))) {
     GfNode& gf = im.add(node, "parameter", {}, preferred.empty() ? tidy_name(node.input(input)) : preferred);
     gf.attributes.push_back(text);
     im.store_weight(gf.name + ".weight", std::move(value));

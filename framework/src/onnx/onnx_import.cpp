@@ -65,8 +65,11 @@ Importer::Importer(const onnx::ModelProto& model, std::string source) : model_(m
   for (const auto& init : model_.graph().initializer()) constants_[init.name()] = &init;
   // Known before their node is reached: a converter folding a pattern reads constants further on.
   for (const auto& node : model_.graph().node())
-    if (const auto* value = node.op_type() == "Constant" ? find_attribute(node, "value") : nullptr; value && value->has_t())
-      constants_[node.output_size() > 0 ? node.output(0) : ""] = &value->t();
+    if (const auto* value = node.op_type() == "Constant" ? find_attribute(node, "value") : nullptr;
+        value && value->has_t() && node.output_size() > 0) {
+      constants_[node.output(0)] = &value->t();
+      constant_nodes_.insert(node.output(0));
+    }
   read_shapes();
   read_inputs();
   for (const auto& node : model_.graph().node())

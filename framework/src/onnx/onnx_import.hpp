@@ -56,6 +56,8 @@ class Importer {
   // Where gradflow's sample shape differs from ONNX's (global_avg_pool gives [C], not [C, 1, 1]).
   void set_sample_shape(const std::string& onnx_value, Shape shape) { own_shapes_[onnx_value] = std::move(shape); }
   void add_constant(const std::string& name, const onnx::TensorProto* tensor) { constants_[name] = tensor; }
+  // Whether `value` is a Constant node's output (not an initializer: a stored weight).
+  bool from_constant_node(const std::string& value) const { return constant_nodes_.count(value) > 0; }
   // A constant import computes from constants (a weight's Reshape or Transpose), kept here.
   void add_computed_constant(const std::string& name, const Tensor& value);
   void store_weight(const std::string& name, Tensor value) { weights_.tensors[name] = std::move(value); }
@@ -93,6 +95,7 @@ class Importer {
   std::vector<GfNode> nodes_;
   std::set<std::string> names_;
   std::set<const onnx::NodeProto*> absorbed_;
+  std::set<std::string> constant_nodes_;  // outputs of Constant nodes
   std::deque<onnx::TensorProto> computed_;  // add_computed_constant's (a deque: pointers stay valid)
   std::map<std::string, int> next_suffix_;  // base -> the K to try next for base_K
   TensorFile weights_;
