@@ -60,6 +60,32 @@ const onnx::NodeProto* gelu_end(Importer& im, const onnx::NodeProto& div) {
   return half;
 }
 
+// gradflow's export of softplus with beta and threshold: s = Mul(x, beta); Where(Greater(s,
+// threshold), x, Div(Softplus(s), beta)). The Where when `mul` starts that form, its nodes
+// absorbed, with beta and threshold.
+const onnx::NodeProto* softplus_end(Importer& im, const onnx::NodeProto& mul, float& beta, float& threshold) {
+  const int k = im.constant(mul.input(1)) ? 1 : 0;
+  const auto b = scalar_input(im, mul, k);
+  const auto& readers = im.readers_of(mul.output(0));
+  if (!b || readers.size() != 2 || im.is_graph_output(mul.output(0))) return nullptr;
+  const bool softplus_first = readers[0]->op_type() == "Softplus";
+  const onnx::NodeProto* soft = readers[softplus_first ? 0 : 1];
+  const onnx::NodeProto* greater = readers[softplus_first ? 1 : 0];
+  if (soft->op_type() != "Softplus" || greater->op_type() != "Greater" || greater->input(0) != mul.output(0)) return nullptr;
+  const auto t = scalar_input(im, *greater, 1);
+  const onnx::NodeProto* div = sole_reader(im, soft->output(0), "Div");
+  const auto d = div && div->input(0) == soft->output(0) ? scalar_input(im, *div, 1) : std::nullopt;
+  const onnx::NodeProto* where = div ? sole_reader(im, div->output(0), "Where") : nullptr;
+  if (!t || !d || *d != *b || !where || where->input_size() != 3 || where->input(0) != greater->output(0) ||
+      where->input(1) != mul.input(1 - k) || where->input(2) != div->output(0) ||
+      im.readers_of(greater->output(0)).size() != 1)
+    return nullptr;
+  for (const onnx::NodeProto* n : {soft, greater, div, where}) im.absorb(*n);
+  beta = *b;
+  threshold = *t;
+  return where;
+}
+
 }  // namespace
 
 void binary(Importer& im, const onnx::NodeProto& node, const std::string& op) {
@@ -83,6 +109,18 @@ namespace {
 
 void unary(Importer& im, const onnx::NodeProto& node, const std::string& op, std::vector<std::string> attributes = {}) {
   im.add(node, op, {im.data_input(node, 0)}).attributes = std::move(attributes);
+}
+
+void mul(Importer& im, const onnx::NodeProto& node) {
+  float beta = 1.0f, threshold = 20.0f;
+  if (const onnx::NodeProto* end = node.input_size() == 2 ? softplus_end(im, node, beta, threshold) : nullptr) {
+    const std::string x = im.data_input(node, im.constant(node.input(1)) ? 0 : 1);
+    im.add(*end, "softplus", {x}, node_base_name(node)).attributes = {
+        fmt::format("beta: {}", finite(im, node, beta, "beta")),
+        fmt::format("threshold: {}", finite(im, node, threshold, "the threshold"))};
+    return;
+  }
+  binary(im, node, "mul");
 }
 
 void div(Importer& im, const onnx::NodeProto& node) {
@@ -121,23 +159,27 @@ void extremum(Importer& im, const onnx::NodeProto& node, const std::string& op) 
 // Clip: bounds from inputs 1 and 2 (opset 11 on) or attributes min and max (before); ReLU6 as
 // torch's relu6 (its gradient at the bounds differs from clamp's).
 void clip(Importer& im, const onnx::NodeProto& node) {
-  std::optional<float> low, high;
-  if (im.opset() >= 11) {
-    for (int k : {1, 2}) {
-      if (k >= node.input_size() || node.input(k).empty()) continue;
-      const auto bound = scalar_input(im, node, k);
-      if (!bound) im.fail(node, fmt::format("input {} must be a constant number", k));
-      (k == 1 ? low : high) = bound;
+  // Plain values and flags: GCC's -Wmaybe-uninitialized misreads std::optional<float> here.
+  float bound[2] = {0.0f, 0.0f};
+  bool given[2] = {false, false};
+  for (int k : {0, 1}) {
+    if (im.opset() >= 11) {
+      if (k + 1 >= node.input_size() || node.input(k + 1).empty()) continue;
+      const auto value = scalar_input(im, node, k + 1);
+      if (!value) im.fail(node, fmt::format("input {} must be a constant number", k + 1));
+      bound[k] = *value;
+    } else {
+      if (!find_attribute(node, k == 0 ? "min" : "max")) continue;
+      bound[k] = float_attribute(node, k == 0 ? "min" : "max", 0.0f);
     }
-  } else {
-    if (find_attribute(node, "min")) low = float_attribute(node, "min", 0.0f);
-    if (find_attribute(node, "max")) high = float_attribute(node, "max", 0.0f);
+    // gradflow's export of a one-sided clamp writes the other bound as an infinity: no bound.
+    given[k] = !(std::isinf(bound[k]) && (bound[k] < 0) == (k == 0));
   }
-  if (low == 0.0f && high == 6.0f) return unary(im, node, "relu6");
-  if (!low && !high) return im.alias(node.output(0), im.data_input(node, 0));
+  if (given[0] && given[1] && bound[0] == 0.0f && bound[1] == 6.0f) return unary(im, node, "relu6");
+  if (!given[0] && !given[1]) return im.alias(node.output(0), im.data_input(node, 0));
   std::vector<std::string> attributes;
-  if (low) attributes.push_back(fmt::format("min: {}", finite(im, node, *low, "the lower bound")));
-  if (high) attributes.push_back(fmt::format("max: {}", finite(im, node, *high, "the upper bound")));
+  if (given[0]) attributes.push_back(fmt::format("min: {}", finite(im, node, bound[0], "the lower bound")));
+  if (given[1]) attributes.push_back(fmt::format("max: {}", finite(im, node, bound[1], "the upper bound")));
   unary(im, node, "clamp", std::move(attributes));
 }
 
@@ -181,8 +223,8 @@ void with_alpha(Importer& im, const onnx::NodeProto& node, const std::string& op
 }  // namespace
 
 void add_elementwise_converters(std::map<std::string, Converter>& table) {
-  for (const auto& [onnx_op, op] : std::map<std::string, std::string>{{"Sub", "sub"}, {"Mul", "mul"}})
-    table[onnx_op] = [op](Importer& im, const onnx::NodeProto& n) { binary(im, n, op); };
+  table["Sub"] = [](Importer& im, const onnx::NodeProto& n) { binary(im, n, "sub"); };
+  table["Mul"] = mul;
   table["Div"] = div;
   table["Pow"] = pow;
   table["Max"] = [](Importer& im, const onnx::NodeProto& n) { extremum(im, n, "maximum"); };
