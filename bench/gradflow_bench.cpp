@@ -26,104 +26,17 @@
 #include "gradflow/model.hpp"
 #include "gradflow/registry.hpp"
 #include "gradflow/trainer.hpp"
+#include "bench_data.hpp"
 
 namespace gf = gradflow;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using namespace gradflow::bench;
 
 namespace {
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// The synthetic data's hash of element i: Knuth's multiplicative hash, modulo 2^32.
-uint64_t hash32(int64_t i) { return (static_cast<uint64_t>(i) * 2654435761ull) % 4294967296ull; }
-
-// Synthetic MNIST-shaped data, defined by a formula that bench/torch_bench.py reproduces
-// bit for bit, so both sides train on the same numbers: x in [0, 1), labels cycle 0..9.
-// The large and wide workloads time fixed float batches.
-gf::Dataset synthetic(int64_t n, int64_t features, int64_t classes) {
-  gf::Tensor x({n, features}), y({n, 1});
-  for (int64_t i = 0; i < n * features; ++i)
-    x[i] = static_cast<float>(static_cast<double>(hash32(i)) / 4294967296.0);
-  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(i % classes);
-  gf::Dataset data;  // moved in: an initializer list would copy, doubling the peak memory
-  data.columns.emplace("x", std::move(x));
-  data.columns.emplace("y", std::move(y));
-  data.size = n;
-  return data;
-}
-
-// The mnist and cnn workloads' data, kept as torchvision keeps MNIST: uint8 pixels (the top
-// byte of the same hash, so every driver holds the same bytes), each read as byte * (1/255) in
-// float when a batch is gathered; torch and LibTorch convert each batch with .float().mul_(1/255),
-// which gives the same floats. `sample` is [784] for the MLP, [1, 28, 28] for the CNN: the same
-// bytes either way. Labels cycle 0..9.
-gf::Dataset synthetic_pixels(int64_t n, const gf::Shape& sample, int64_t classes) {
-  const int64_t features = gf::numel(sample);
-  std::string pixels(static_cast<size_t>(n * features), '\0');
-  for (int64_t i = 0; i < n * features; ++i)
-    pixels[static_cast<size_t>(i)] = static_cast<char>(hash32(i) >> 24);
-  gf::ByteTable to_unit;
-  for (size_t b = 0; b < to_unit.size(); ++b) to_unit[b] = static_cast<float>(b) * (1.0f / 255.0f);
-  gf::Tensor y({n, 1});
-  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(i % classes);
-  gf::Dataset data;
-  data.columns.emplace("x", gf::Column::from_bytes(std::move(pixels), gf::batched(n, sample), to_unit));
-  data.columns.emplace("y", std::move(y));
-  data.size = n;
-  return data;
-}
-
-// The conv workload's fixed batch: x [n, 1, 28, 28] and targets [n, 64], both filled by the
-// hash formula of synthetic() (x from element 0, the targets from element 0 as well).
-gf::Dataset synthetic_images(int64_t n, int64_t targets) {
-  auto hashed = [](const gf::Shape& shape) {
-    gf::Tensor t(shape);
-    for (int64_t i = 0; i < t.size(); ++i)
-      t[i] = static_cast<float>(static_cast<double>(hash32(i)) / 4294967296.0);
-    return t;
-  };
-  gf::Dataset data;
-  data.columns.emplace("x", hashed({n, 1, 28, 28}));
-  data.columns.emplace("y", hashed({n, targets}));
-  data.size = n;
-  return data;
-}
-
-// The transformer workloads' corpus, as torch_bench.py's synthetic_bytes(): n * T + 1 bytes (the
-// top byte of the hash), held once and read as the ids 0-255 through two window columns as the
-// `text:` source builds them: x sample k = bytes [kT, kT + T), y the same from byte 1 (offset 1).
-gf::Dataset synthetic_bytes(int64_t n, int64_t T) {
-  auto bytes = std::make_shared<std::string>(static_cast<size_t>(n * T + 1), '\0');
-  for (size_t i = 0; i < bytes->size(); ++i) (*bytes)[i] = static_cast<char>(hash32(static_cast<int64_t>(i)) >> 24);
-  gf::ByteTable ids;
-  for (size_t b = 0; b < ids.size(); ++b) ids[b] = static_cast<float>(b);
-  gf::Dataset data;
-  data.columns.emplace("x", gf::Column::from_windows(bytes, 0, T, {n, T}, ids));
-  data.columns.emplace("y", gf::Column::from_windows(bytes, 1, T, {n, T}, ids));
-  data.size = n;
-  return data;
-}
-
-// The attention workloads' fixed batch: x and the mse target [n, T, E], both filled by
-// synthetic()'s formula from element 0.
-gf::Dataset attention_inputs(int64_t n, int64_t T, int64_t E) {
-  gf::Tensor x({n, T, E});
-  for (int64_t i = 0; i < x.size(); ++i)
-    x[i] = static_cast<float>(static_cast<double>(hash32(i)) / 4294967296.0);
-  gf::Tensor y = x;
-  gf::Dataset data;
-  data.columns.emplace("x", std::move(x));
-  data.columns.emplace("y", std::move(y));
-  data.size = n;
-  return data;
-}
-
-gf::Dataset xor_data() {
-  gf::Tensor x({4, 2}, {0, 0, 0, 1, 1, 0, 1, 1}), y({4, 1}, {0, 1, 1, 0});
-  return gf::Dataset{{{"x", std::move(x)}, {"y", std::move(y)}}, 4, {}};
 }
 
 // One training step on fixed rows: what a user's loop pays per step, data copy included.
@@ -272,7 +185,7 @@ int main(int argc, char** argv) {
   bool trace = false;
   int64_t seq = 128, prompt = 1, length = 64;
   app.add_option("workload", workload,
-                 "xor | mnist | cnn | conv | large | wide | sgemm | transformer | attention | generate | lstm")->required();
+                 "xor | mnist | cnn | mobilenet | conv | large | wide | sgemm | transformer | attention | generate | lstm")->required();
   app.add_option("--seq", seq, "attention: the sequence length T (a graph attention_tT.yaml)");
   app.add_option("--prompt", prompt, "generate: prompt length in bytes (1 to 128)")->check(CLI::Range(1, 128));
   app.add_option("--length", length, "generate: bytes to sample")->check(CLI::PositiveNumber);
@@ -280,7 +193,7 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps)->check(CLI::PositiveNumber);
   app.add_option("--batch", batch, "default: the workload's");
   app.add_option("--steps", steps, "steps per repetition (xor, cnn, conv, large, wide, sgemm)");
-  app.add_option("--samples", samples, "training-set size (mnist, cnn; transformer, lstm: windows, default 18117)");
+  app.add_option("--samples", samples, "training-set size (mnist, cnn, mobilenet; transformer, lstm: windows, default 18117)");
   app.add_option("--graphs", graphs, "directory of the bench graphs");
   app.add_flag("--trace", trace, "xor: also print the initial weights and first losses");
   CLI11_PARSE(app, argc, argv);
@@ -329,12 +242,13 @@ int main(int argc, char** argv) {
       out["metric"] = "s_per_epoch";
       out["samples"] = times;
       out["final_loss"] = loss;
-    } else if (workload == "cnn") {
+    } else if (workload == "cnn" || workload == "mobilenet") {
       // Training steps of the Fashion-MNIST CNN (issue 13) as an epoch runs them: shuffled
       // batches gathered from `samples` uint8 images, the calls of Trainer::train_epoch. A
       // repetition is `steps` steps (default a whole epoch), so that a run, and torch's at 60 ms a
       // step, need not take whole epochs; bench/run.py scales the step to an epoch.
-      auto model = load("fashion_cnn.yaml");
+      // mobilenet: graphs/fashion_mnist_mobilenet.yaml's network (issue 24) on the same images.
+      auto model = load(workload == "cnn" ? "fashion_cnn.yaml" : "mobilenet.yaml");
       batch = batch ? batch : 64;
       const auto data = synthetic_pixels(samples, {1, 28, 28}, 10);
       const int64_t per_epoch = (samples + batch - 1) / batch;

@@ -43,6 +43,7 @@ FULL = {
     "memory": ({"--reps": 1}, {"--reps": 1}, 1),
     # 100 steps of the CNN a repetition, not its 938-step epoch: torch takes 35-60 ms a step here.
     "cnn": ({"--steps": 100}, {"--steps": 100}, 3),
+    "mobilenet": ({"--steps": 30}, {"--steps": 30}, 1),
     "conv": ({"--steps": 20}, {"--steps": 20}, 3),
     "cnn_memory": ({"--reps": 1, "--steps": 20}, {"--reps": 1, "--steps": 20}, 1),
     "first_step": ({}, {}, 5),
@@ -56,6 +57,7 @@ SMOKE = {
     "sgemm": ({"--batch": 128, "--steps": 2}, {"--batch": 128, "--steps": 2}, 2),
     "memory": ({"--reps": 1, "--samples": 512}, {"--reps": 1, "--samples": 512}, 1),
     "cnn": ({"--samples": 512, "--steps": 4}, {"--samples": 512, "--steps": 4}, 2),
+    "mobilenet": ({"--samples": 512, "--steps": 4}, {"--samples": 512, "--steps": 4}, 2),
     "conv": ({"--batch": 8, "--steps": 2}, {"--batch": 8, "--steps": 2}, 2),
     "cnn_memory": ({"--reps": 1, "--samples": 512, "--steps": 2}, {"--reps": 1, "--samples": 512, "--steps": 2}, 1),
     "first_step": ({}, {}, 1),
@@ -63,6 +65,7 @@ SMOKE = {
 DRIVER_WORKLOAD = {"mnist256": "mnist", "memory": "mnist", "cnn_memory": "cnn"} | sequence.DRIVER
 FULL |= sequence.FULL
 SMOKE |= sequence.SMOKE
+NO_LIBTORCH_TWIN = ("sgemm", "mobilenet")
 CNN_EPOCH_STEPS = 938  # a 60,000-image epoch at batch 64: the cnn rows scale a step to it
 
 
@@ -307,7 +310,7 @@ class Bench:
             if t not in row["gradflow"]:
                 row["gradflow"][t] = figure_of(self.side("gradflow", workload, t, reps))
         for peer in self.peers():
-            if workload == "sgemm" and peer == "libtorch":
+            if workload in NO_LIBTORCH_TWIN and peer == "libtorch":
                 continue
             for t in (1, 2):
                 if t in row[peer]:
@@ -402,17 +405,25 @@ ROWS = [
               rounds="conv_round_fractions"),
     table.Row("8 conv1+conv2 fwd+bwd b64, gf 1t", "GFLOP/s", ("conv", 1), "highest", "own 1t sgemm"),
     table.Row("9 peak RSS, cnn b64, uint8 images", "MiB", ("memory_cnn", None), "memory", "torch/gf", 2),
+    # Issue 24: graphs/fashion_mnist_mobilenet.yaml's step against its twin's (no LibTorch twin).
+    table.Row("16 mobilenet b64 step, gf 1t", "ms/step", ("mobilenet", 1), "fastest", "best peer/gf", 1.5, 1e3,
+              CNN_EPOCH_STEPS),
+    table.Row("16 mobilenet b64 step, gf 2t", "ms/step", ("mobilenet", 2), "fastest", "best peer/gf", 1.5, 1e3,
+              CNN_EPOCH_STEPS),
 ]
 
 # The workloads main() times, with gradflow's thread counts (the peers run each at 1 and 2).
 # sgemm is no row of its own: it is the ceiling the GFLOP/s rows are set against.
 TIMED = (("xor", [1]), ("mnist", [1, 2]), ("mnist256", [1, 2]), ("large", [2]), ("wide", [1, 2]),
-         ("sgemm", [1, 2]), ("cnn", [1, 2]), ("conv", [1, 2]))
+         ("sgemm", [1, 2]), ("cnn", [1, 2]), ("conv", [1, 2]), ("mobilenet", [1, 2]))
+# Workloads --workloads may pick alone: neither set against the sgemm ceiling nor interleaved with it.
+SELECTABLE = ("xor", "mnist", "mnist256", "cnn", "mobilenet")
 
 
-def report(res, judge):
-    """The table's MLP and CNN lines (workload, unit, gradflow, torch, libtorch, ratio, target, status)."""
-    return table.render(res, ROWS, judge)
+def report(res, judge, rows=ROWS):
+    """The table's MLP, CNN and MobileNet lines (workload, unit, gradflow, torch, libtorch, ratio, target,
+    status)."""
+    return table.render(res, rows, judge)
 
 
 def status(ok, smoke=False):
@@ -441,6 +452,8 @@ def main():
     p.add_argument("--out", type=Path, default=BENCH / "results.json")
     p.add_argument("--sequence-only", action="store_true",
                    help="only the sequence workloads (transformer, attention, generate; bench/sequence.py)")
+    p.add_argument("--workloads", help="only these timed workloads, comma-separated (of: " +
+                   ", ".join(SELECTABLE + sequence.TIMED) + "): their table rows and JSON")
     p.add_argument("--dashboard-only", action="store_true",
                    help="only the transformer's step with and without train --dashboard (bench/dashboard_cost.py)")
     a = p.parse_args()
@@ -472,20 +485,29 @@ def main():
     # The convolutions join the large MLP's rounds: both are set against the same ceilings.
     pair_configs = {"wide": [("wide", "gradflow", 1), ("wide", "gradflow", 2)],
                     "large": [("large", "gradflow", 2), ("conv", "gradflow", 2), ("sgemm", "gradflow", 2)] +
-                             ([("sgemm", "torch", 2)] if b.py else [])}
+                             ([("sgemm", "torch", 2)] if b.py else []),
+                    # Small steps on a shared machine: the four runs alternate, so that load
+                    # falls on both sides alike.
+                    "mobilenet": [("mobilenet", side, t) for t in (1, 2) for side in ("gradflow", "torch")
+                                  if side == "gradflow" or b.py]}
     measured = {}
     res["steal_pct"] = {}
     if a.sequence_only:
         return finish_sequence_only(a, b, res, peer_line, started, judge)
     if a.dashboard_only:
         return finish_dashboard_only(a, b, res, started, judge)
-    for w, gf_threads in TIMED:
+    selected = a.workloads.split(",") if a.workloads else [w for w, _ in TIMED]
+    if a.workloads and not set(selected) <= set(SELECTABLE + sequence.TIMED):
+        sys.exit(f"run.py: --workloads takes {', '.join(SELECTABLE + sequence.TIMED)}, got {a.workloads}")
+    for w, gf_threads in [(w, t) for w, t in TIMED if w in selected]:
         print(f"running {w} ...", file=sys.stderr, flush=True)
         steal = CpuSteal()
         if w in pair_configs:
             measured |= b.interleaved(pair_configs[w], rounds)
         res["workloads"][w] = b.timed_workload(w, gf_threads, measured.get(w))
         res["steal_pct"][w] = steal.percent()
+    if a.workloads:
+        return finish_selected(a, b, res, selected, peer_line, started, judge)
     # The ceiling: the best 2-thread sgemm measured here (gradflow's own TBB-split serial
     # OpenBLAS, torch.mm, numpy.matmul on OpenBLAS-OpenMP).
     s = res["workloads"]["sgemm"]
@@ -550,6 +572,31 @@ def main():
                or blas_bad)
         if bad:
             sys.exit("smoke: harness check failed")
+
+
+def finish_selected(a, b, res, selected, peer_line, started, judge):
+    """--workloads: the rows of the workloads timed, their JSON; smoke checks them alike."""
+    chosen = [w for w in selected if w in sequence.TIMED]
+    if chosen:
+        res["sequence"] = sequence.run(b, figure_of, only=chosen)
+    res["elapsed_s"] = time.time() - started
+    res["machine"]["loadavg_at_end"] = os.getloadavg()
+    res["blas"], blas_lines = b.blas_summary()
+    res["blas"]["problems"] = b.blas_problems()
+    res["table"] = report(res, judge, [r for r in ROWS if r.gradflow[0] in selected])
+    if chosen:
+        res["table"] += sequence.rows(res["sequence"], judge)
+    print_table(res["table"])
+    for line in ["note: " + n for n in b.notes] + [peer_line] + blas_lines:
+        print(line)
+    print("load average (1, 5, 15 min) at start %.2f %.2f %.2f, at end %.2f %.2f %.2f on %d cpus" % (
+        *res["machine"]["loadavg_at_start"], *res["machine"]["loadavg_at_end"], os.cpu_count()))
+    a.out.write_text(json.dumps(res, indent=1) + "\n")
+    print(f"wrote {a.out} ({res['elapsed_s']:.0f} s)")
+    figures = [s["median"] for w in res["workloads"].values() for side in w.values() for s in side.values()]
+    figures += sequence.figures(res["sequence"]) if chosen else []
+    if a.smoke and ([f for f in figures if not f > 0] or res["blas"]["problems"] or (chosen and res["sequence"]["failed"])):
+        sys.exit("smoke: harness check failed")
 
 
 def finish_sequence_only(a, b, res, peer_line, started, judge):

@@ -19,7 +19,8 @@ FULL = {
     "generate_p1": ({"--prompt": 1, "--length": 64}, {"--prompt": 1, "--length": 64}, 3),
     "generate_p64": ({"--prompt": 64, "--length": 64}, {"--prompt": 64, "--length": 64}, 3),
     "generate_p128": ({"--prompt": 128, "--length": 64}, {"--prompt": 128, "--length": 64}, 3),
-    "lstm": ({"--steps": 5}, {"--steps": 5}, 3),
+    "lstm": ({"--steps": 5}, {"--steps": 5}, 2),
+    "lstm_memory": ({"--reps": 1, "--steps": 5}, {"--reps": 1, "--steps": 5}, 1),
 }
 _TINY = {"--samples": 64, "--batch": 2, "--steps": 2}
 SMOKE = {
@@ -31,21 +32,40 @@ SMOKE = {
     "generate_p64": ({"--prompt": 64, "--length": 4}, {"--prompt": 64, "--length": 4}, 1),
     "generate_p128": ({"--prompt": 128, "--length": 4}, {"--prompt": 128, "--length": 4}, 1),
     "lstm": (_TINY, _TINY, 2),
+    "lstm_memory": (_TINY | {"--reps": 1}, _TINY | {"--reps": 1}, 1),
 }
 DRIVER = {"transformer_memory": "transformer", "attention_t128": "attention", "attention_t512": "attention",
-          "generate_p1": "generate", "generate_p64": "generate", "generate_p128": "generate"}
+          "generate_p1": "generate", "generate_p64": "generate", "generate_p128": "generate",
+          "lstm_memory": "lstm"}
 TIMED = ("transformer", "attention_t128", "attention_t512", "generate_p1", "generate_p64", "generate_p128",
          "lstm")
 TRANSFORMER_FLOPS = 23.35e9 / 32  # a step's per window: torch_bench.py's transformer_step_flops(1)
+# The LSTM's step per window: T 128 positions of 2·(4H·(E+H) + 4H·2H + H·V) multiply-adds forward
+# (H 256, E 64, vocabulary 256; two layers, the output linear), and twice that backward.
+LSTM_FLOPS = 3 * 128 * 2 * (4 * 256 * (64 + 256) + 4 * 256 * 512 + 256 * 256)
+MEMORY = {"memory": "transformer_memory", "memory_lstm": "lstm_memory"}  # result key -> workload
+# Workloads whose sides alternate round after round (run.py's Bench.interleaved), so that a shared
+# machine's load falls on both alike: short steps, compared with a 1.5x target.
+INTERLEAVED = {"lstm": 4}  # workload -> rounds
 
 
-def run(b, figure_of):
+def run(b, figure_of, only=None):
     """{"workloads": {w: {side: {threads: figure}}}, "memory": {side: {"peak_rss_mib"}},
-    "failed": {w: message}} for the Bench `b` of run.py."""
-    out = {"workloads": {}, "memory": {}, "failed": {}}
+    "memory_lstm": ..., "failed": {w: message}} for the Bench `b` of run.py; `only`: these
+    workloads (of TIMED) and their memory rows alone."""
+    out = {"workloads": {}, "failed": {}}
     peers = [p for p in b.peers() if p == "torch"]
-    for w in TIMED:
+    for w in [w for w in TIMED if only is None or w in only]:
         row = {"gradflow": {}, "torch": {}, "libtorch": {}}
+        out["workloads"][w] = row
+        if w in INTERLEAVED and not b.a.smoke:
+            try:
+                configs = [(w, side, t) for t in (1, 2) for side in ["gradflow"] + peers]
+                for (side, t), figure in b.interleaved(configs, INTERLEAVED[w])[w].items():
+                    row[side][t] = figure
+            except RuntimeError as e:
+                out["failed"][w] = str(e).splitlines()[-1][-300:]
+            continue
         for side in ["gradflow"] + peers:
             # --smoke: torch at 1 thread only (each torch process takes seconds to start)
             for t in (1, 2) if side == "gradflow" or not b.a.smoke else (1,):
@@ -55,12 +75,15 @@ def run(b, figure_of):
                 except RuntimeError as e:
                     out["failed"][f"{w} {side}"] = str(e).splitlines()[-1][-300:]
                     break
-        out["workloads"][w] = row
-    for side in ["gradflow"] + peers:
-        try:
-            out["memory"][side] = {"peak_rss_mib": b.side(side, "transformer_memory", 1, 1)["peak_rss_mib"]}
-        except RuntimeError as e:
-            out["failed"][f"transformer_memory {side}"] = str(e).splitlines()[-1][-300:]
+    for key, workload in MEMORY.items():
+        if only is not None and DRIVER[workload] not in only:
+            continue
+        out[key] = {}
+        for side in ["gradflow"] + peers:
+            try:
+                out[key][side] = {"peak_rss_mib": b.side(side, workload, 1, 1)["peak_rss_mib"]}
+            except RuntimeError as e:
+                out["failed"][f"{workload} {side}"] = str(e).splitlines()[-1][-300:]
     return out
 
 
@@ -95,14 +118,15 @@ ROWS = [
     Row("13 generate, prompt 128, gf 2t", "bytes/s", ("generate_p128", 2), "highest", "gf/peer",
         note=NO_CACHE),
     # Issue 25: graphs/fortunes_lstm.yaml's step (bench/graphs/lstm.yaml) against torch's own CPU LSTM.
-    Row("15 lstm LM b32 step, gf 1t", "ms/step", ("lstm", 1), "fastest", "best peer", 1.5, 1e3),
-    Row("15 lstm LM b32 step, gf 2t", "ms/step", ("lstm", 2), "fastest", "best peer", 1.5, 1e3),
+    Row("15 lstm LM b32 step, gf 1t", "ms/step", ("lstm", 1), "fastest", "best peer", 1.5, 1e3, flops=LSTM_FLOPS),
+    Row("15 lstm LM b32 step, gf 2t", "ms/step", ("lstm", 2), "fastest", "best peer", 1.5, 1e3, flops=LSTM_FLOPS),
+    Row("15 peak RSS, lstm LM b32", "MiB", ("memory_lstm", None), "memory", "torch/gf", 1),
 ]
 
 
 def rows(seq, judge):
-    """The table's sequence lines (run.py's 8 columns) for the result of run()."""
-    return table.render(seq, ROWS, judge)
+    """The table's sequence lines (run.py's 8 columns) for what run() measured."""
+    return table.render(seq, [r for r in ROWS if r.gradflow[0] in seq or r.gradflow[0] in seq["workloads"]], judge)
 
 
 def figures(seq):

@@ -75,6 +75,13 @@ class Wide(nn.Module):
         return self.logits(torch.cat([t(x) for t in self.towers], dim=1))
 
 
+def mobilenet():
+    """bench/graphs/mobilenet.yaml (graphs/fashion_mnist_mobilenet.yaml's network): the twin's
+    module, torch's default initialisation."""
+    from fashion_mnist_mobilenet_torch import MobileNet
+    return MobileNet()
+
+
 def fashion_cnn():
     """bench/graphs/fashion_cnn.yaml (graphs/fashion_mnist_cnn.yaml's network), torch's default
     initialisation."""
@@ -188,7 +195,7 @@ def mlp_step_flops(batch, widths):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("workload", choices=["xor", "mnist", "cnn", "conv", "large", "wide", "sgemm", "first_step",
+    p.add_argument("workload", choices=["xor", "mnist", "cnn", "mobilenet", "conv", "large", "wide", "sgemm", "first_step",
                                               "transformer", "attention", "generate", "lstm"])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reps", type=int, default=5)
@@ -239,14 +246,14 @@ def main():
                 total += step(model, opt, F.cross_entropy, to_unit(x[idx]), y[idx]).item() * len(idx)
             times.append(time.perf_counter() - start)
         out.update(batch=batch, metric="s_per_epoch", samples=times, final_loss=total / a.samples)
-    elif a.workload == "cnn":
-        # As gradflow_bench.cpp's cnn: `steps` shuffled batches (default an epoch) per repetition,
+    elif a.workload in ("cnn", "mobilenet"):
+        # As gradflow_bench.cpp's cnn and mobilenet: `steps` shuffled batches (default an epoch) per repetition,
         # after 3 warm-up steps; train() mode (batch statistics, dropout); seconds per step.
         batch = a.batch or 64
         x, y = synthetic_pixels(a.samples)
         x = x.view(a.samples, 1, 28, 28)
-        model = fashion_cnn().train()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        model = (fashion_cnn() if a.workload == "cnn" else mobilenet()).train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3 if a.workload == "cnn" else 2e-3)
         gen = torch.Generator().manual_seed(1)
         per_epoch = (a.samples + batch - 1) // batch
         n = min(a.steps, per_epoch) if a.steps else per_epoch

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "compute/conv.hpp"
+#include "conv_weights.hpp"
 #include "families.hpp"
 #include "image_util.hpp"
-#include "init.hpp"
 #include "schema_util.hpp"
 #include "spatial_util.hpp"
 
@@ -42,8 +42,8 @@ class Conv : public Operator, public OnnxExportable {
   }
 
   Conv(Spatial spatial, const Attributes& attrs)
-      : spatial_(spatial), name_(spatial_name("conv", spatial)), has_bias_(attrs.get_bool("bias")),
-        init_(attrs.get_string("init")) {
+      : spatial_(spatial), name_(spatial_name("conv", spatial)),
+        weights_(attrs.get_bool("bias"), attrs.get_string("init")) {
     shape_.out_channels = attrs.get_int("out_channels");
     shape_.kernel = window_value(attrs, "kernel_size", spatial, 1);
     shape_.stride = window_value(attrs, "stride", spatial, 1);
@@ -64,37 +64,23 @@ class Conv : public Operator, public OnnxExportable {
     const int64_t out = shape_.out_channels;
     Shape weight{out, channels / shape_.groups, shape_.kernel[0], shape_.kernel[1]};
     if (spatial_ == Spatial::Sequence) weight.erase(weight.begin() + 2);  // torch's [out, C/g, k]
-    params_.clear();
-    params_.push_back({"weight", Tensor(weight), Tensor(weight)});
-    if (has_bias_) params_.push_back({"bias", Tensor({out}), Tensor({out})});
-    kernel_ = std::make_unique<kernels::Conv2d>(shape_);
     const Shape sample = spatial_shape(out, shape_.out_height(), shape_.out_width(), spatial_);
-    output_shape_.set_sample(sample);
+    weights_.reset(weight, out, shape_, sample);
     return sample;
   }
-  std::span<Parameter> parameters() override { return params_; }
+  std::span<Parameter> parameters() override { return weights_.parameters(); }
 
   void init_parameters(Rng& rng) override {
     // torch's fans for a weight [out, C/g, kh, kw]: fan_in C/g·kh·kw, fan_out out·kh·kw.
     const double taps = static_cast<double>(shape_.kernel[0] * shape_.kernel[1]);
-    init_weights(init_, static_cast<double>(shape_.group_rows()), static_cast<double>(shape_.out_channels) * taps,
-                 params_[0].value, has_bias_ ? &params_[1].value : nullptr, rng);
+    weights_.init(static_cast<double>(shape_.group_rows()), static_cast<double>(shape_.out_channels) * taps, rng);
   }
 
-  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
-    const Tensor& x = *inputs[0];
-    const int64_t batch = x.dim(0);
-    output.resize(output_shape_.with_batch(batch));
-    kernel_->forward(x.data(), batch, params_[0].value.data(), has_bias_ ? params_[1].value.data() : nullptr,
-                     output.data());
-  }
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override { weights_.forward(*inputs[0], output); }
 
   void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/, const Tensor& grad_output,
                 std::span<Tensor* const> grad_inputs) override {
-    const Tensor& x = *inputs[0];
-    Tensor* gx = grad_inputs[0];
-    kernel_->backward(x.data(), x.dim(0), params_[0].value.data(), grad_output.data(), gx ? gx->data() : nullptr,
-                      params_[0].grad.data(), has_bias_ ? params_[1].grad.data() : nullptr);
+    weights_.backward(*inputs[0], grad_output, grad_inputs[0]);
   }
 
   double flops_per_sample() const override { return 2.0 * shape_.macs_per_sample(); }
@@ -102,9 +88,7 @@ class Conv : public Operator, public OnnxExportable {
   // ONNX Conv has torch's layout and meaning, in 1-D and 2-D; its pads list every axis' start,
   // then every axis' end ([top, left, bottom, right]).
   bool export_onnx(OnnxNodeWriter& w) const override {
-    std::vector<std::string> inputs{w.inputs()[0], w.parameter(params_[0])};
-    if (has_bias_) inputs.push_back(w.parameter(params_[1]));
-    w.add_node("Conv", inputs, {w.output()},
+    w.add_node("Conv", weights_.onnx_inputs(w), {w.output()},
                {{"kernel_shape", onnx_axes(shape_.kernel, spatial_)},
                 {"strides", onnx_axes(shape_.stride, spatial_)},
                 {"pads", onnx_pads(shape_.padding, spatial_)},
@@ -132,12 +116,8 @@ class Conv : public Operator, public OnnxExportable {
 
   Spatial spatial_;
   std::string name_;
-  bool has_bias_;
-  std::string init_;
   kernels::ConvShape shape_;
-  std::unique_ptr<kernels::Conv2d> kernel_;
-  BatchedShape output_shape_;
-  std::vector<Parameter> params_;
+  ConvWeights<kernels::Conv2d> weights_;
 };
 
 // The registrar builds an operator from its type alone; these fix the rank.

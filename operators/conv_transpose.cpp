@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "compute/conv.hpp"
+#include "conv_weights.hpp"
 #include "families.hpp"
 #include "image_util.hpp"
-#include "init.hpp"
 #include "schema_util.hpp"
 #include "spatial_util.hpp"
 
@@ -42,8 +42,7 @@ class ConvTranspose2d final : public Operator, public OnnxExportable {
   }
 
   explicit ConvTranspose2d(const Attributes& attrs)
-      : has_bias_(attrs.get_bool("bias")), init_(attrs.get_string("init")),
-        output_padding_(attrs.get_pair("output_padding")) {
+      : weights_(attrs.get_bool("bias"), attrs.get_string("init")), output_padding_(attrs.get_pair("output_padding")) {
     // The adjoint conv maps the output [out, OH, OW] back to the input: its channels are ours reversed.
     adjoint_.channels = attrs.get_int("out_channels");
     adjoint_.kernel = attrs.get_pair("kernel_size");
@@ -75,49 +74,33 @@ class ConvTranspose2d final : public Operator, public OnnxExportable {
     adjoint_.height = out_size[0];
     adjoint_.width = out_size[1];
     const Shape weight{in[0], adjoint_.channels / adjoint_.groups, adjoint_.kernel[0], adjoint_.kernel[1]};
-    params_.clear();
-    params_.push_back({"weight", Tensor(weight), Tensor(weight)});
-    if (has_bias_) params_.push_back({"bias", Tensor({adjoint_.channels}), Tensor({adjoint_.channels})});
-    kernel_ = std::make_unique<kernels::ConvTranspose2d>(adjoint_);
     const Shape sample{adjoint_.channels, out_size[0], out_size[1]};
-    output_shape_.set_sample(sample);
+    weights_.reset(weight, adjoint_.channels, adjoint_, sample);
     return sample;
   }
 
-  std::span<Parameter> parameters() override { return params_; }
+  std::span<Parameter> parameters() override { return weights_.parameters(); }
 
   void init_parameters(Rng& rng) override {
     // torch's fans for a weight [C, out/g, kh, kw] read its axis 1 as the input:
     // fan_in out/g·kh·kw, fan_out C·kh·kw.
     const double taps = static_cast<double>(adjoint_.kernel[0] * adjoint_.kernel[1]);
-    init_weights(init_, static_cast<double>(adjoint_.group_rows()), static_cast<double>(adjoint_.out_channels) * taps,
-                 params_[0].value, has_bias_ ? &params_[1].value : nullptr, rng);
+    weights_.init(static_cast<double>(adjoint_.group_rows()), static_cast<double>(adjoint_.out_channels) * taps, rng);
   }
 
-  void forward(std::span<const Tensor* const> inputs, Tensor& output) override {
-    const Tensor& x = *inputs[0];
-    const int64_t batch = x.dim(0);
-    output.resize(output_shape_.with_batch(batch));
-    kernel_->forward(x.data(), batch, params_[0].value.data(), has_bias_ ? params_[1].value.data() : nullptr,
-                     output.data());
-  }
+  void forward(std::span<const Tensor* const> inputs, Tensor& output) override { weights_.forward(*inputs[0], output); }
 
   void backward(std::span<const Tensor* const> inputs, const Tensor& /*output*/, const Tensor& grad_output,
                 std::span<Tensor* const> grad_inputs) override {
-    const Tensor& x = *inputs[0];
-    Tensor* gx = grad_inputs[0];
-    kernel_->backward(x.data(), x.dim(0), params_[0].value.data(), grad_output.data(), gx ? gx->data() : nullptr,
-                      params_[0].grad.data(), has_bias_ ? params_[1].grad.data() : nullptr);
+    weights_.backward(*inputs[0], grad_output, grad_inputs[0]);
   }
 
   double flops_per_sample() const override { return 2.0 * adjoint_.macs_per_sample(); }
 
   // ONNX ConvTranspose has torch's layout and meaning; pads list [top, left, bottom, right].
   bool export_onnx(OnnxNodeWriter& w) const override {
-    std::vector<std::string> inputs{w.inputs()[0], w.parameter(params_[0])};
-    if (has_bias_) inputs.push_back(w.parameter(params_[1]));
     const Spatial image = Spatial::Image;
-    w.add_node("ConvTranspose", inputs, {w.output()},
+    w.add_node("ConvTranspose", weights_.onnx_inputs(w), {w.output()},
                {{"kernel_shape", onnx_axes(adjoint_.kernel, image)},
                 {"strides", onnx_axes(adjoint_.stride, image)},
                 {"pads", onnx_pads(adjoint_.padding, image)},
@@ -134,13 +117,9 @@ class ConvTranspose2d final : public Operator, public OnnxExportable {
            output_padding_[a] + 1;
   }
 
-  bool has_bias_;
-  std::string init_;
+  ConvWeights<kernels::ConvTranspose2d> weights_;
   std::array<int64_t, 2> output_padding_;
   kernels::ConvShape adjoint_;
-  std::unique_ptr<kernels::ConvTranspose2d> kernel_;
-  BatchedShape output_shape_;
-  std::vector<Parameter> params_;
 };
 
 }  // namespace

@@ -1,19 +1,15 @@
 """gradflow's own export of every example graph (graphs/*.yaml), imported back: the imported
-graph predicts what the original does (1e-5). The graphs whose ops do not all import are
-listed in CANNOT with the error import gives, so that one starting to import, or another
-stopping, fails the test."""
+graph predicts what the original does (1e-5). A graph whose ops do not all import would be
+listed in CANNOT with the error import gives (none is), so that one starting to import, or
+another stopping, fails the test."""
 import glob
 import os
 import subprocess
 
 from onnx_check import check_model, compare, read_csv, run, sample_shapes, token_inputs, write_inputs
 
-# graph -> what import says. LSTM and GRU import is another part of issue 26: gradflow's export
-# of them starts with a Transpose to ONNX's sequence-major layout, which moves the batch axis.
-CANNOT = {
-    "digits_gru": "node 'rnn' (op_type Transpose): perm [1, 0, 2]: only a permutation that keeps the batch axis",
-    "fortunes_lstm": "node 'rnn' (op_type Transpose): perm [1, 0, 2]: only a permutation that keeps the batch axis",
-}
+# graph -> what import says when it cannot import it back: none today.
+CANNOT = {}
 
 
 def import_back(runner, graph, work):

@@ -20,11 +20,11 @@ throwing = os.path.realpath(throwing)
 shutil.rmtree(work, ignore_errors=True)  # no file from an earlier run may pass for this one's
 os.makedirs(work)
 SUPPORTED = ("Abs, Add, AveragePool, BatchNormalization, Cast, Celu, Clip, Concat, Constant, Conv, ConvTranspose, "
-             "Cos, Div, Dropout, Elu, Erf, Exp, Expand, Flatten, Gather, Gemm, GlobalAveragePool, GreaterOrEqual, "
-             "HardSigmoid, HardSwish, Identity, LayerNormalization, LeakyRelu, Log, LogSoftmax, MatMul, Max, "
-             "MaxPool, Min, Mish, Mul, Neg, Pad, Pow, Reciprocal, ReduceMax, ReduceMean, ReduceSum, Relu, "
-             "Reshape, Resize, Selu, Sigmoid, Sin, Slice, Softmax, Softplus, Split, Sqrt, Squeeze, Sub, Tanh, "
-             "Transpose, Unsqueeze, Upsample")
+             "Cos, Div, Dropout, Elu, Erf, Exp, Expand, Flatten, GRU, Gather, Gemm, GlobalAveragePool, "
+             "GreaterOrEqual, HardSigmoid, HardSwish, Identity, LSTM, LayerNormalization, LeakyRelu, Log, "
+             "LogSoftmax, MatMul, Max, MaxPool, Min, Mish, Mul, Neg, Pad, Pow, Reciprocal, ReduceMax, ReduceMean, "
+             "ReduceSum, Relu, Reshape, Resize, Selu, Sigmoid, Sin, Slice, Softmax, Softplus, Split, Sqrt, "
+             "Squeeze, Sub, Tanh, Transpose, Unsqueeze, Upsample")
 failures = []
 
 
@@ -135,16 +135,84 @@ import_error("an int64 input", int_input,
              f"{int_input}: error: input 'ids' is INT64, not float32; gradflow's graph inputs are float32 tensors "
              "(token ids too), so import reads float32 inputs only")
 
-# ONNX's LSTM node tests leave output 0 unnamed: the error names the op, not the missing output.
-lstm_weights = [helper.make_tensor(n, TensorProto.FLOAT, d, [0.0] * (d[0] * d[1] * d[2]))
-                for n, d in (("W", [1, 8, 3]), ("R", [1, 8, 2]))]
-lstm = onnx_model("lstm", [helper.make_node("LSTM", ["seq", "W", "R"], ["", "h"], name="rnn", hidden_size=2)],
-                  [helper.make_tensor_value_info("seq", TensorProto.FLOAT, [5, 2, 3])],
-                  [helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, 2, 2])], lstm_weights)
-lstm_reason = ("LSTM is not supported yet: gradflow has the operator 'lstm', but import does not convert it; "
-               f"import supports {SUPPORTED}" if "lstm" in run([runner, "ops"]).split()
-               else f"gradflow has no such operator; import supports {SUPPORTED}")
-import_error("an LSTM without output 0", lstm, f"{lstm}: error: node 'rnn' (op_type LSTM): {lstm_reason}")
+# LSTM and GRU: torch's form (Transpose to time-major, LSTM / GRU, Squeeze, Transpose back) with
+# one thing torch's nn.LSTM / nn.GRU does not compute, or a node around it that is not torch's.
+def recurrent(name, op="LSTM", inputs=("t", "W", "R"), extra=(), after=None, **attributes):
+    gates = 4 if op == "LSTM" else 3
+    weights = [helper.make_tensor(n, TensorProto.FLOAT, [1, 2 * gates, 2], [0.1] * (4 * gates)) for n in ("W", "R")]
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], name="/rnn/Transpose", perm=[1, 0, 2]),
+             helper.make_node(op, list(inputs), ["Y", "Y_h"], name=f"/rnn/{op}", hidden_size=2, **attributes),
+             after or helper.make_node("Squeeze", ["Y", "axes"], ["s"], name="/rnn/Squeeze"),
+             helper.make_node("Transpose", ["s"], ["y"], name="/rnn/Transpose_1", perm=[1, 0, 2])]
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [1])
+    model_file = onnx_model(name, nodes, [value("x", [3, 2])], [value("y", [3, 2])], weights + [axes, *extra])
+    return model_file, f"{model_file}: error: node '/rnn/{op}' (op_type {op}): "
+
+
+def recurrent_error(what, name, message, **kw):
+    model_file, prefix = recurrent(name, **kw)
+    import_error(what, model_file, prefix + message)
+
+
+h0 = helper.make_tensor("h0", TensorProto.FLOAT, [1, 1, 2], [0.0, 0.5])  # [D, batch, H], batch 1
+lens = helper.make_tensor("lens", TensorProto.INT32, [1], [3])
+peepholes = helper.make_tensor("P", TensorProto.FLOAT, [1, 6], [0.0] * 6)
+recurrent_error("an LSTM with other activations", "lstm_relu",
+                "activations [Relu, Tanh, Tanh]: only the defaults [Sigmoid, Tanh, Tanh] are supported (nn.LSTM)",
+                activations=["Relu", "Tanh", "Tanh"])
+recurrent_error("an LSTM with clip", "lstm_clip", "attribute clip is not supported (nn.LSTM has none)", clip=1.0)
+recurrent_error("an LSTM with input_forget", "lstm_forget", "input_forget = 1 is not supported (nn.LSTM has none)",
+                input_forget=1)
+recurrent_error("an LSTM with peepholes", "lstm_peepholes", "peepholes (input 7, P) are not supported (nn.LSTM has none)",
+                inputs=("t", "W", "R", "", "", "", "", "P"), extra=[peepholes])
+recurrent_error("an LSTM with sequence_lens", "lstm_lens",
+                "sequence_lens (input 4) is not supported; nn.LSTM runs every sequence of a batch to its full length",
+                inputs=("t", "W", "R", "", "lens"), extra=[lens])
+recurrent_error("an LSTM with a non-zero initial_h", "lstm_h0",
+                "initial_h (input 5) must be zero, torch's default initial state; the constant 'h0' is not",
+                inputs=("t", "W", "R", "", "", "h0"), extra=[h0])
+recurrent_error("an LSTM with layout 1", "lstm_layout",
+                "layout = 1 (batch-first Y) is not supported; torch.onnx.export writes layout 0", layout=1)
+recurrent_error("a GRU whose initial_h is computed", "gru_h_computed",
+                "initial_h (input 5) must be zero, torch's default initial state; 'x' is not a constant of zeros nor a "
+                "ConstantOfShape of zero", op="GRU", inputs=("t", "W", "R", "", "", "x"), linear_before_reset=1)
+recurrent_error("an LSTM run in reverse", "lstm_reverse",
+                "direction reverse is not supported; nn.LSTM runs forward, or both ways when bidirectional",
+                direction="reverse")
+recurrent_error("a GRU with linear_before_reset 0", "gru_lbr0",
+                "linear_before_reset = 0 is not supported; nn.GRU applies the reset gate after the hidden state's "
+                "linear map (linear_before_reset = 1)", op="GRU")
+recurrent_error("an LSTM on an input that is not transposed", "lstm_no_transpose",
+                "input X must be the batch-first input through a Transpose (perm [1, 0, 2]) to time-major, as "
+                "torch.onnx.export writes nn.LSTM(batch_first=True)", inputs=("x", "W", "R"))
+relu_model, _ = recurrent("lstm_y_relu", after=helper.make_node("Relu", ["Y"], ["s"], name="/act/Relu"))
+import_error("an LSTM whose Y a Relu reads", relu_model,
+             f"{relu_model}: error: node '/act/Relu' (op_type Relu): it reads Y of LSTM node '/rnn/LSTM'; import "
+             "expects Y to go through Transpose (perm [0, 2, 1, 3]) and Reshape to [0, 0, 2], or Squeeze (axes [1]), "
+             "as torch.onnx.export writes nn.LSTM")
+# h[0] of a 2-layer LSTM: gradflow's lstm gives the last layer's final state only.
+stacked_nodes = [helper.make_node("Transpose", ["x"], ["t"], name="/rnn/Transpose", perm=[1, 0, 2]),
+                 helper.make_node("LSTM", ["t", "W", "R"], ["Y0", "H0"], name="/rnn/LSTM", hidden_size=2),
+                 helper.make_node("Squeeze", ["Y0", "axes"], ["s0"], name="/rnn/Squeeze"),
+                 helper.make_node("LSTM", ["s0", "W", "R"], ["Y1", "H1"], name="/rnn/LSTM_1", hidden_size=2),
+                 helper.make_node("Concat", ["H0", "H1"], ["h"], name="/rnn/Concat", axis=0),
+                 helper.make_node("Gather", ["h", "zero"], ["y"], name="/Gather", axis=0)]
+stacked = onnx_model("lstm_inner_state", stacked_nodes, [value("x", [3, 2])], [value("y", [2])],
+                     [helper.make_tensor(n, TensorProto.FLOAT, [1, 8, 2], [0.1] * 16) for n in ("W", "R")] +
+                     [helper.make_tensor("axes", TensorProto.INT64, [1], [1]),
+                      helper.make_tensor("zero", TensorProto.INT64, [], [0])])
+import_error("the first layer's final state of a 2-layer LSTM", stacked,
+             f"{stacked}: error: node '/Gather' (op_type Gather): it reads the final hidden state of layer 0 of 2; "
+             "gradflow's lstm gives the last layer's only")
+# The cell state as an output of the model: gradflow's lstm has none to give.
+cell_model, _ = recurrent("lstm_cell_state")
+cell = onnx.load(cell_model)
+cell.graph.node[1].output.append("Y_c")
+cell.graph.output.append(helper.make_tensor_value_info("Y_c", TensorProto.FLOAT, [1, "batch", 2]))
+onnx.save(cell, cell_model)
+import_error("an LSTM whose cell state is an output", cell_model,
+             f"{cell_model}: error: node '/rnn/LSTM' (op_type LSTM): its final cell state Y_c is an output of the "
+             "model; gradflow's lstm gives the hidden state only")
 
 # Folded, but more padding than half the window: gradflow refuses the pool, and the error names
 # the ONNX node (the graph file, whose line the loader names, is never written).

@@ -2,17 +2,21 @@
 dynamic batch): an MLP (Gemm), a linear over a sequence (MatMul + Add) with Flatten, per-sample
 Reshapes, an eval-mode CNN (Conv, MaxPool, AveragePool, GlobalAveragePool), a 1-D CNN (Conv,
 pools, a Pad folded into AveragePool) and a decoder (ConvTranspose, Resize, GlobalAveragePool
-feeding a Conv), ONNX's opset-9 Upsample (hand-built, against numpy), the tensor-operator models of
-tensor_models.py (MobileNetV3, EfficientNet, ShuffleNet, DenseNet, ConvNeXt and ViT pieces,
-BatchNorm1d, elementwise and shape operators) and Pad in its three modes (hand-built, against
-numpy). Each is imported, run by
+feeding a Conv), nn.LSTM and nn.GRU (batch_first; stacked, bidirectional, read as the whole
+sequence, its last step or the final hidden states), ONNX's opset-9 Upsample (hand-built,
+against numpy), the tensor-operator models of tensor_models.py (MobileNetV3, EfficientNet,
+ShuffleNet, DenseNet, ConvNeXt and ViT pieces, BatchNorm1d, elementwise and shape operators),
+Pad in its three modes and negative axes (hand-built, against numpy). Each is imported, run by
 `graph-runner predict` and compared with torch's outputs (1e-5), exported again and run in
-ONNX Runtime; then the imported MLP trains a few epochs after a loss, an optimizer and data
-are added; and every example graph exported by gradflow imports back (graphs_back.py).
+ONNX Runtime; then the imported MLP and GRU train a few epochs after a loss, an optimizer and
+data are added. gradflow's own exports of every example graph (graphs_back.py) and of recurrent
+graphs import back and predict the same.
 Usage: test_import.py GRAPH_RUNNER WORK_DIR"""
 import glob
+import json
 import os
 import shutil
+import struct
 import sys
 
 import numpy as np
@@ -26,6 +30,7 @@ from onnx_check import compare, predict_vs_ort, read_csv, run
 from tensor_models import MODELS
 
 runner, work = sys.argv[1:3]
+src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 shutil.rmtree(work, ignore_errors=True)  # no file from an earlier run may pass for this one's
 os.makedirs(work)
 torch.manual_seed(0)
@@ -103,6 +108,28 @@ class Decoder(nn.Module):  # ConvTranspose2d, the three Upsample modes, a padded
         return self.squeeze(self.gap(self.conv(h)))
 
 
+class Recurrent(nn.Module):
+    """nn.LSTM or nn.GRU (batch_first) under a linear head that reads the whole output sequence
+    (`out`), its last step (`out[:, -1]`), the last layer's final hidden state(s) (`h[-1]`, or
+    both directions' concatenated), or both a step and the final states."""
+
+    def __init__(self, cell, layers, bidirectional, read):
+        super().__init__()
+        self.rnn = cell(5, 6, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+        self.fc = nn.Linear(12 if bidirectional else 6, 3)
+        self.read = read
+
+    def forward(self, x):
+        out, h = self.rnn(x)
+        if self.read == "sequence":
+            return self.fc(out)
+        if self.read == "step":
+            return self.fc(out[:, -1])
+        h = h[0] if isinstance(h, tuple) else h  # nn.LSTM's (h_n, c_n)
+        final = torch.cat([h[-2], h[-1]], dim=1) if self.rnn.bidirectional else h[-1]
+        return self.fc(final + out[:, 2] if self.read == "both" else final)
+
+
 def export_torch(name, model, sample_shape):
     model.eval()
     path = os.path.join(work, f"{name}.onnx")
@@ -125,29 +152,30 @@ def check(name, model, sample_shape, rows=64):
     worst = compare(f"{name}: predict vs torch", (header, expected), (header, ours))
     again = os.path.join(work, f"{name}_again.onnx")
     run([runner, "export", graph, "--weights", weights, "-o", again])
-    predict_vs_ort(runner, graph, weights, again, work, f"{name}_again", batches=(1, 257))
-    print(f"ok   {name}: imported, predict matches torch (worst error {worst:.2g}), exported again for ONNX Runtime")
+    ort = predict_vs_ort(runner, graph, weights, again, work, f"{name}_again", batches=(1, 257))
+    print(f"ok   {name}: imported, predict matches torch (worst error {worst:.2g}), exported again, ONNX Runtime "
+          f"matches predict (worst error {ort:.2g})")
     return graph, weights, inputs, expected
 
 
-def fine_tune(graph, weights, inputs, expected):
-    """The imported MLP with a loss, an optimizer and data: trains from torch's weights, and its
-    first epoch's loss is lower than training from a fresh initialisation would make it."""
-    tuned = os.path.join(work, "mlp_tuned.yaml")
-    targets = os.path.join(work, "mlp_y.csv")
+def fine_tune(graph, weights, inputs, expected, name="mlp", logits="softmax"):
+    """An imported model with a loss, an optimizer and data: trains from torch's weights, and its
+    loss falls over 3 epochs."""
+    tuned = os.path.join(work, f"{name}_tuned.yaml")
+    targets = os.path.join(work, f"{name}_y.csv")
     np.savetxt(targets, np.argmax(expected, axis=1)[:, None] % 2, fmt="%d")
     text = open(graph).read().replace("\ninputs:\n", "\ninputs:\n  t: {shape: [1]}\n")
-    text = text.replace("\noutputs:", "  - {name: loss, op: cross_entropy, inputs: [softmax, t]}\n"
+    text = text.replace("\noutputs:", f"  - {{name: loss, op: cross_entropy, inputs: [{logits}, t]}}\n"
                                       "  - {name: opt, op: adam, inputs: [loss], lr: 0.01}\n\noutputs:")
     text += (f"data:\n  train:\n    x: {{csv: {inputs}}}\n    t: {{csv: {targets}}}\n"
              "train: {epochs: 3, batch_size: 16}\n")
     open(tuned, "w").write(text)
     # train --weights starts from the imported checkpoint as it is (docs/onnx.md, Limits).
-    out = run([runner, "train", tuned, "--weights", weights, "--save", os.path.join(work, "mlp_tuned.safetensors")])
+    out = run([runner, "train", tuned, "--weights", weights, "--save", os.path.join(work, f"{name}_tuned.safetensors")])
     losses = [float(line.split("loss")[1].split()[0]) for line in out.splitlines() if line.startswith("epoch")]
     if len(losses) != 3 or not losses[-1] < losses[0]:
-        sys.exit(f"FAIL: fine-tuning the imported MLP: losses {losses}\n{out}")
-    print(f"ok   mlp: trained 3 epochs from the imported weights, loss {losses[0]:.4f} -> {losses[-1]:.4f}")
+        sys.exit(f"FAIL: fine-tuning the imported {name}: losses {losses}\n{out}")
+    print(f"ok   {name}: trained 3 epochs from the imported weights, loss {losses[0]:.4f} -> {losses[-1]:.4f}")
 
 
 def check_names():
@@ -274,6 +302,66 @@ def check_graphs_back():
             failures.append(f"{name} exported by gradflow does not import back: {result}")
     if failures or not graphs:
         sys.exit("FAIL: " + ("\n".join(failures) or "no graph in graphs/"))
+def read_safetensors(weights):
+    """The F32 tensors of a safetensors file by name."""
+    with open(weights, "rb") as f:
+        size = struct.unpack("<Q", f.read(8))[0]
+        header, data = json.loads(f.read(size)), f.read()
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype="<f4").reshape(v["shape"])
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def check_recurrent(name, cell, layers, bidirectional, read, node_line):
+    """One nn.LSTM / nn.GRU imports as one node named after the module, and its checkpoint is
+    the torch state dict: the same names, shapes and values (gate order and layout converted)."""
+    model = Recurrent(cell, layers, bidirectional, read)
+    imported = check(name, model, [7, 5])
+    graph_text = open(imported[0]).read()
+    if node_line not in graph_text:
+        sys.exit(f"FAIL: {name}: the graph has no line\n{node_line}\n{graph_text}")
+    ours, theirs = read_safetensors(imported[1]), {k: v.numpy() for k, v in model.state_dict().items()}
+    if sorted(ours) != sorted(theirs):
+        sys.exit(f"FAIL: {name}: checkpoint names {sorted(ours)}, expected torch's {sorted(theirs)}")
+    for k, v in theirs.items():
+        if ours[k].shape != v.shape or not np.array_equal(ours[k], v):
+            sys.exit(f"FAIL: {name}: {k} is {ours[k].shape} in the checkpoint, torch's is {v.shape}, or values differ")
+    print(f"ok   {name}: one node as torch's module, its checkpoint torch's state dict ({len(theirs)} tensors, equal)")
+    return imported
+
+
+def check_own_export(name, text, inputs, targets=0):
+    """A graph of gradflow's with an lstm or gru: exported, imported back, predicts the same.
+    A graph without data gets `inputs` as x and `targets` zero columns as y."""
+    graph_file, weights = os.path.join(work, f"{name}.yaml"), os.path.join(work, f"{name}.safetensors")
+    model, back = os.path.join(work, f"{name}.onnx"), os.path.join(work, f"{name}_back.yaml")
+    back_weights = os.path.join(work, f"{name}_back.safetensors")
+    csv = os.path.join(work, f"{name}_x.csv")
+    np.savetxt(csv, inputs, delimiter=",", fmt="%.9g")
+    if "\ndata:" not in text:
+        np.savetxt(os.path.join(work, f"{name}_y.csv"), np.zeros((len(inputs), targets)), delimiter=",", fmt="%d")
+        text += f"data:\n  train:\n    x: {{csv: {csv}}}\n    y: {{csv: {os.path.join(work, name + '_y.csv')}}}\n"
+    open(graph_file, "w").write(text)
+    run([runner, "train", graph_file, "--epochs", "0", "--save", weights])
+    run([runner, "export", graph_file, "--weights", weights, "-o", model])
+    run([runner, "import", model, "-o", back, "--weights", back_weights])
+    header, ours = read_csv(run([runner, "predict", graph_file, "--weights", weights, "--input", csv]))
+    _, again = read_csv(run([runner, "predict", back, "--weights", back_weights, "--input", csv]))
+    worst = compare(f"{name} imported back", (header, ours), (header, again))
+    print(f"ok   {name}: its ONNX export imports back and predicts the same (worst error {worst:.2g})")
+
+
+def fortunes_lstm_core():
+    """graphs/fortunes_lstm.yaml without its embedding (Cast + Gather) and its head (a linear over
+    [T, H], Transpose + MatMul): the 2-layer LSTM over [128, 64] vectors alone, its output the
+    loss' logits (the whole graph imports back too: check_graphs_back)."""
+    text = open(os.path.join(src, "graphs", "fortunes_lstm.yaml")).read()
+    lines = [line for line in text[:text.index("\ndata:")].splitlines() if not line.startswith(("  - {name: embed,",
+                                                                                              "  - {name: head,"))]
+    text = "\n".join(lines).replace("x: {shape: [128]}", "x: {shape: [128, 64]}").replace("[embed]", "[x]")
+    text = text.replace("inputs: [head, y]", "inputs: [rnn, y]").replace("outputs: [head]", "outputs: [rnn]")
+    if "inputs: [x], hidden_size: 256, num_layers: 2" not in text or "[rnn, y]" not in text:
+        sys.exit(f"FAIL: graphs/fortunes_lstm.yaml is not the 2-layer LSTM this test expects:\n{text}")
+    return text + "\n"
 
 
 mlp = check("mlp", Mlp(), [10])
@@ -287,6 +375,41 @@ if "conv2d" in run([runner, "ops"]):
     check_upsample9()
 else:  # the image operators (issue 13) have not landed in this tree
     print("skip cnn: this gradflow has no conv2d")
+if "lstm" in run([runner, "ops"]).split():
+    check_recurrent("lstm_bi", nn.LSTM, 2, True, "sequence",
+                    "{name: rnn, op: lstm, inputs: [x], hidden_size: 6, num_layers: 2, bidirectional: true}")
+    gru = check_recurrent("gru_bi_step", nn.GRU, 2, True, "step",
+                          "{name: rnn, op: gru, inputs: [x], hidden_size: 6, num_layers: 2, bidirectional: true}")
+    check_recurrent("lstm", nn.LSTM, 1, False, "sequence", "{name: rnn, op: lstm, inputs: [x], hidden_size: 6}")
+    check_recurrent("lstm_step", nn.LSTM, 1, False, "step",
+                    "{name: rnn, op: lstm, inputs: [x], hidden_size: 6, output: last}")
+    check_recurrent("gru_bi_hidden", nn.GRU, 2, True, "hidden",
+                    "{name: rnn, op: gru, inputs: [x], hidden_size: 6, num_layers: 2, bidirectional: true, "
+                    "output: last}")
+    check_recurrent("lstm_hidden", nn.LSTM, 2, False, "hidden",
+                    "{name: rnn, op: lstm, inputs: [x], hidden_size: 6, num_layers: 2, output: last}")
+    check_recurrent("gru_hidden", nn.GRU, 1, False, "hidden", "{name: rnn, op: gru, inputs: [x], hidden_size: 6, "
+                    "output: last}")  # one layer: Gather of Y_h itself, no Concat
+    # A step and the final states: the sequence, each final state sliced from its step.
+    check_recurrent("gru_bi_both", nn.GRU, 1, True, "both", "{name: rnn, op: gru, inputs: [x], hidden_size: 6, "
+                    "bidirectional: true}")
+    rng = np.random.default_rng(3)
+    check_own_export("digits_gru", open(os.path.join(src, "graphs", "digits_gru.yaml")).read(),
+                     rng.uniform(0, 1, size=(20, 64)))
+    check_own_export("fortunes_lstm_core", fortunes_lstm_core(), rng.uniform(-1, 1, size=(4, 128 * 64)), 128)
+    # Without biases (ONNX's B left out), and `last` of a stacked bidirectional LSTM with dropout.
+    for name, rnn, width in (("gru_nobias", "gru, hidden_size: 3, num_layers: 2, bidirectional: true, bias: false", 24),
+                             ("lstm_last", "lstm, hidden_size: 3, num_layers: 2, bidirectional: true, dropout: 0.3, "
+                                           "output: last", 6)):
+        check_own_export(name, f"graph: {name}\ninputs:\n  x: {{shape: [4, 3]}}\n  y: {{shape: [{width}]}}\nnodes:\n"
+                               f"  - {{name: rnn, op: {rnn}, inputs: [x]}}\n"
+                               "  - {name: flat, op: flatten, inputs: [rnn]}\n"
+                               "  - {name: loss, op: mse, inputs: [flat, y]}\n"
+                               "  - {name: opt, op: sgd, inputs: [loss], lr: 0.1}\noutputs: [rnn]\n",
+                         rng.uniform(-1, 1, size=(5, 12)), width)
+    fine_tune(*gru, name="gru_bi_step", logits="fc")
+else:
+    print("skip lstm: this gradflow has no lstm")
 fine_tune(*mlp)
 for name, make, sample_shape in MODELS:
     torch.manual_seed(0)

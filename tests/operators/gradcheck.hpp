@@ -3,6 +3,7 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <tbb/global_control.h>
 
 #include <algorithm>
 #include <cmath>
@@ -19,6 +20,7 @@
 #include "gradflow/rng.hpp"
 #include "gradflow/tensor.hpp"
 #include "op_factory.hpp"
+#include "support/compare.hpp"
 
 namespace gradflow::test {
 
@@ -94,6 +96,43 @@ inline void gradcheck(Operator& op, std::vector<Tensor> inputs, const std::vecto
     INFO(e.tensor << " element " << e.index << ": analytic " << e.analytic << ", numeric " << e.numeric);
     CHECK(e.ok);
   }
+}
+
+// The parameter `name` of an operator; fails the test when it has none.
+inline Parameter& param(Operator& op, const std::string& name) {
+  for (Parameter& p : op.parameters())
+    if (p.name == name) return p;
+  FAIL("no parameter " << name);
+  throw std::logic_error("unreachable");
+}
+
+// A layer with a weight and a bias (conv2d, linear, ...) at 1 and 2 threads on the same input
+// and output gradient: output, input gradient and both parameter gradients bit for bit the same.
+inline void check_layer_bit_identical(const std::string& op_name, const Overrides& attrs,
+                                      const std::vector<Tensor>& inputs, const Tensor& grad_output) {
+  struct Result {
+    Tensor y, gx, gw, gb;
+  };
+  auto run = [&](size_t threads) {
+    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+    auto op = make_op(op_name, attrs);
+    prepare(*op, inputs);
+    Result r;
+    const auto in = pointers(inputs);
+    op->forward(in, r.y);
+    std::vector<Tensor*> grads{&r.gx};
+    size_gradients(in, grads);  // as the model does before backward
+    op->backward(in, r.y, grad_output, grads);
+    r.gw = param(*op, "weight").grad;
+    r.gb = param(*op, "bias").grad;
+    return r;
+  };
+  const Result one = run(1);
+  const Result two = run(2);
+  CHECK(bit_identical(one.y, two.y));
+  CHECK(bit_identical(one.gx, two.gx));
+  CHECK(bit_identical(one.gw, two.gw));
+  CHECK(bit_identical(one.gb, two.gb));
 }
 
 }  // namespace gradflow::test

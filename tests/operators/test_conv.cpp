@@ -14,13 +14,6 @@ namespace {
 
 using Pair = std::vector<int64_t>;
 
-Parameter& param(Operator& op, const std::string& name) {
-  for (Parameter& p : op.parameters())
-    if (p.name == name) return p;
-  FAIL("no parameter " << name);
-  throw std::logic_error("unreachable");
-}
-
 }  // namespace
 
 TEST_CASE("conv2d: parameters use torch.nn.Conv2d's layout", "[conv]") {
@@ -123,31 +116,15 @@ TEST_CASE("conv2d: a larger batch after a smaller one, and back, gives the same 
 }
 
 TEST_CASE("conv2d: forward and backward are bit-identical for 1 and 2 threads", "[conv][determinism]") {
-  struct Result {
-    Tensor y, gx, gw, gb;
-  };
   // 64 samples of 16x14x14 into 32 channels: several sample tiles, so the weight gradient is
   // reduced from per-tile partial sums.
   const std::vector<Tensor> inputs{random_tensor({64, 16, 14, 14}, 3)};
   const Tensor g = random_tensor({64, 32, 14, 14}, 4);
-  auto run = [&](size_t threads) {
-    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    auto op = make_op("conv2d", {{"out_channels", int64_t{32}}, {"kernel_size", int64_t{3}}, {"padding", int64_t{1}}});
-    prepare(*op, inputs);
-    Result r;
-    const auto in = pointers(inputs);
-    op->forward(in, r.y);
-    std::vector<Tensor*> grads{&r.gx};
-    size_gradients(in, grads);  // as the model does before backward
-    op->backward(in, r.y, g, grads);
-    r.gw = param(*op, "weight").grad;
-    r.gb = param(*op, "bias").grad;
-    return r;
-  };
-  const Result one = run(1);
-  const Result two = run(2);
-  CHECK(bit_identical(one.y, two.y));
-  CHECK(bit_identical(one.gx, two.gx));
-  CHECK(bit_identical(one.gw, two.gw));
-  CHECK(bit_identical(one.gb, two.gb));
+  check_layer_bit_identical("conv2d", {{"out_channels", int64_t{32}}, {"kernel_size", int64_t{3}}, {"padding", int64_t{1}}},
+                            inputs, g);
+  // Depthwise, stride 2 (compute/depthwise.cpp, tap by tap): the same sample tiles and partials.
+  check_layer_bit_identical("conv2d",
+                            {{"out_channels", int64_t{16}}, {"kernel_size", int64_t{3}}, {"stride", int64_t{2}},
+                             {"padding", int64_t{1}}, {"groups", int64_t{16}}},
+                            inputs, random_tensor({64, 16, 7, 7}, 5));
 }

@@ -12,13 +12,6 @@ using namespace gradflow::test;
 
 namespace {
 
-Parameter& param(Operator& op, const std::string& name) {
-  for (Parameter& p : op.parameters())
-    if (p.name == name) return p;
-  FAIL("no parameter " << name);
-  throw std::logic_error("unreachable");
-}
-
 struct Moments {
   double mean = 0, stddev = 0, max_abs = 0, min = 0, max = 0;
 };
@@ -162,29 +155,7 @@ TEST_CASE("linear: init schemes draw from the right distributions", "[linear][in
 
 TEST_CASE("linear: forward and backward are bit-identical for 1 and 2 threads",
           "[linear][determinism]") {
-  struct Result {
-    Tensor y, gx, gw, gb;
-  };
   const std::vector<Tensor> inputs{random_tensor({300, 128}, 3)};
   const Tensor g = random_tensor({300, 200}, 4);
-  auto run = [&](size_t threads) {
-    tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    auto op = make_op("linear", {{"units", int64_t{200}}});
-    prepare(*op, inputs);
-    Result r;
-    const auto in = pointers(inputs);
-    op->forward(in, r.y);
-    std::vector<Tensor*> grads{&r.gx};
-    size_gradients(in, grads);  // as the model does before backward
-    op->backward(in, r.y, g, grads);
-    r.gw = param(*op, "weight").grad;
-    r.gb = param(*op, "bias").grad;
-    return r;
-  };
-  const Result one = run(1);
-  const Result two = run(2);
-  CHECK(bit_identical(one.y, two.y));
-  CHECK(bit_identical(one.gx, two.gx));
-  CHECK(bit_identical(one.gw, two.gw));
-  CHECK(bit_identical(one.gb, two.gb));
+  check_layer_bit_identical("linear", {{"units", int64_t{200}}}, inputs, g);
 }

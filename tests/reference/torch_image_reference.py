@@ -38,6 +38,11 @@ CONV = [
      dict(out_channels=6, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=2, bias=True)),
     ("conv_1x1_no_bias", [3, 3, 4, 4],
      dict(out_channels=2, kernel_size=(1, 1), stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=False)),
+    # depthwise (groups = channels = out_channels): gradflow's tap-by-tap kernel, not im2col
+    ("conv_depthwise_stride2", [2, 4, 7, 6],
+     dict(out_channels=4, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), dilation=(1, 1), groups=4, bias=True)),
+    ("conv_depthwise_dilation_no_bias", [2, 3, 6, 7],
+     dict(out_channels=3, kernel_size=(3, 2), stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=3, bias=False)),
 ]
 
 POOL = [

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "compute/blas.hpp"
+#include "compute/depthwise.hpp"
 #include "compute/lane_sum.hpp"
 #include "compute/window.hpp"
 #include "gradflow/kernels.hpp"
@@ -24,8 +25,10 @@ constexpr int64_t kBiasChannelTile = 16;
 
 // Visits every kernel tap (c, i, j) of one sample with its im2col row and the runs of output
 // rows and columns that read inside the input; fn(row, plane offset of c, ih/iw offsets, runs).
+// It and its callers' lambdas are always inlined: called, they would be compiled once for the
+// baseline instruction set instead of in each GRADFLOW_CPU_DISPATCH clone, and not vectorised.
 template <class Fn>
-void for_each_tap(const ConvShape& s, int64_t oh_count, int64_t ow_count, const Fn& fn) {
+[[gnu::always_inline]] inline void for_each_tap(const ConvShape& s, int64_t oh_count, int64_t ow_count, const Fn& fn) {
   const int64_t kh = s.kernel[0], kw = s.kernel[1];
   for (int64_t c = 0; c < s.channels; ++c)
     for (int64_t i = 0; i < kh; ++i) {
@@ -44,7 +47,8 @@ void for_each_tap(const ConvShape& s, int64_t oh_count, int64_t ow_count, const 
 GRADFLOW_CPU_DISPATCH void im2col(const ConvShape& s, const float* __restrict x, float* __restrict col) {
   const int64_t oh_count = s.out_height(), ow_count = s.out_width(), sh = s.stride[0], sw = s.stride[1];
   const int64_t positions = oh_count * ow_count;
-  for_each_tap(s, oh_count, ow_count, [&](int64_t row, int64_t plane, int64_t dh, int64_t dw, Run rows, Run cols) {
+  for_each_tap(s, oh_count, ow_count, [&](int64_t row, int64_t plane, int64_t dh, int64_t dw, Run rows, Run cols)
+                                           __attribute__((always_inline)) {
     float* dst = col + row * positions;
     std::fill(dst, dst + rows.first * ow_count, 0.0f);
     for (int64_t oh = rows.first; oh < rows.last; ++oh) {
@@ -63,7 +67,8 @@ GRADFLOW_CPU_DISPATCH void im2col(const ConvShape& s, const float* __restrict x,
 GRADFLOW_CPU_DISPATCH void col2im(const ConvShape& s, const float* __restrict col, float* __restrict gx) {
   const int64_t oh_count = s.out_height(), ow_count = s.out_width(), sh = s.stride[0], sw = s.stride[1];
   const int64_t positions = oh_count * ow_count;
-  for_each_tap(s, oh_count, ow_count, [&](int64_t row, int64_t plane, int64_t dh, int64_t dw, Run rows, Run cols) {
+  for_each_tap(s, oh_count, ow_count, [&](int64_t row, int64_t plane, int64_t dh, int64_t dw, Run rows, Run cols)
+                                           __attribute__((always_inline)) {
     const float* src = col + row * positions;
     for (int64_t oh = rows.first; oh < rows.last; ++oh) {
       const float* d = src + oh * ow_count;
@@ -110,11 +115,12 @@ Conv2d::Conv2d(const ConvShape& shape)
     : s_(shape),
       direct_(shape.kernel[0] == 1 && shape.kernel[1] == 1 && shape.stride[0] == 1 && shape.stride[1] == 1 &&
               shape.padding[0] == 0 && shape.padding[1] == 0),
+      depthwise_(is_depthwise(shape)),
       col_size_(shape.channels * shape.kernel[0] * shape.kernel[1] * shape.positions()),
       tile_(std::max<int64_t>(1, static_cast<int64_t>(kTileWork / std::max(1.0, shape.macs_per_sample())))) {}
 
 void Conv2d::reserve_buffers() {
-  if (!direct_) columns_.reserve(static_cast<size_t>(col_size_));
+  if (uses_columns()) columns_.reserve(static_cast<size_t>(col_size_));
 }
 
 void Conv2d::forward(const float* x, int64_t batch, const float* weight, const float* bias, float* y) {
@@ -129,6 +135,7 @@ void Conv2d::forward(const float* x, int64_t batch, const float* weight, const f
 }
 
 void Conv2d::forward_sample(const float* x, const float* weight, const float* bias, float* y) {
+  if (depthwise_) return depthwise_forward(s_, x, weight, bias, y);
   const float* col = x;
   if (!direct_) {
     float* buffer = columns_.get();
@@ -175,10 +182,16 @@ void Conv2d::backward_tile(const float* x, int64_t begin, int64_t end, const flo
                            float* gx, float* gw_partial, float* y) {
   const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   const int64_t in_size = s_.channels * s_.height * s_.width, out_size = s_.out_channels * positions;
-  float* buffer = direct_ ? nullptr : columns_.get();
+  float* buffer = uses_columns() ? columns_.get() : nullptr;
   for (int64_t n = begin; n < end; ++n) {
     const float* xn = x + n * in_size;
     const float* gyn = gy + n * out_size;
+    if (depthwise_) {
+      depthwise_weight_gradient(s_, xn, gyn, gw_partial, n != begin);
+      if (y) depthwise_forward(s_, xn, weight, nullptr, y + n * out_size);
+      if (gx) depthwise_input_gradient(s_, weight, gyn, gx + n * in_size);
+      continue;
+    }
     const float* col = xn;
     if (!direct_) {
       im2col(s_, xn, buffer);
@@ -194,6 +207,7 @@ void Conv2d::backward_tile(const float* x, int64_t begin, int64_t end, const flo
 }
 
 void Conv2d::input_gradient_sample(const float* weight, const float* gy, float* gx, float* buffer) {
+  if (depthwise_) return depthwise_input_gradient(s_, weight, gy, gx);
   const int64_t positions = s_.positions(), k = s_.group_rows(), go = s_.group_out();
   // dcol_g [k, P] = W_gᵀ [k, go] · gy_g [go, P]; a direct conv's dcol is gx itself.
   float* dcol = direct_ ? gx : buffer;
@@ -210,7 +224,7 @@ void Conv2d::input_gradient(const float* weight, const float* gy, int64_t batch,
   reserve_buffers();
   const int64_t in_size = s_.channels * s_.height * s_.width, out_size = s_.out_channels * s_.positions();
   for_tiles(batch, tile_, [&](int64_t begin, int64_t end) {
-    float* buffer = direct_ ? nullptr : columns_.get();
+    float* buffer = uses_columns() ? columns_.get() : nullptr;
     for (int64_t n = begin; n < end; ++n) input_gradient_sample(weight, gy + n * out_size, gx + n * in_size, buffer);
   });
 }

@@ -61,9 +61,12 @@ class Conv2d {
   // gx of one sample from its gy, through `buffer` (the thread's im2col buffer; null when direct).
   void input_gradient_sample(const float* weight, const float* gy, float* gx, float* buffer);
   void reduce_partials(int64_t tiles, float* gw) const;
+  // im2col buffers: neither a direct conv nor a depthwise one (compute/depthwise.hpp) needs one.
+  bool uses_columns() const { return !direct_ && !depthwise_; }
 
   ConvShape s_;
   bool direct_;      // 1x1 kernel, stride 1, no padding: the input already is its im2col
+  bool depthwise_;   // one filter per channel: computed tap by tap, without im2col
   int64_t col_size_;  // C·kh·kw rows of OH·OW positions
   int64_t tile_;
   ThreadScratch columns_{"conv2d"};  // im2col columns, one buffer per thread slot

@@ -129,7 +129,7 @@ void annotate_expanded_constants(onnx::ModelProto& model) {
   }
 }
 
-void absorb_expand_shapes(Importer& im, const onnx::GraphProto& graph) {
+void consume_expand_shapes(Importer& im, const onnx::GraphProto& graph) {
   // The values that are or will be constants: a Reshape or Transpose of constants is folded.
   std::set<std::string> constants;
   for (const onnx::NodeProto& node : graph.node()) {
@@ -154,7 +154,7 @@ void absorb_expand_shapes(Importer& im, const onnx::GraphProto& graph) {
     }
     if (read && only_ignored) {
       skipped.insert(&node);
-      im.absorb(node);
+      im.consume(node);
     }
   }
 }

@@ -40,7 +40,7 @@ std::string other_input(const onnx::NodeProto& node, const std::string& value) {
 bool near(float v, double want) { return std::abs(v - want) <= 1e-6 * std::abs(want); }
 
 // Div(x, sqrt 2) -> Erf -> Add 1 -> Mul by x -> Mul by 0.5, as torch 1.13 writes nn.GELU: the
-// last Mul when `div` starts that chain, its nodes between absorbed.
+// last Mul when `div` starts that chain, its nodes between consumed.
 const onnx::NodeProto* gelu_end(Importer& im, const onnx::NodeProto& div) {
   const auto divisor = scalar_input(im, div, 1);
   if (!divisor || !near(*divisor, std::sqrt(2.0))) return nullptr;
@@ -56,13 +56,13 @@ const onnx::NodeProto* gelu_end(Importer& im, const onnx::NodeProto& div) {
   const int k = half->input(0) == times_x->output(0) ? 1 : 0;
   const auto h = scalar_input(im, *half, k);
   if (!h || *h != 0.5f) return nullptr;
-  for (const onnx::NodeProto* n : {erf, plus, times_x, half}) im.absorb(*n);
+  for (const onnx::NodeProto* n : {erf, plus, times_x, half}) im.consume(*n);
   return half;
 }
 
 // gradflow's export of softplus with beta and threshold: s = Mul(x, beta); Where(Greater(s,
 // threshold), x, Div(Softplus(s), beta)). The Where when `mul` starts that form, its nodes
-// absorbed, with beta and threshold.
+// consumed, with beta and threshold.
 const onnx::NodeProto* softplus_end(Importer& im, const onnx::NodeProto& mul, float& beta, float& threshold) {
   const int k = im.constant(mul.input(1)) ? 1 : 0;
   const auto b = scalar_input(im, mul, k);
@@ -80,7 +80,7 @@ const onnx::NodeProto* softplus_end(Importer& im, const onnx::NodeProto& mul, fl
       where->input(1) != mul.input(1 - k) || where->input(2) != div->output(0) ||
       im.readers_of(greater->output(0)).size() != 1)
     return nullptr;
-  for (const onnx::NodeProto* n : {soft, greater, div, where}) im.absorb(*n);
+  for (const onnx::NodeProto* n : {soft, greater, div, where}) im.consume(*n);
   beta = *b;
   threshold = *t;
   return where;
@@ -135,7 +135,7 @@ void div(Importer& im, const onnx::NodeProto& node) {
 void sigmoid(Importer& im, const onnx::NodeProto& node) {
   const onnx::NodeProto* mul = sole_reader(im, node.output(0), "Mul");
   if (mul && other_input(*mul, node.output(0)) == node.input(0)) {
-    im.absorb(*mul);
+    im.consume(*mul);
     im.add(*mul, "silu", {im.data_input(node, 0)}, node_base_name(node));
     return;
   }
@@ -212,7 +212,7 @@ void greater_or_equal(Importer& im, const onnx::NodeProto& node) {
   const onnx::NodeProto* cast = sole_reader(im, node.output(0), "Cast");
   if (!zero || *zero != 0.0f || !cast || int_attribute(*cast, "to", 0) != onnx::TensorProto::FLOAT)
     im.fail(node, "only x >= 0 cast to float (gradflow's step) is supported; gradflow has no boolean tensors");
-  im.absorb(*cast);
+  im.consume(*cast);
   im.add(*cast, "step", {im.data_input(node, 0)}, node_base_name(node));
 }
 

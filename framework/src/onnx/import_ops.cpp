@@ -25,6 +25,11 @@ float float_attribute(const onnx::NodeProto& node, const std::string& name, floa
   return a ? a->f() : fallback;
 }
 
+std::string string_attribute(const onnx::NodeProto& node, const std::string& name, const std::string& fallback) {
+  const auto* a = find_attribute(node, name);
+  return a ? a->s() : fallback;
+}
+
 Tensor transpose(const Tensor& m) {
   const int64_t rows = m.dim(0), cols = m.dim(1);
   Tensor t({cols, rows});
@@ -126,7 +131,7 @@ void matmul(Importer& im, const onnx::NodeProto& node) {
   const std::string linear = add_linear(im, node, rows.name, transpose(w), std::move(bias), module_of(node.input(1))).name;
   Shape back(sample.begin(), sample.end() - 1);
   back.push_back(units);
-  if (add) im.absorb(*add);
+  if (add) im.consume(*add);
   im.add(add ? *add : node, "reshape", {linear}, base + "_back").attributes = {
       fmt::format("shape: [{}]", fmt::join(back, ", "))};
 }
@@ -291,6 +296,7 @@ const std::map<std::string, Converter>& converters() {
     add_shape_converters(t);
     add_norm_converters(t);
     add_constant_converters(t);
+    add_recurrent_converters(t);
     return t;
   }();
   return table;

@@ -10,11 +10,6 @@ namespace gradflow::onnx_io {
 
 namespace {
 
-std::string string_attribute(const onnx::NodeProto& node, const std::string& name, const std::string& fallback) {
-  const onnx::AttributeProto* a = find_attribute(node, name);
-  return a ? a->s() : fallback;
-}
-
 // The scales [1, 1, h, w]: an input (Resize, Upsample-9) or an attribute (Upsample-7).
 std::pair<float, float> image_scales(Importer& im, const onnx::NodeProto& node, int scales_input) {
   std::vector<float> scales;

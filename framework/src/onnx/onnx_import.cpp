@@ -219,7 +219,7 @@ int64_t Importer::opset() const {
 
 bool Importer::has_op(const std::string& gradflow_op) const { return default_registry().find(gradflow_op) != nullptr; }
 
-// An op_type without a converter: gradflow may have the operator (lstm for LSTM) and lack only
+// An op_type without a converter: gradflow may have the operator (erf for Erf) and lack only
 // its import, or not have it at all.
 std::string Importer::unsupported_op(const std::string& op_type) const {
   std::string lower;
@@ -233,9 +233,10 @@ std::string Importer::unsupported_op(const std::string& op_type) const {
 
 void Importer::convert() {
   const auto& table = converters();
-  absorb_expand_shapes(*this, model_.graph());
+  claim_recurrent_nodes(*this);
+  consume_expand_shapes(*this, model_.graph());
   for (const auto& node : model_.graph().node()) {
-    if (absorbed_.count(&node)) continue;
+    if (consumed(node)) continue;
     if (!node.domain().empty() && node.domain() != "ai.onnx")
       fail(node, fmt::format("operators of domain '{}' are not supported; import supports the default domain's {}",
                              node.domain(), supported_import_ops()));

@@ -70,10 +70,13 @@ class Importer {
   // The node producing `onnx_value` when it is a bias-less linear whose output only one node reads.
   GfNode* foldable_linear(const std::string& onnx_value);
   bool has_op(const std::string& gradflow_op) const;
-  // A node a converter has folded into an earlier one (GELU's Erf and Muls): convert() skips it.
-  void absorb(const onnx::NodeProto& node) { absorbed_.insert(&node); }
   // The version of the default ONNX domain the model imports.
   int64_t opset() const;
+  const onnx::GraphProto& graph() const { return model_.graph(); }
+  // Nodes a converter takes over before convert() reaches them (the Transposes and zero initial
+  // states torch writes around an LSTM, some before it): convert() skips them.
+  void consume(const onnx::NodeProto& node) { consumed_.insert(&node); }
+  bool consumed(const onnx::NodeProto& node) const { return consumed_.count(&node) > 0; }
 
  private:
   void read_inputs();
@@ -94,10 +97,10 @@ class Importer {
   std::vector<std::pair<std::string, Shape>> inputs_;
   std::vector<GfNode> nodes_;
   std::set<std::string> names_;
-  std::set<const onnx::NodeProto*> absorbed_;
   std::set<std::string> constant_nodes_;  // outputs of Constant nodes
   std::deque<onnx::TensorProto> computed_;  // add_computed_constant's (a deque: pointers stay valid)
   std::map<std::string, int> next_suffix_;  // base -> the K to try next for base_K
+  std::set<const onnx::NodeProto*> consumed_;
   TensorFile weights_;
 };
 
@@ -119,19 +122,23 @@ void embedding(Importer& im, const onnx::NodeProto& node);
 void binary(Importer& im, const onnx::NodeProto& node, const std::string& op);
 // MatMul of two computed values (import_norm.cpp); a constant weight is import_ops.cpp's linear.
 void matmul_of_values(Importer& im, const onnx::NodeProto& node);
-// Skips the nodes that only compute the shape an Expand of a constant is given (the batch size
+// Consumes the nodes that only compute the shape an Expand of a constant is given (the batch size
 // torch reads for cls.expand(B, -1, -1)): that Expand is the constant for every sample.
-void absorb_expand_shapes(Importer& im, const onnx::GraphProto& graph);
+void consume_expand_shapes(Importer& im, const onnx::GraphProto& graph);
 // Before shape inference: the output of such an Expand is [batch, ...the constant's other
 // axes], which ONNX cannot infer from a shape computed on the batch size.
 void annotate_expanded_constants(onnx::ModelProto& model);
 // A Pad that no AveragePool takes over: gradflow's pad (import_shape_ops.cpp).
 void pad_node(Importer& im, const onnx::NodeProto& node, const std::vector<int64_t>& pads);
+void add_recurrent_converters(std::map<std::string, Converter>& table);
+// Marks the nodes around every LSTM and GRU that their converter takes over (import_recurrent.cpp).
+void claim_recurrent_nodes(Importer& im);
 
 // Helpers the converters share.
 const onnx::AttributeProto* find_attribute(const onnx::NodeProto& node, const std::string& name);
 int64_t int_attribute(const onnx::NodeProto& node, const std::string& name, int64_t fallback);
 float float_attribute(const onnx::NodeProto& node, const std::string& name, float fallback);
+std::string string_attribute(const onnx::NodeProto& node, const std::string& name, const std::string& fallback);
 // "conv1.weight" -> "conv1": the module a weight belongs to names the node, so the
 // checkpoint's names are the torch state dict's.
 std::string module_of(const std::string& weight_name);
