@@ -19,7 +19,7 @@ build_packages=(
   libcpp-httplib-dev libjs-chart.js  # graph-runner dashboard: its HTTP server and chart library
 )
 data_packages=(python3-sklearn dataset-fashion-mnist graphviz fortunes)  # graphviz: `graph-runner dot --svg`
-onnx_test_packages=(python3-onnx python3-torch python3-numpy)   # the ONNX tests' checker and peer
+onnx_test_packages=(python3-onnx python3-torch python3-torchvision python3-numpy)   # the ONNX tests' checker and peers
 browser_test_packages=(chromium)  # the dashboard's page in headless Chromium (tests/tools/dashboard_test.py)
 ort_version=1.30.0  # onnxruntime-node, pinned: the tests compare against this runtime
 ort_dir=$(cd "$(dirname "$0")/.." && pwd)/tests/onnx/runtime

@@ -23,7 +23,7 @@ SUPPORTED = ("Abs, Add, AveragePool, BatchNormalization, Cast, Celu, Clip, Conca
              "Cos, Div, Dropout, Elu, Erf, Exp, Expand, Flatten, GRU, Gather, Gemm, GlobalAveragePool, "
              "GreaterOrEqual, HardSigmoid, HardSwish, Identity, LSTM, LayerNormalization, LeakyRelu, Log, "
              "LogSoftmax, MatMul, Max, MaxPool, Min, Mish, Mul, Neg, Pad, Pow, Reciprocal, ReduceMax, ReduceMean, "
-             "ReduceSum, Relu, Reshape, Resize, Selu, Sigmoid, Sin, Slice, Softmax, Softplus, Split, Sqrt, "
+             "ReduceSum, Relu, Reshape, Resize, Selu, Shape, Sigmoid, Sin, Slice, Softmax, Softplus, Split, Sqrt, "
              "Squeeze, Sub, Tanh, Transpose, Unsqueeze, Upsample")
 failures = []
 
@@ -128,6 +128,24 @@ for what, target in (("a reshape that changes the batch", [-1, 12]), ("a reshape
     }[what]
     import_error(what, model_file, f"{model_file}: error: node 'r' (op_type Reshape): the target shape "
                                    f"[{', '.join(map(str, target))}] of an input [batch, 24]: {reason}")
+
+# Shape arithmetic that needs the batch size (torch's x.view(x.size(0) * 2, -1)): no constant says
+# "twice the batch", so the Shape node it starts from is the error.
+doubled = onnx_model("doubled_batch", [
+    helper.make_node("Shape", ["x"], ["s"], name="shape"),
+    helper.make_node("Gather", ["s", "zero"], ["b"], name="gather", axis=0),
+    helper.make_node("Mul", ["b", "two"], ["b2"], name="mul"),
+    helper.make_node("Unsqueeze", ["b2", "axes"], ["b2_1"], name="unsqueeze"),
+    helper.make_node("Concat", ["b2_1", "minus_one"], ["target"], name="concat", axis=0),
+    helper.make_node("Reshape", ["x", "target"], ["y"], name="r")],
+    [value("x", [24])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["rows", 12])],
+    [helper.make_tensor("zero", TensorProto.INT64, [], [0]), helper.make_tensor("two", TensorProto.INT64, [], [2]),
+     helper.make_tensor("axes", TensorProto.INT64, [1], [0]), helper.make_tensor("minus_one", TensorProto.INT64, [1], [-1])])
+import_error("shape arithmetic on the batch size", doubled,
+             f"{doubled}: error: node 'shape' (op_type Shape): import folds shape arithmetic into constants, and "
+             "cannot fold what is computed from this shape: it needs the batch size (known only at run time) other "
+             "than as the first entry of a Reshape's target or an Expand's shape, or a size that ONNX shape inference "
+             "does not give")
 
 int_input = onnx_model("int_input", [helper.make_node("Relu", ["ids"], ["y"], name="r")],
                        [value("ids", [4], TensorProto.INT64)], [value("y", [4], TensorProto.INT64)])

@@ -296,6 +296,7 @@ const std::map<std::string, Converter>& converters() {
     add_shape_converters(t);
     add_norm_converters(t);
     add_constant_converters(t);
+    add_shape_folding_converters(t);
     add_recurrent_converters(t);
     return t;
   }();

@@ -17,6 +17,7 @@
 #include "gradflow/registry.hpp"
 #include "gradflow_onnx.hpp"
 #include "onnx_tensor.hpp"
+#include "shape_folding.hpp"
 
 namespace gradflow::onnx_io {
 
@@ -32,15 +33,35 @@ std::string tidy_name(const std::string& raw) {
   return out;
 }
 
-// PyTorch names a node after its module path and op ("/fc1/Gemm", "/act/Relu"): the module
-// path is the readable part.
+// PyTorch's scope path as the module's state-dict name: "/layer1/layer1.0/conv1" is
+// "layer1.0.conv1", "/features/features.1/conv/conv.0/conv.0.0" is "features.1.conv.0.0" (a
+// Sequential's child repeats its parent's segment).
+std::string torch_module_name(const std::string& path) {
+  std::string name, previous;
+  for (size_t from = 1, to = 0; from <= path.size(); from = to + 1) {
+    to = std::min(path.find('/', from), path.size());
+    const std::string segment = path.substr(from, to - from);
+    if (segment.empty()) continue;
+    const bool child = !previous.empty() && segment.rfind(previous + ".", 0) == 0;
+    name += child ? segment.substr(previous.size()) : (name.empty() ? "" : ".") + segment;
+    previous = segment;
+  }
+  return name;
+}
+
+// PyTorch names a node after its module path and op ("/fc1/Gemm", "/layer1/layer1.0/relu/Relu"):
+// the module's name is the readable part.
 std::string node_base_name(const onnx::NodeProto& node) {
   std::string name = node.name();
-  const std::string suffix = "/" + node.op_type();
-  if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-    name.resize(name.size() - suffix.size());
-  else if (name.size() > node.op_type().size() + 1 && name.rfind(node.op_type() + "_", 0) == 0)
-    name.clear();  // "Relu_3": no module name in it
+  const size_t slash = name.rfind('/');
+  const std::string last = slash == std::string::npos ? name : name.substr(slash + 1);
+  const std::string& op = node.op_type();
+  // "Relu", "Relu_3" (torch numbers a module's second Relu so): the op, no module name
+  const bool op_only = last == op || (last.size() > op.size() + 1 && last.rfind(op + "_", 0) == 0 &&
+                                      std::all_of(last.begin() + static_cast<long>(op.size()) + 1, last.end(),
+                                                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }));
+  if (op_only) name.resize(slash == std::string::npos ? 0 : slash);
+  if (!name.empty() && name.front() == '/') name = torch_module_name(name);
   return tidy_name(name);
 }
 
@@ -302,7 +323,8 @@ void require_positive_window_attributes(const onnx::GraphProto& graph) {
     }
 }
 
-// Parses and checks the model with ONNX's own checker, then infers every value's shape.
+// Parses and checks the model with ONNX's own checker, then infers every value's shape, folding
+// shape arithmetic into constants on the way.
 onnx::ModelProto parse_model(const std::string& bytes, const std::string& source) {
   onnx::ModelProto model;
   if (bytes.empty() || !model.ParseFromString(bytes))
@@ -313,8 +335,15 @@ onnx::ModelProto parse_model(const std::string& bytes, const std::string& source
     onnx::checker::check_model(model);
     require_positive_window_attributes(model.graph());
     annotate_expanded_constants(model);
-    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions(false, 0, false));
+    const onnx::ShapeInferenceOptions options(false, 0, false);
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+    // Each round removes nodes, and the shapes it makes known may let the next fold more
+    // (the shape of what a folded Reshape gives).
+    while (fold_shape_arithmetic(model)) {
+      model.mutable_graph()->clear_value_info();
+      annotate_expanded_constants(model);
+      onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
+    }
   } catch (const std::exception& e) {
     std::string what = e.what();
     std::replace(what.begin(), what.end(), '\n', ' ');

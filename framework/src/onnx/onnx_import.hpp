@@ -130,6 +130,8 @@ void consume_expand_shapes(Importer& im, const onnx::GraphProto& graph);
 void annotate_expanded_constants(onnx::ModelProto& model);
 // A Pad that no AveragePool takes over: gradflow's pad (import_shape_ops.cpp).
 void pad_node(Importer& im, const onnx::NodeProto& node, const std::vector<int64_t>& pads);
+// Shape, which folds (shape_folding.cpp): its converter sees only a Shape that did not fold.
+void add_shape_folding_converters(std::map<std::string, Converter>& table);
 void add_recurrent_converters(std::map<std::string, Converter>& table);
 // Marks the nodes around every LSTM and GRU that their converter takes over (import_recurrent.cpp).
 void claim_recurrent_nodes(Importer& im);
