@@ -49,6 +49,8 @@ def cases(value):
          "padding the batch axis is not supported"),
         ("a Pad by a negative amount", [n("Pad", ["x", "p"], ["y"], name="n")], [x], [y], [ints("p", [0, 0, -1, 0, 0, 1])],
          "pads [0, 0, -1, 0, 0, 1]: negative pads (cropping) are not supported"),
+        ("a Pad by 2^40", [n("Pad", ["x", "p"], ["y"], name="n")], [x], [y], [ints("p", [0, 0, 0, 0, 0, 2 ** 40])],
+         "pads [0, 0, 0, 0, 0, 1099511627776]: a padded sample would hold more than 2147483647 values"),
         ("a Flatten at axis 2", [n("Flatten", ["x"], ["y"], name="n", axis=2)], [x], [y2], [],
          "axis 2 of an input of 3 axes: only axis 1 (-2), which keeps the batch axis apart, is supported; another axis "
          "would merge sample axes into the batch"),

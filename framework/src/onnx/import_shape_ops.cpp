@@ -213,6 +213,15 @@ void pad_node(Importer& im, const onnx::NodeProto& node, const Ints& pads) {
   if (pads[0] != 0 || pads[rank] != 0) im.fail(node, "padding the batch axis is not supported");
   if (std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p < 0; }))
     im.fail(node, fmt::format("pads [{}]: negative pads (cropping) are not supported", fmt::join(pads, ", ")));
+  // A hostile model's pads (2^62) would have gradflow size the padded sample before refusing it.
+  int64_t values = 1;
+  for (size_t a = 1; a < rank; ++a) {
+    int64_t size = sample[a - 1];
+    if (__builtin_add_overflow(size, pads[a], &size) || __builtin_add_overflow(size, pads[a + rank], &size) ||
+        __builtin_mul_overflow(values, size, &values) || values > INT32_MAX)
+      im.fail(node, fmt::format("pads [{}]: a padded sample would hold more than {} values", fmt::join(pads, ", "),
+                                INT32_MAX));
+  }
   Ints torch_pads;
   for (size_t a = rank - 1; a >= 1; --a) torch_pads.insert(torch_pads.end(), {pads[a], pads[a + rank]});
   const onnx::AttributeProto* mode_attribute = find_attribute(node, "mode");
