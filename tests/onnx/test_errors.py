@@ -1,6 +1,6 @@
 """Each bad input to export and import gets one exact, one-line error and exit status 1, and
 nothing is written: a truncated model, random bytes, a model with an unsupported op, an empty
-graph, a checkpoint that does not fit the graph, a plugin op without an ONNX form, a loss
+graph, tensor operators on the batch axis (tensor_op_errors.py), a checkpoint that does not fit the graph, a plugin op without an ONNX form, a loss
 among the outputs.
 Usage: test_errors.py GRAPH_RUNNER SOURCE_DIR THROWING_PLUGIN WORK_DIR"""
 import os
@@ -13,14 +13,18 @@ import onnx
 from onnx import TensorProto, helper
 
 from onnx_check import run
+import tensor_op_errors
 
 runner, src, throwing, work = sys.argv[1:5]
 throwing = os.path.realpath(throwing)
 shutil.rmtree(work, ignore_errors=True)  # no file from an earlier run may pass for this one's
 os.makedirs(work)
-SUPPORTED = ("Add, AveragePool, Concat, Constant, Conv, ConvTranspose, Dropout, Flatten, GRU, Gemm, "
-             "GlobalAveragePool, Identity, LSTM, LeakyRelu, MatMul, MaxPool, Pad, Relu, Reshape, Resize, Shape, Sigmoid, "
-             "Softmax, Tanh, Upsample")
+SUPPORTED = ("Abs, Add, AveragePool, BatchNormalization, Cast, Celu, Clip, Concat, Constant, Conv, ConvTranspose, "
+             "Cos, Div, Dropout, Elu, Erf, Exp, Expand, Flatten, GRU, Gather, Gemm, GlobalAveragePool, "
+             "GreaterOrEqual, HardSigmoid, HardSwish, Identity, LSTM, LayerNormalization, LeakyRelu, Log, "
+             "LogSoftmax, MatMul, Max, MaxPool, Min, Mish, Mul, Neg, Pad, Pow, Reciprocal, ReduceMax, ReduceMean, "
+             "ReduceSum, Relu, Reshape, Resize, Selu, Shape, Sigmoid, Sin, Slice, Softmax, Softplus, Split, Sqrt, "
+             "Squeeze, Sub, Tanh, Transpose, Unsqueeze, Upsample")
 failures = []
 
 
@@ -72,11 +76,6 @@ onnx.save(unary_model("Tan"), path("tan.onnx"))
 import_error("unsupported op", path("tan.onnx"),
              f"{path('tan.onnx')}: error: node '/act/Tan' (op_type Tan): gradflow has no such operator; "
              f"import supports {SUPPORTED}")
-# An op gradflow has but import does not convert yet says so.
-onnx.save(unary_model("Erf"), path("erf.onnx"))
-import_error("an op not converted yet", path("erf.onnx"),
-             f"{path('erf.onnx')}: error: node '/act/Erf' (op_type Erf): Erf is not supported yet: gradflow has the "
-             f"operator 'erf', but import does not convert it; import supports {SUPPORTED}")
 # A zero stride: libonnx's shape inference divides by it (SIGFPE, found by fuzz_onnx); refused first.
 img = helper.make_tensor_value_info("img", TensorProto.FLOAT, ["batch", 2, 7, 7])
 pooled = helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", 2, 3, 3])
@@ -233,15 +232,6 @@ import_error("an LSTM whose cell state is an output", cell_model,
              f"{cell_model}: error: node '/rnn/LSTM' (op_type LSTM): its final cell state Y_c is an output of the "
              "model; gradflow's lstm gives the hidden state only")
 
-# A Pad that no AveragePool takes over (torch's count_include_pad is the one that folds).
-pads = helper.make_tensor("pads", TensorProto.INT64, [8], [0, 0, 1, 1, 0, 0, 1, 1])
-padded = onnx_model("pad_max", [helper.make_node("Pad", ["img", "pads"], ["p"], name="pad"),
-                                helper.make_node("MaxPool", ["p"], ["y"], name="pool", kernel_shape=[3, 3])],
-                    [value("img", [2, 5, 5])], [value("y", [2, 5, 5])], [pads])
-import_error("a Pad before a MaxPool", padded,
-             f"{padded}: error: node 'pad' (op_type Pad): pads [0, 0, 1, 1, 0, 0, 1, 1]: only a Pad by zero is "
-             "supported, or zeros added equally on both sides of the spatial axes of what one AveragePool without "
-             "pads of its own reads (torch's count_include_pad); give other padding to the Conv or pooling node")
 # Folded, but more padding than half the window: gradflow refuses the pool, and the error names
 # the ONNX node (the graph file, whose line the loader names, is never written).
 big_pads = helper.make_tensor("pads", TensorProto.INT64, [8], [0, 0, 2, 2, 0, 0, 2, 2])
@@ -253,6 +243,11 @@ import_error("a folded Pad wider than half the window", too_padded,
              f"{too_padded}: error: node '/pool/AveragePool' (op_type AveragePool): gradflow refuses the node import "
              "makes of it: node 'pool' (op avg_pool2d): avg_pool2d: padding [2, 2] must be at most half of kernel_size "
              "[3, 3]; its input is 'img' [2, 5, 5]")
+# Tensor operators on the batch axis, or in forms gradflow cannot express (tensor_op_errors.py).
+for what, nodes, inputs, outputs, initializers, reason in tensor_op_errors.cases(value):
+    model_file = onnx_model(what.replace(" ", "_"), nodes, inputs, outputs, initializers)
+    op_type = nodes[-1].op_type
+    import_error(what, model_file, f"{model_file}: error: node 'n' (op_type {op_type}): {reason}")
 # Resize forms torch's Upsample does not compute.
 scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1, 1, 2, 2])
 cubic = onnx_model("cubic", [helper.make_node("Resize", ["img", "", "scales"], ["y"], name="up", mode="cubic")],

@@ -3,7 +3,7 @@ at batch 1 and batch 1000: every example graph in graphs/ whose ops all export, 
 per row of the operator table (tests/operators/op_table.cpp) whose op has an ONNX form,
 built-in or example plugin, written by op_table_cases. The table itself fails on an operator
 without a row, or on one whose export_onnx disagrees with what its row says. The cases of the
-operators import reads (IMPORTED_BACK) are imported again and predict the same numbers.
+operators are imported again and predict the same numbers, every one of them.
 Usage: test_export.py GRAPH_RUNNER SOURCE_DIR OP_TABLE_CASES WORK_DIR"""
 import concurrent.futures
 import glob
@@ -41,10 +41,6 @@ def check_graph(name, graph, extra=(), epochs=None):
 # The 1-D cases (conv1d, max_pool1d, avg_pool1d) start with a linear over [C, L], which exports
 # as Transpose + MatMul; import of those comes with the tensor operators (issue 26), so their
 # import is checked on torch's exports (test_import.py) until then.
-IMPORTED_BACK = ("conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool",
-                 "upsample")
-
-
 def check_imports_back(name, graph):
     weights, model = os.path.join(work, f"{name}.safetensors"), os.path.join(work, f"{name}.onnx")
     graph_back, weights_back = os.path.join(work, f"{name}_back.yaml"), os.path.join(work, f"{name}_back.safetensors")
@@ -69,8 +65,7 @@ def check_example(graph):
 
 def check_case(name, graph):
     lines = [check_graph(name, graph)]
-    if any(name == f"op_{op}" or name.startswith(f"op_{op}_") for op in IMPORTED_BACK):
-        lines.append(check_imports_back(name, graph))
+    lines.append(check_imports_back(name, graph))
     return "\n".join(lines)
 
 

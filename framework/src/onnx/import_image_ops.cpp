@@ -178,16 +178,14 @@ std::optional<Ints> foldable_pad(Importer& im, const onnx::NodeProto& node, cons
   return Ints(begin.begin() + 2, begin.end());
 }
 
+// A Pad that an AveragePool takes over (foldable_pad), or gradflow's pad.
 void pad(Importer& im, const onnx::NodeProto& node) {
-  const Ints pads = im.int_constant(node, 1);
+  const auto* attribute = find_attribute(node, "pads");  // an input from opset 11 on
+  const Ints pads = attribute ? Ints(attribute->ints().begin(), attribute->ints().end()) : im.int_constant(node, 1);
   const std::string input = im.data_input(node, 0);
   if (all_zero(pads)) return im.alias(node.output(0), input);
   const std::optional<Ints> folded = foldable_pad(im, node, pads);
-  if (!folded)
-    im.fail(node, fmt::format("pads [{}]: only a Pad by zero is supported, or zeros added equally on both sides of "
-                              "the spatial axes of what one AveragePool without pads of its own reads (torch's "
-                              "count_include_pad); give other padding to the Conv or pooling node",
-                              fmt::join(pads, ", ")));
+  if (!folded) return pad_node(im, node, pads);
   im.fold_pad(node.output(0), *folded);
   im.alias(node.output(0), input);
 }

@@ -54,13 +54,6 @@ Shape sample_of(Importer& im, const onnx::NodeProto& node, int input) {
 
 namespace {
 
-// An axis attribute of a tensor whose sample has `sample_rank` axes, normalised to count from
-// the batch axis (0).
-int64_t normalised_axis(int64_t axis, size_t sample_rank) {
-  const auto rank = static_cast<int64_t>(sample_rank) + 1;
-  return axis < 0 ? axis + rank : axis;
-}
-
 // A linear node from a weight in torch's layout [units, in] and an optional bias.
 GfNode& add_linear(Importer& im, const onnx::NodeProto& node, const std::string& input, Tensor weight,
                    std::optional<Tensor> bias, const std::string& preferred) {
@@ -100,23 +93,59 @@ void gemm(Importer& im, const onnx::NodeProto& node) {
   add_linear(im, node, input, std::move(weight), std::move(bias), module_of(node.input(1)));
 }
 
-// MatMul by a constant [in, units]: a linear without bias, which a following Add may complete.
-void matmul(Importer& im, const onnx::NodeProto& node) {
-  const std::string input = im.data_input(node, 0);
-  Tensor w = im.float_constant(node, 1);
-  if (w.rank() != 2) im.fail(node, "only a product with a constant matrix (a linear layer) is supported");
-  GfNode& gf = add_linear(im, node, input, transpose(w), std::nullopt, module_of(node.input(1)));
-  gf.bias_target = node.output(0);
+// The Add reading a MatMul's output (and nothing else does) when it adds a bias of `units` values.
+const onnx::NodeProto* bias_add(Importer& im, const onnx::NodeProto& matmul, int64_t units, std::optional<Tensor>& bias) {
+  const auto& readers = im.readers_of(matmul.output(0));
+  if (readers.size() != 1 || im.is_graph_output(matmul.output(0)) || readers[0]->op_type() != "Add" ||
+      readers[0]->input_size() != 2)
+    return nullptr;
+  const onnx::NodeProto& add = *readers[0];
+  const int k = add.input(0) == matmul.output(0) ? 1 : 0;
+  if (add.input(1 - k) != matmul.output(0) || !im.constant(add.input(k))) return nullptr;
+  const Tensor c = im.float_constant(add, k);
+  if (c.size() != units) return nullptr;
+  bias = Tensor({units}, c.values());
+  return &add;
 }
 
-// Add of two data values, or the bias after a MatMul.
+// MatMul by a constant [in, units]: a linear without bias, which a following Add may complete.
+// linear reads [in] or [T, in]; over more axes (a channels-last [H, W, C], ConvNeXt) it is
+// that linear between two reshapes, the bias Add taken in.
+void matmul(Importer& im, const onnx::NodeProto& node) {
+  const onnx::TensorProto* weight = node.input_size() == 2 ? im.constant(node.input(1)) : nullptr;
+  if (!weight || weight->dims_size() != 2 || im.constant(node.input(0))) return matmul_of_values(im, node);
+  const std::string input = im.data_input(node, 0);
+  Tensor w = im.float_constant(node, 1);
+  const Shape sample = sample_of(im, node, 0);
+  if (sample.size() <= 2) {
+    GfNode& gf = add_linear(im, node, input, transpose(w), std::nullopt, module_of(node.input(1)));
+    gf.bias_target = node.output(0);
+    return;
+  }
+  const int64_t in = sample.back(), units = w.dim(1);
+  std::optional<Tensor> bias;
+  const onnx::NodeProto* add = bias_add(im, node, units, bias);
+  const std::string base = node_base_name(node).empty() ? "linear" : node_base_name(node);
+  GfNode& rows = im.add(node, "reshape", {input}, base + "_rows");
+  rows.attributes = {fmt::format("shape: [{}, {}]", numel(sample) / in, in)};
+  const std::string linear = add_linear(im, node, rows.name, transpose(w), std::move(bias), module_of(node.input(1))).name;
+  Shape back(sample.begin(), sample.end() - 1);
+  back.push_back(units);
+  if (add) im.consume(*add);
+  im.add(add ? *add : node, "reshape", {linear}, base + "_back").attributes = {
+      fmt::format("shape: [{}]", fmt::join(back, ", "))};
+}
+
+// The bias after a MatMul, or an elementwise add (of data, or of data and a constant).
 void add(Importer& im, const onnx::NodeProto& node) {
   if (node.input_size() != 2) im.fail(node, "Add takes two inputs");
   for (int k = 0; k < 2; ++k) {
     if (!im.constant(node.input(k))) continue;
     GfNode* linear = im.foldable_linear(node.input(1 - k));
-    if (!linear) im.fail(node, "adding a constant is supported only as the bias right after a MatMul");
     const Tensor c = im.float_constant(node, k);
+    // Not a bias: a constant of another shape (a position table) is added as one.
+    if (!linear || (c.size() != 1 && c.size() != im.weights().tensors.at(linear->name + ".weight").dim(0)))
+      return binary(im, node, "add");
     const Tensor& w = im.weights().tensors.at(linear->name + ".weight");
     im.store_weight(linear->name + ".bias", bias_vector(im, node, c, w.dim(0)));
     std::erase(linear->attributes, std::string("bias: false"));
@@ -124,39 +153,12 @@ void add(Importer& im, const onnx::NodeProto& node) {
     im.alias(node.output(0), linear->name);
     return;
   }
-  im.add(node, "add", {im.data_input(node, 0), im.data_input(node, 1)});
-}
-
-void unary(Importer& im, const onnx::NodeProto& node, const std::string& op) {
-  im.add(node, op, {im.data_input(node, 0)});
+  binary(im, node, "add");
 }
 
 void leaky_relu(Importer& im, const onnx::NodeProto& node) {
   GfNode& gf = im.add(node, "leaky_relu", {im.data_input(node, 0)});
   gf.attributes.push_back(fmt::format("negative_slope: {}", float_attribute(node, "alpha", 0.01f)));
-}
-
-// gradflow's softmax is over the last axis; before opset 13 ONNX's coerces to 2D at `axis`
-// (default 1), which is the same thing when the axis is the last one.
-void softmax(Importer& im, const onnx::NodeProto& node) {
-  const Shape sample = sample_of(im, node, 0);
-  const int64_t axis = normalised_axis(int_attribute(node, "axis", im.opset() >= 13 ? -1 : 1), sample.size());
-  if (axis != static_cast<int64_t>(sample.size()))
-    im.fail(node, "only a softmax over the last axis is supported");
-  unary(im, node, "softmax");
-}
-
-void concat(Importer& im, const onnx::NodeProto& node) {
-  const Shape sample = sample_of(im, node, 0);
-  if (normalised_axis(int_attribute(node, "axis", 0), sample.size()) != static_cast<int64_t>(sample.size()))
-    im.fail(node, "only a concatenation along the last axis is supported");
-  std::vector<std::string> inputs;
-  for (int k = 0; k < node.input_size(); ++k) inputs.push_back(im.data_input(node, k));
-  if (inputs.size() < 2) {
-    im.alias(node.output(0), inputs.at(0));
-    return;
-  }
-  im.add(node, "concat", inputs);
 }
 
 // Identity, and Dropout as evaluation runs it.
@@ -191,7 +193,11 @@ void reshape_to(Importer& im, const onnx::NodeProto& node, const Shape& from, co
 
 void flatten(Importer& im, const onnx::NodeProto& node) {
   const Shape from = sample_of(im, node, 0);
-  if (int_attribute(node, "axis", 1) != 1) im.fail(node, "only axis = 1 (keeping the batch axis) is supported");
+  const int64_t axis = int_attribute(node, "axis", 1);
+  if (axis != 1 && axis != -static_cast<int64_t>(from.size()))
+    im.fail(node, fmt::format("axis {} of an input of {} axes: only axis 1 (-{}), which keeps the batch axis apart, "
+                              "is supported; another axis would merge sample axes into the batch",
+                              axis, from.size() + 1, from.size()));
   reshape_to(im, node, from, {numel(from)});
 }
 
@@ -240,7 +246,31 @@ Shape reshape_target(Importer& im, const onnx::NodeProto& node, const Shape& fro
 }
 
 // Reshape by a constant shape that keeps every sample apart (reshape_target).
+// A constant's Reshape (gradflow's export of a parameter gives it a leading 1), folded.
+void reshape_constant(Importer& im, const onnx::NodeProto& node) {
+  const Tensor t = im.float_constant(node, 0);
+  const std::vector<int64_t> target = im.int_constant(node, 1);
+  Shape shape;
+  int64_t known = 1, inferred = -1;
+  for (size_t k = 0; k < target.size(); ++k) {
+    int64_t d = target[k] == 0 && k < static_cast<size_t>(t.rank()) ? t.dim(static_cast<int>(k)) : target[k];
+    if (d == -1 && inferred < 0) {
+      inferred = static_cast<int64_t>(k);
+    } else if (d < 0 || __builtin_mul_overflow(known, d, &known)) {
+      im.fail(node, fmt::format("the target shape [{}] does not fit the constant of shape {}", fmt::join(target, ", "),
+                                to_string(t.shape())));
+    }
+    shape.push_back(d);
+  }
+  if (inferred >= 0 && known > 0 && t.size() % known == 0) shape[static_cast<size_t>(inferred)] = t.size() / known;
+  if (numel(shape) != t.size() || std::any_of(shape.begin(), shape.end(), [](int64_t d) { return d < 0; }))
+    im.fail(node, fmt::format("the target shape [{}] does not fit the constant of shape {}", fmt::join(target, ", "),
+                              to_string(t.shape())));
+  im.add_computed_constant(node.output(0), Tensor(shape, t.values()));
+}
+
 void reshape(Importer& im, const onnx::NodeProto& node) {
+  if (im.constant(node.input(0))) return reshape_constant(im, node);
   const Shape from = sample_of(im, node, 0);
   reshape_to(im, node, from, reshape_target(im, node, from, im.int_constant(node, 1)));
 }
@@ -251,7 +281,6 @@ const std::map<std::string, Converter>& converters() {
   static const std::map<std::string, Converter> table = [] {
     std::map<std::string, Converter> t = {
       {"Add", add},
-      {"Concat", concat},
       {"Constant", constant},
       {"Dropout", pass_through},
       {"Flatten", flatten},
@@ -259,14 +288,14 @@ const std::map<std::string, Converter>& converters() {
       {"Identity", pass_through},
       {"LeakyRelu", leaky_relu},
       {"MatMul", matmul},
-      {"Relu", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "relu"); }},
       {"Reshape", reshape},
-      {"Sigmoid", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "sigmoid"); }},
-      {"Softmax", softmax},
-      {"Tanh", [](Importer& im, const onnx::NodeProto& n) { unary(im, n, "tanh"); }},
     };
     add_image_converters(t);
     add_resize_converters(t);
+    add_elementwise_converters(t);
+    add_shape_converters(t);
+    add_norm_converters(t);
+    add_constant_converters(t);
     add_shape_folding_converters(t);
     add_recurrent_converters(t);
     return t;

@@ -21,8 +21,6 @@
 
 namespace gradflow::onnx_io {
 
-namespace {
-
 // ONNX names ("/fc1/Gemm", "input.1", "onnx::Gemm_7") as graph-file names: letters, digits,
 // '_' and '.', never starting with a digit.
 std::string tidy_name(const std::string& raw) {
@@ -67,6 +65,8 @@ std::string node_base_name(const onnx::NodeProto& node) {
   return tidy_name(name);
 }
 
+namespace {
+
 std::string element_type_name(int elem) {
   return onnx::TensorProto::DataType_IsValid(elem)
              ? onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(elem))
@@ -84,6 +84,13 @@ std::vector<int64_t> dims_of(const onnx::TypeProto& type) {
 
 Importer::Importer(const onnx::ModelProto& model, std::string source) : model_(model), source_(std::move(source)) {
   for (const auto& init : model_.graph().initializer()) constants_[init.name()] = &init;
+  // Known before their node is reached: a converter folding a pattern reads constants further on.
+  for (const auto& node : model_.graph().node())
+    if (const auto* value = node.op_type() == "Constant" ? find_attribute(node, "value") : nullptr;
+        value && value->has_t() && node.output_size() > 0) {
+      constants_[node.output(0)] = &value->t();
+      constant_nodes_.insert(node.output(0));
+    }
   read_shapes();
   read_inputs();
   for (const auto& node : model_.graph().node())
@@ -248,6 +255,7 @@ std::string Importer::unsupported_op(const std::string& op_type) const {
 void Importer::convert() {
   const auto& table = converters();
   claim_recurrent_nodes(*this);
+  consume_expand_shapes(*this, model_.graph());
   for (const auto& node : model_.graph().node()) {
     if (consumed(node)) continue;
     if (!node.domain().empty() && node.domain() != "ai.onnx")
@@ -326,12 +334,14 @@ onnx::ModelProto parse_model(const std::string& bytes, const std::string& source
   try {
     onnx::checker::check_model(model);
     require_positive_window_attributes(model.graph());
+    annotate_expanded_constants(model);
     const onnx::ShapeInferenceOptions options(false, 0, false);
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
     // Each round removes nodes, and the shapes it makes known may let the next fold more
     // (the shape of what a folded Reshape gives).
     while (fold_shape_arithmetic(model)) {
       model.mutable_graph()->clear_value_info();
+      annotate_expanded_constants(model);
       onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(), options);
     }
   } catch (const std::exception& e) {

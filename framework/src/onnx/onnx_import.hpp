@@ -4,6 +4,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -55,6 +56,10 @@ class Importer {
   // Where gradflow's sample shape differs from ONNX's (global_avg_pool gives [C], not [C, 1, 1]).
   void set_sample_shape(const std::string& onnx_value, Shape shape) { own_shapes_[onnx_value] = std::move(shape); }
   void add_constant(const std::string& name, const onnx::TensorProto* tensor) { constants_[name] = tensor; }
+  // Whether `value` is a Constant node's output (not an initializer: a stored weight).
+  bool from_constant_node(const std::string& value) const { return constant_nodes_.count(value) > 0; }
+  // A constant import computes from constants (a weight's Reshape or Transpose), kept here.
+  void add_computed_constant(const std::string& name, const Tensor& value);
   void store_weight(const std::string& name, Tensor value) { weights_.tensors[name] = std::move(value); }
   // The ONNX nodes that read `onnx_value`, and whether it is an output of the model.
   const std::vector<const onnx::NodeProto*>& readers_of(const std::string& onnx_value) const;
@@ -92,6 +97,8 @@ class Importer {
   std::vector<std::pair<std::string, Shape>> inputs_;
   std::vector<GfNode> nodes_;
   std::set<std::string> names_;
+  std::set<std::string> constant_nodes_;  // outputs of Constant nodes
+  std::deque<onnx::TensorProto> computed_;  // add_computed_constant's (a deque: pointers stay valid)
   std::map<std::string, int> next_suffix_;  // base -> the K to try next for base_K
   std::set<const onnx::NodeProto*> consumed_;
   TensorFile weights_;
@@ -102,6 +109,27 @@ using Converter = std::function<void(Importer&, const onnx::NodeProto&)>;
 const std::map<std::string, Converter>& converters();
 void add_image_converters(std::map<std::string, Converter>& table);
 void add_resize_converters(std::map<std::string, Converter>& table);
+void add_elementwise_converters(std::map<std::string, Converter>& table);  // import_elementwise.cpp
+void add_shape_converters(std::map<std::string, Converter>& table);        // import_shape_ops.cpp
+void add_norm_converters(std::map<std::string, Converter>& table);         // import_norm.cpp
+void add_constant_converters(std::map<std::string, Converter>& table);     // import_constants.cpp
+// Folded at import (import_constants.cpp): a constant's Transpose, a constant sliced on one axis.
+void transpose_constant(Importer& im, const onnx::NodeProto& node);
+Tensor sliced(const Tensor& t, int64_t axis, int64_t start, int64_t end, int64_t step);
+// A Gather from a constant table by computed ids: an embedding (import_constants.cpp).
+void embedding(Importer& im, const onnx::NodeProto& node);
+// An elementwise op of two ONNX inputs, data or constant (import_elementwise.cpp).
+void binary(Importer& im, const onnx::NodeProto& node, const std::string& op);
+// MatMul of two computed values (import_norm.cpp); a constant weight is import_ops.cpp's linear.
+void matmul_of_values(Importer& im, const onnx::NodeProto& node);
+// Consumes the nodes that only compute the shape an Expand of a constant is given (the batch size
+// torch reads for cls.expand(B, -1, -1)): that Expand is the constant for every sample.
+void consume_expand_shapes(Importer& im, const onnx::GraphProto& graph);
+// Before shape inference: the output of such an Expand is [batch, ...the constant's other
+// axes], which ONNX cannot infer from a shape computed on the batch size.
+void annotate_expanded_constants(onnx::ModelProto& model);
+// A Pad that no AveragePool takes over: gradflow's pad (import_shape_ops.cpp).
+void pad_node(Importer& im, const onnx::NodeProto& node, const std::vector<int64_t>& pads);
 // Shape, which folds (shape_folding.cpp): its converter sees only a Shape that did not fold.
 void add_shape_folding_converters(std::map<std::string, Converter>& table);
 void add_recurrent_converters(std::map<std::string, Converter>& table);
@@ -117,5 +145,24 @@ std::string string_attribute(const onnx::NodeProto& node, const std::string& nam
 // checkpoint's names are the torch state dict's.
 std::string module_of(const std::string& weight_name);
 Shape sample_of(Importer& im, const onnx::NodeProto& node, int input);
+// ONNX names as graph-file names; a node's module path ("/blocks.0/act/Erf" -> "blocks.0_act").
+std::string tidy_name(const std::string& raw);
+std::string node_base_name(const onnx::NodeProto& node);
+// An ONNX axis (the batch is 0; negative counts from the end) of a value whose sample has
+// `sample_rank` axes, as a sample axis (gradflow's); the batch axis and out-of-range ones fail.
+int64_t sample_axis(Importer& im, const onnx::NodeProto& node, int64_t axis, size_t sample_rank);
+// The gradflow value for input `input` when it is a constant, broadcast against data of
+// `data_rank` ONNX axes: a `parameter` for a trained tensor (an initializer with a state-dict
+// name), else a `constant`; a leading axis of 1 that stands for the batch is dropped.
+std::string constant_input(Importer& im, const onnx::NodeProto& node, int input, size_t data_rank,
+                           const std::string& preferred = "");
+// `value`, which a graph file will hold as text: a non-finite one (which YAML numbers cannot
+// write) fails, naming `what`.
+float finite(Importer& im, const onnx::NodeProto& node, float value, const std::string& what);
+// `t` with its axes permuted (a constant's Transpose, folded).
+Tensor permuted(const Tensor& t, const std::vector<int64_t>& perm);
+// The ints of input `input` (opset 13 on) or of attribute `name` (before), or nullopt if neither.
+std::optional<std::vector<int64_t>> ints_input_or_attribute(Importer& im, const onnx::NodeProto& node, int input,
+                                                             const std::string& name);
 
 }  // namespace gradflow::onnx_io
