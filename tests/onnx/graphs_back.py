@@ -1,5 +1,7 @@
 """gradflow's own export of every example graph (graphs/*.yaml), imported back: the imported
-graph predicts what the original does (1e-5). A graph whose ops do not all import would be
+graph predicts what the original does (3e-5: a fused operator such as multihead_attention
+comes back as the matmul, softmax and reshape nodes its export wrote, which round differently;
+the transformer's four blocks measured 1e-5). A graph whose ops do not all import would be
 listed in CANNOT with the error import gives (none is), so that one starting to import, or
 another stopping, fails the test."""
 import glob
@@ -28,4 +30,4 @@ def import_back(runner, graph, work):
     write_inputs(inputs, sample_shapes(onnx_model), 50, seed=3, ids=token_inputs(onnx_model))
     header, ours = read_csv(run([runner, "predict", graph, "--weights", weights, "--input", inputs]))
     _, again = read_csv(run([runner, "predict", back, "--weights", back_weights, "--input", inputs]))
-    return name, compare(f"{name} exported and imported back", (header, ours), (header, again))
+    return name, compare(f"{name} exported and imported back", (header, ours), (header, again), tolerance=3e-5)

@@ -85,8 +85,9 @@ def run_ort(model_path, input_csv, shapes):
     return read_csv(run(["node", os.path.join(HERE, "run_ort.js"), model_path, input_csv] + specs, env=env))
 
 
-def compare(what, expected, actual):
-    """Same header and every value within TOLERANCE (relative above magnitude 1)."""
+def compare(what, expected, actual, tolerance=None):
+    """Same header and every value within `tolerance` (default TOLERANCE; relative above magnitude 1)."""
+    tolerance = TOLERANCE if tolerance is None else tolerance
     (h1, a), (h2, b) = expected, actual
     if h1 != h2:
         sys.exit(f"FAIL: {what}: columns {h1} vs {h2}")
@@ -94,7 +95,7 @@ def compare(what, expected, actual):
         sys.exit(f"FAIL: {what}: shapes {a.shape} vs {b.shape}")
     err = np.abs(a - b) / np.maximum(1.0, np.abs(a))
     worst = float(err.max()) if err.size else 0.0
-    if worst > TOLERANCE:
+    if worst > tolerance:
         i = np.unravel_index(np.argmax(err), err.shape)
         sys.exit(f"FAIL: {what}: row {i[0]} column {h1[i[1]]}: {a[i]} vs {b[i]} (error {worst:.3g})")
     return worst
