@@ -233,7 +233,8 @@ void add_elementwise_converters(std::map<std::string, Converter>& table) {
            {"Abs", "abs"}, {"Cos", "cos"}, {"Erf", "erf"}, {"Exp", "exp"}, {"HardSwish", "hardswish"},
            {"Log", "log"}, {"Mish", "mish"}, {"Neg", "neg"}, {"Reciprocal", "reciprocal"}, {"Relu", "relu"},
            {"Sin", "sin"}, {"Softplus", "softplus"}, {"Sqrt", "sqrt"}, {"Tanh", "tanh"}})
-    table[onnx_op] = [op](Importer& im, const onnx::NodeProto& n) { unary(im, n, op); };
+    // A copy, not the binding: clang 14 (the sanitizer builds) cannot capture structured bindings.
+    table[onnx_op] = [gradflow_op = op](Importer& im, const onnx::NodeProto& n) { unary(im, n, gradflow_op); };
   table["Sigmoid"] = sigmoid;
   table["Clip"] = clip;
   table["GreaterOrEqual"] = greater_or_equal;
