@@ -26,10 +26,14 @@ from onnx import TensorProto, helper
 from torch import nn
 
 from graphs_back import CANNOT, import_back
+from torch_import import TorchImport
 from onnx_check import compare, predict_vs_ort, read_csv, run
 from tensor_models import MODELS
 
 runner, work = sys.argv[1:3]
+_torch_import = TorchImport(runner, work)
+export_torch, import_and_predict = _torch_import.export, _torch_import.import_and_predict
+check = _torch_import.check
 src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 shutil.rmtree(work, ignore_errors=True)  # no file from an earlier run may pass for this one's
 os.makedirs(work)
@@ -128,34 +132,6 @@ class Recurrent(nn.Module):
         h = h[0] if isinstance(h, tuple) else h  # nn.LSTM's (h_n, c_n)
         final = torch.cat([h[-2], h[-1]], dim=1) if self.rnn.bidirectional else h[-1]
         return self.fc(final + out[:, 2] if self.read == "both" else final)
-
-
-def export_torch(name, model, sample_shape):
-    model.eval()
-    path = os.path.join(work, f"{name}.onnx")
-    torch.onnx.export(model, torch.zeros(1, *sample_shape), path, opset_version=17, input_names=["x"],
-                      output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
-    return path
-
-
-def check(name, model, sample_shape, rows=64):
-    onnx_path = export_torch(name, model, sample_shape)
-    graph, weights = os.path.join(work, f"{name}.yaml"), os.path.join(work, f"{name}.safetensors")
-    run([runner, "import", onnx_path, "-o", graph, "--weights", weights])
-    run([runner, "validate", graph])
-    x = np.random.default_rng(1).uniform(-2, 2, size=(rows, *sample_shape)).astype(np.float32)
-    inputs = os.path.join(work, f"{name}_x.csv")
-    np.savetxt(inputs, x.reshape(rows, -1), delimiter=",", fmt="%.9g")
-    with torch.no_grad():
-        expected = model(torch.from_numpy(x)).numpy().reshape(rows, -1).astype(np.float64)
-    header, ours = read_csv(run([runner, "predict", graph, "--weights", weights, "--input", inputs]))
-    worst = compare(f"{name}: predict vs torch", (header, expected), (header, ours))
-    again = os.path.join(work, f"{name}_again.onnx")
-    run([runner, "export", graph, "--weights", weights, "-o", again])
-    ort = predict_vs_ort(runner, graph, weights, again, work, f"{name}_again", batches=(1, 257))
-    print(f"ok   {name}: imported, predict matches torch (worst error {worst:.2g}), exported again, ONNX Runtime "
-          f"matches predict (worst error {ort:.2g})")
-    return graph, weights, inputs, expected
 
 
 def fine_tune(graph, weights, inputs, expected, name="mlp", logits="softmax"):

@@ -18,12 +18,16 @@ import torch
 from onnx import TensorProto, helper
 from torch import nn
 
-from onnx_check import compare, predict_vs_ort, read_csv, run
+from torch_import import TorchImport
+from onnx_check import compare, read_csv, run
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from torch_state_dict import state_dict_of  # noqa: E402
 
 runner, work = sys.argv[1:3]
+_torch_import = TorchImport(runner, work)
+export_torch, import_and_predict = _torch_import.export, _torch_import.import_and_predict
+check = _torch_import.check
 shutil.rmtree(work, ignore_errors=True)  # no file from an earlier run may pass for this one's
 os.makedirs(work)
 torch.manual_seed(0)
@@ -64,38 +68,6 @@ def shared_biases():
         if hasattr(m, "bias"):
             nn.init.zeros_(m.bias)
     return model
-
-
-def export_torch(name, model, sample_shape, **options):
-    model.eval()
-    path = os.path.join(work, f"{name}.onnx")
-    torch.onnx.export(model, torch.zeros(1, *sample_shape), path, opset_version=17, input_names=["x"],
-                      output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}}, **options)
-    return path
-
-
-def import_and_predict(name, onnx_path, model, sample_shape, rows):
-    """Imports the model, runs predict on random rows and compares with torch."""
-    graph, weights = os.path.join(work, f"{name}.yaml"), os.path.join(work, f"{name}.safetensors")
-    run([runner, "import", onnx_path, "-o", graph, "--weights", weights])
-    run([runner, "validate", graph])
-    x = np.random.default_rng(1).uniform(-2, 2, size=(rows, *sample_shape)).astype(np.float32)
-    inputs = os.path.join(work, f"{name}_x.csv")
-    np.savetxt(inputs, x.reshape(rows, -1), delimiter=",", fmt="%.9g")
-    with torch.no_grad():
-        expected = model(torch.from_numpy(x)).numpy().reshape(rows, -1).astype(np.float64)
-    header, ours = read_csv(run([runner, "predict", graph, "--weights", weights, "--input", inputs]))
-    return graph, weights, inputs, expected, compare(f"{name}: predict vs torch", (header, expected), (header, ours))
-
-
-def check(name, model, sample_shape, rows=64):
-    graph, weights, inputs, expected, worst = import_and_predict(name, export_torch(name, model, sample_shape), model,
-                                                                 sample_shape, rows)
-    again = os.path.join(work, f"{name}_again.onnx")
-    run([runner, "export", graph, "--weights", weights, "-o", again])
-    predict_vs_ort(runner, graph, weights, again, work, f"{name}_again", batches=(1, 257))
-    print(f"ok   {name}: imported, predict matches torch (worst error {worst:.2g}), exported again for ONNX Runtime")
-    return graph, weights, inputs, expected
 
 
 def check_state_dict(name, model, sample_shape, weights, inputs, expected):
