@@ -87,12 +87,12 @@ run_tsan() {
   # the instrumented oneTBB; without this they would load Debian's and report its tasks as races.
   # That path also reaches Debian's python3-torch, whose own libtbb dependency then resolves to
   # the instrumented one and fails to load without TSan's runtime: the tests that import torch
-  # (every tools:torch_loads_* checkpoint check; ONNX models from torch.onnx.export, and the ONNX
-  # walk-through) run in the Release and ASan trees only.
+  # (every tools:torch_loads_* checkpoint check; ONNX models from torch.onnx.export: the import,
+  # folding and zoo tests, and the ONNX walk-through) run in the Release and ASan trees only.
   LD_LIBRARY_PATH="$tbb/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
   TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$root/tests/reliability/tsan.supp" \
     ctest --test-dir "$dir" --output-on-failure -j "$jobs" \
-      -E "allocation_tests|tools:torch_loads_|onnx_import_torch|onnx_docs" "$@"
+      -E "allocation_tests|tools:torch_loads_|onnx_import_torch|onnx_import_fold|onnx_zoo_subset|onnx_docs" "$@"
 }
 
 build_fuzzers() {  # the ASan tree's libFuzzer targets only (scripts/fuzz.sh)
